@@ -1,0 +1,206 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Lm.Runtime.Tests.Hub;
+
+/// <summary>
+/// A Hugging Face hub on 127.0.0.1 for tests: <c>HEAD/GET /{repo}/resolve/{revision}/{file}</c> answer with the
+/// hub's headers (<c>X-Repo-Commit</c>, <c>ETag</c> = git blob sha1 for regular files; a 302 to a CDN address on
+/// <c>localhost</c> with <c>X-Linked-Etag</c> = sha256 and <c>X-Linked-Size</c> for LFS files), missing files get
+/// 404 + <c>X-Error-Code: EntryNotFound</c>, unknown repositories 401 + <c>RepoNotFound</c>. The CDN honours
+/// <c>Range</c>. Faults can be injected: cut a transfer after N bytes once, or serve bytes that do not match the ETag.
+/// </summary>
+public sealed class LoopbackHub : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Dictionary<string, Repo> _repos = new();
+    private readonly ConcurrentDictionary<string, int> _cutAfter = new();
+    private readonly ConcurrentDictionary<string, byte[]> _corrupt = new();
+    private readonly Task _loop;
+
+    public LoopbackHub()
+    {
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+        _listener.Prefixes.Add($"http://localhost:{Port}/");
+        _listener.Start();
+        _loop = Task.Run(ServeAsync);
+    }
+
+    public int Port { get; }
+
+    /// <summary>The value for <c>HF_ENDPOINT</c>.</summary>
+    public string Endpoint => $"http://127.0.0.1:{Port}";
+
+    /// <summary>Every request served, in order.</summary>
+    public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
+
+    public sealed record RecordedRequest(string Method, string Host, string Path, string? Range, string? Authorization, long BytesSent);
+
+    private sealed record HubFile(byte[] Content, bool Lfs, string Etag);
+
+    private sealed record Repo(string Commit, Dictionary<string, HubFile> Files);
+
+    /// <summary>Adds (or replaces) a file; LFS files are served through the CDN redirect, as the hub does for weights.</summary>
+    public void AddFile(string repoId, string fileName, byte[] content, bool lfs = false)
+    {
+        lock (_repos)
+        {
+            if (!_repos.TryGetValue(repoId, out var repo))
+                _repos[repoId] = repo = new Repo(CommitFor(repoId), new Dictionary<string, HubFile>());
+            repo.Files[fileName] = new HubFile(content, lfs, lfs ? Sha256(content) : GitBlobSha1(content));
+        }
+    }
+
+    public void AddFile(string repoId, string fileName, string content) => AddFile(repoId, fileName, Encoding.UTF8.GetBytes(content));
+
+    /// <summary>The commit every revision of <paramref name="repoId"/> resolves to.</summary>
+    public static string CommitFor(string repoId) => Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(repoId)));
+
+    public static string Sha256(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
+
+    public static string GitBlobSha1(byte[] content) =>
+        Convert.ToHexStringLower(SHA1.HashData(Encoding.ASCII.GetBytes($"blob {content.Length}\0").Concat(content).ToArray()));
+
+    /// <summary>The next transfer of <paramref name="fileName"/> stops after <paramref name="bytes"/> bytes (the connection is dropped).</summary>
+    public void CutNextTransfer(string fileName, int bytes) => _cutAfter[fileName] = bytes;
+
+    /// <summary>Transfers of <paramref name="fileName"/> send <paramref name="wrongBytes"/> while the headers announce the real file.</summary>
+    public void ServeCorrupted(string fileName, byte[] wrongBytes) => _corrupt[fileName] = wrongBytes;
+
+    private async Task ServeAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+            try
+            {
+                Handle(context);
+            }
+            catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
+            {
+                // The client went away; nothing to answer.
+            }
+        }
+    }
+
+    private void Handle(HttpListenerContext context)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        string path = Uri.UnescapeDataString(request.Url!.AbsolutePath);
+        long sent = 0;
+        try
+        {
+            if (path.StartsWith("/cdn/", StringComparison.Ordinal))
+            {
+                var file = FindBlob(path["/cdn/".Length..], out string fileName);
+                if (file is null) { response.StatusCode = 404; return; }
+                sent = SendBytes(request, response, fileName, file);
+                return;
+            }
+            int resolve = path.IndexOf("/resolve/", StringComparison.Ordinal);
+            if (resolve < 0) { response.StatusCode = 404; return; }
+            string repoId = path[1..resolve];
+            string[] rest = path[(resolve + "/resolve/".Length)..].Split('/', 2);
+            Repo? repo;
+            lock (_repos) _repos.TryGetValue(repoId, out repo);
+            if (repo is null || rest.Length < 2)
+            {
+                response.StatusCode = 401;
+                response.Headers["X-Error-Code"] = "RepoNotFound";
+                return;
+            }
+            string fileNameInRepo = rest[1];
+            response.Headers["X-Repo-Commit"] = repo.Commit;
+            if (!repo.Files.TryGetValue(fileNameInRepo, out var hubFile))
+            {
+                response.StatusCode = 404;
+                response.Headers["X-Error-Code"] = "EntryNotFound";
+                return;
+            }
+            if (hubFile.Lfs)
+            {
+                response.StatusCode = 302;
+                response.Headers["X-Linked-Etag"] = $"\"{hubFile.Etag}\"";
+                response.Headers["X-Linked-Size"] = hubFile.Content.Length.ToString();
+                response.Headers["Location"] = $"http://localhost:{Port}/cdn/{hubFile.Etag}";
+                return;
+            }
+            response.Headers["ETag"] = $"\"{hubFile.Etag}\"";
+            sent = SendBytes(request, response, fileNameInRepo, hubFile);
+        }
+        finally
+        {
+            Requests.Enqueue(new RecordedRequest(request.HttpMethod, request.Url!.Host, path, request.Headers["Range"],
+                request.Headers["Authorization"], sent));
+            try { response.Close(); } catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { }
+        }
+    }
+
+    private long SendBytes(HttpListenerRequest request, HttpListenerResponse response, string fileName, HubFile file)
+    {
+        byte[] content = _corrupt.TryGetValue(fileName, out var wrong) ? wrong : file.Content;
+        long start = 0;
+        if (request.Headers["Range"] is { } range && range.StartsWith("bytes=", StringComparison.Ordinal))
+        {
+            start = long.Parse(range["bytes=".Length..].TrimEnd('-').Split('-')[0]);
+            if (start >= content.Length)
+            {
+                response.StatusCode = 416;
+                return 0;
+            }
+            response.StatusCode = 206;
+            response.Headers["Content-Range"] = $"bytes {start}-{content.Length - 1}/{content.Length}";
+        }
+        response.ContentLength64 = content.Length - start;
+        if (request.HttpMethod == "HEAD") return 0;
+        int count = (int)(content.Length - start);
+        if (_cutAfter.TryRemove(fileName, out int cut) && cut < count)
+        {
+            response.OutputStream.Write(content, (int)start, cut);
+            response.OutputStream.Flush();
+            response.Abort();
+            return cut;
+        }
+        response.OutputStream.Write(content, (int)start, count);
+        return count;
+    }
+
+    private HubFile? FindBlob(string etag, out string fileName)
+    {
+        lock (_repos)
+        {
+            foreach (var repo in _repos.Values)
+            foreach (var (name, file) in repo.Files)
+            {
+                if (file.Etag != etag) continue;
+                fileName = name;
+                return file;
+            }
+        }
+        fileName = "";
+        return null;
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        try { _loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+    }
+}

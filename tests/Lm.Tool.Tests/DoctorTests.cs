@@ -1,0 +1,41 @@
+namespace Lm.Tool.Tests;
+
+public sealed class DoctorTests
+{
+    [Fact]
+    public void Doctor_reports_platform_libtorch_cuda_threads_and_caches()
+    {
+        var result = LmTuneProcess.Run("doctor");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] names = result.Stdout.Split('\n').Select(l => l.Split("  ")[0].Trim()).ToArray();
+        Assert.Equal(new[] { "lm-tune", "os", ".NET", "cores" }, names[..4]);
+        Assert.Contains("libtorch", names);
+        Assert.Contains("cuda", names);
+        Assert.Contains("threads", names);
+        Assert.Contains("hub cache", names);
+        Assert.Contains("TorchSharp ready", result.Stdout);
+    }
+
+    [Fact]
+    public void Doctor_json_is_one_object_with_the_documented_keys()
+    {
+        var result = LmTuneProcess.Run("doctor", "--json");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var json = result.Json;
+        foreach (string key in new[] { "version", "os", "architecture", "dotnet", "processor_count", "caches", "torch", "cuda" })
+            Assert.True(json.ContainsKey(key), key);
+        Assert.True(json["torch"]!["loaded"]!.GetValue<bool>());
+        Assert.False(json["cuda"]!["available"]!.GetValue<bool>());
+        Assert.False(string.IsNullOrEmpty(json["cuda"]!["reason"]!.GetValue<string>()));
+        Assert.EndsWith("hub", json["caches"]!["hub_cache"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Redirected_output_has_no_ansi_escapes()
+    {
+        var result = LmTuneProcess.Run("doctor");
+        Assert.DoesNotContain('\u001b', result.Stdout + result.Stderr);
+    }
+}
