@@ -1,0 +1,15 @@
+namespace Lm.Runtime.Errors;
+
+public static partial class ErrorCodes
+{
+    /// <summary>The training loss became NaN or infinite; the run stopped and the last good checkpoint was kept.</summary>
+    public const string TrainingDiverged = "LM0410";
+    /// <summary><c>resume_from_checkpoint</c> names a folder that does not exist, or <c>last</c> found none.</summary>
+    public const string CheckpointNotFound = "LM0411";
+    /// <summary>A checkpoint folder is incomplete or does not fit the model being trained.</summary>
+    public const string CheckpointInvalid = "LM0412";
+    /// <summary>Training was cancelled; a checkpoint was written and the message says how to resume.</summary>
+    public const string TrainingCancelled = "LM0413";
+    /// <summary>The training or evaluation data yields no batch.</summary>
+    public const string NoTrainingData = "LM0414";
+}
