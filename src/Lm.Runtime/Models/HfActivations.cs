@@ -1,0 +1,42 @@
+using Lm.Runtime.Errors;
+using static TorchSharp.torch;
+
+namespace Lm.Runtime.Models;
+
+/// <summary>
+/// HF's <c>ACT2FN</c> activations, computed with the same operations in the same order as HF so results match
+/// bit for bit: <c>gelu_new</c> is the tanh formula written out (not libtorch's tanh-approximate kernel), <c>gelu</c>
+/// is the exact erf GELU.
+/// </summary>
+public static class HfActivations
+{
+    private static readonly double SqrtTwoOverPi = Math.Sqrt(2.0 / Math.PI);
+
+    /// <summary>Applies the activation HF names <paramref name="name"/>.</summary>
+    public static Tensor Apply(string name, Tensor x) => name switch
+    {
+        "gelu_new" => GeluNew(x),
+        "gelu" => nn.functional.gelu(x),
+        "gelu_pytorch_tanh" => nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh),
+        "quick_gelu" => QuickGelu(x),
+        "relu" => nn.functional.relu(x),
+        "silu" or "swish" => nn.functional.silu(x),
+        "tanh" => x.tanh(),
+        _ => throw new LmException(ErrorCodes.InvalidModelConfig, $"Activation '{name}' is not supported."),
+    };
+
+    /// <summary>HF's <c>NewGELUActivation</c>: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
+    public static Tensor GeluNew(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var inner = x.add(x.pow(3.0).mul(0.044715)).mul(SqrtTwoOverPi);
+        return x.mul(0.5).mul(inner.tanh().add(1.0)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>HF's <c>QuickGELUActivation</c>: x·σ(1.702·x).</summary>
+    public static Tensor QuickGelu(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return x.mul(x.mul(1.702).sigmoid()).MoveToOuterDisposeScope();
+    }
+}

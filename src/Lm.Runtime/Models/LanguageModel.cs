@@ -1,0 +1,150 @@
+using Lm.Runtime.Errors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Lm.Runtime.Models;
+
+/// <summary>What a model learns to predict: the next token (causal LM) or masked tokens (masked LM).</summary>
+public enum TrainingObjective
+{
+    /// <summary>Next-token prediction (GPT-2); labels are shifted inside the model.</summary>
+    CausalLm,
+
+    /// <summary>Masked-token prediction (RoBERTa, BERT); labels are -100 except at masked positions.</summary>
+    MaskedLm,
+}
+
+/// <summary>
+/// One forward pass: the loss (when labels were given; mean cross entropy over labels that are not -100) and the
+/// logits <c>[batch, sequence, vocab]</c>. Both belong to the caller's dispose scope.
+/// </summary>
+public sealed record LanguageModelOutput(Tensor? Loss, Tensor Logits);
+
+/// <summary>
+/// A Hugging Face-exact language model on TorchSharp. Parameter names are HF's state_dict names; the output
+/// projection is the input embedding itself (one parameter), as in HF's tied heads.
+/// </summary>
+public abstract class LanguageModel : nn.Module
+{
+    /// <summary>The label value losses ignore, as HF's <c>CrossEntropyLoss</c> default.</summary>
+    public const long IgnoreIndex = -100;
+
+    protected LanguageModel(string name, ModelConfig config)
+        : base(name)
+    {
+        config.Validate();
+        Config = config;
+    }
+
+    /// <summary>The configuration the model was built from (written back as config.json).</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Causal LM (GPT-2) or masked LM (RoBERTa, BERT).</summary>
+    public abstract TrainingObjective Objective { get; }
+
+    /// <summary>Longest input sequence the position embeddings allow.</summary>
+    public int MaxPositions => Config.MaxPositions;
+
+    /// <summary>Rows of the input embedding and columns of the logits.</summary>
+    public int VocabSize => Config.VocabSize;
+
+    /// <summary>HF's class name (<c>GPT2LMHeadModel</c>, <c>RobertaForMaskedLM</c>, <c>BertForMaskedLM</c>).</summary>
+    public string ArchitectureName => Config.ArchitectureName;
+
+    /// <summary>HF's <c>base_model_prefix</c> (<c>transformer</c>, <c>roberta</c>, <c>bert</c>): checkpoints of the bare
+    /// base model carry names without it.</summary>
+    public abstract string BaseModelPrefix { get; }
+
+    /// <summary>
+    /// Names HF's state_dict lists that are the same tensor as one of this model's parameters (alias → owner),
+    /// e.g. <c>lm_head.weight</c> → <c>transformer.wte.weight</c>. <c>save_pretrained</c> writes only the owner.
+    /// </summary>
+    public abstract IReadOnlyDictionary<string, string> TiedWeights { get; }
+
+    /// <summary>
+    /// Runs the model. <paramref name="inputIds"/> is <c>[batch, sequence]</c> int64; <paramref name="attentionMask"/>
+    /// (1 = token, 0 = padding) is optional; <paramref name="labels"/>, when given, makes the model return HF's loss
+    /// (causal: shifted inside; masked: positions labelled -100 ignored).
+    /// </summary>
+    public abstract LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null);
+
+    /// <summary>The trainable parameters by HF name, each once (tied weights under their owner's name).</summary>
+    public Dictionary<string, Tensor> StateDict()
+    {
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, parameter) in named_parameters()) result[name] = parameter;
+        return result;
+    }
+
+    /// <summary>Number of distinct parameter elements (tied weights counted once), as HF's <c>num_parameters()</c>.</summary>
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    /// <summary>Builds the model for <paramref name="config"/> with HF's random initialisation, seeded when asked.</summary>
+    public static LanguageModel Create(ModelConfig config, long? seed = null)
+    {
+        if (seed is long s) torch.manual_seed(s);
+        return Build(config, initialize: true);
+    }
+
+    /// <summary>Builds the architecture for a config; <paramref name="initialize"/> false skips HF's init (weights come next).</summary>
+    internal static LanguageModel Build(ModelConfig config, bool initialize) => config switch
+    {
+        Gpt2Config gpt2 => new Gpt2LMHeadModel(gpt2, initialize),
+        _ => throw new LmException(ErrorCodes.UnsupportedModelType,
+            $"model_type '{config.ModelType}' is not supported; supported model types: {string.Join(", ", ModelConfig.SupportedModelTypes)}."),
+    };
+
+    /// <summary>Throws LM0116 when a batch is longer than the position embeddings allow.</summary>
+    protected void CheckSequenceLength(Tensor inputIds)
+    {
+        if (inputIds.dim() != 2)
+            throw new ArgumentException($"input ids must be [batch, sequence], got [{string.Join(", ", inputIds.shape)}]", nameof(inputIds));
+        if (inputIds.shape[1] > MaxPositions)
+            throw new LmException(ErrorCodes.SequenceTooLong,
+                $"A sequence of {inputIds.shape[1]} tokens is longer than the {MaxPositions} positions {ArchitectureName} supports; use a block size of at most {MaxPositions}.");
+    }
+
+    /// <summary>
+    /// HF's causal LM loss: labels shifted left by one (the last position gets -100), mean cross entropy over labels
+    /// that are not -100, computed in float32.
+    /// </summary>
+    public static Tensor CausalLmLoss(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var padded = nn.functional.pad(labels.to(logits.device), [0, 1], value: IgnoreIndex);
+        var shifted = padded[.., 1..].contiguous();
+        var flatLogits = logits.to(ScalarType.Float32).view(-1, logits.shape[^1]);
+        return nn.functional.cross_entropy(flatLogits, shifted.view(-1), ignore_index: IgnoreIndex).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>HF's masked LM loss: mean cross entropy over positions whose label is not -100, in float32.</summary>
+    public static Tensor MaskedLmLoss(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var flatLogits = logits.to(ScalarType.Float32).view(-1, logits.shape[^1]);
+        return nn.functional.cross_entropy(flatLogits, labels.to(logits.device).view(-1), ignore_index: IgnoreIndex)
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Consumes the random draws HF makes when it builds an <c>nn.Linear</c> head that tying later replaces by the
+    /// input embedding, so that seeded initialisation matches HF draw for draw.
+    /// </summary>
+    protected static void DrawLikeLinearConstruction(long inFeatures, long outFeatures, bool bias)
+    {
+        using var scope = NewDisposeScope();
+        nn.init.kaiming_uniform_(empty(outFeatures, inFeatures), Math.Sqrt(5));
+        if (bias)
+        {
+            double bound = 1 / Math.Sqrt(inFeatures);
+            nn.init.uniform_(empty(outFeatures), -bound, bound);
+        }
+    }
+
+    /// <summary>Consumes the draws of HF's <c>_init_weights</c> on that replaced head: normal(0, initializer_range).</summary>
+    protected static void DrawLikeLinearInitialization(long inFeatures, long outFeatures, double std)
+    {
+        using var scope = NewDisposeScope();
+        empty(outFeatures, inFeatures).normal_(0, std);
+    }
+}
