@@ -1,0 +1,136 @@
+using Lm.Runtime.Errors;
+
+namespace Lm.Runtime.Data;
+
+/// <summary>The splits of a dataset; a split the dataset does not have is null.</summary>
+public sealed record DatasetSplits(TextSource? Train, TextSource? Validation, TextSource? Test);
+
+/// <summary>
+/// Finds a hub dataset's parquet files in the Hugging Face cache layout
+/// (<c>HUB/datasets--ORG--NAME/snapshots/REV/CONFIG/SPLIT-00000-of-00001.parquet</c>), giving the same rows as
+/// <c>load_dataset(name, config)</c>. Downloading into that layout is the hub client's job; this only reads.
+/// </summary>
+public static class HubDatasetCache
+{
+    /// <summary>The configs of the <c>wikitext</c> dataset.</summary>
+    public static IReadOnlyList<string> WikitextConfigs { get; } =
+        ["wikitext-103-raw-v1", "wikitext-103-v1", "wikitext-2-raw-v1", "wikitext-2-v1"];
+
+    private static readonly string[] SplitNames = ["train", "validation", "test"];
+
+    /// <summary>
+    /// The hub cache folder: <c>$HF_HUB_CACHE</c>, else <c>$HF_HOME/hub</c>, else <c>~/.cache/huggingface/hub</c>.
+    /// </summary>
+    public static string DefaultHubCacheDir
+    {
+        get
+        {
+            string? hubCache = Environment.GetEnvironmentVariable("HF_HUB_CACHE");
+            if (!string.IsNullOrEmpty(hubCache)) return hubCache;
+            string? home = Environment.GetEnvironmentVariable("HF_HOME");
+            if (string.IsNullOrEmpty(home))
+            {
+                string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+                string cache = string.IsNullOrEmpty(xdg)
+                    ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache")
+                    : xdg;
+                home = Path.Combine(cache, "huggingface");
+            }
+            return Path.Combine(home, "hub");
+        }
+    }
+
+    /// <summary>
+    /// The repository ids a dataset name may be cached under: <c>wikitext</c> moved to <c>Salesforce/wikitext</c>,
+    /// and either name finds either folder.
+    /// </summary>
+    public static IReadOnlyList<string> RepositoryIds(string datasetName) =>
+        datasetName is "wikitext" or "Salesforce/wikitext" ? ["Salesforce/wikitext", "wikitext"] : [datasetName];
+
+    /// <summary>The cache folder name of a dataset repository: <c>datasets--Salesforce--wikitext</c>.</summary>
+    public static string FolderName(string repositoryId) => "datasets--" + repositoryId.Replace("/", "--");
+
+    /// <summary>
+    /// Opens a cached dataset's splits. Unknown wikitext configs, and configs the cache lacks while it has others,
+    /// are LM0308 errors listing the known ones; a dataset not in the cache at all is LM0310.
+    /// </summary>
+    public static DatasetSplits Resolve(string datasetName, string? configName, string? hubCacheDir = null, string? textColumn = null)
+    {
+        bool isWikitext = datasetName is "wikitext" or "Salesforce/wikitext";
+        if (isWikitext && (configName is null || !WikitextConfigs.Contains(configName)))
+            throw new LmException(ErrorCodes.UnknownDatasetConfig,
+                (configName is null ? "dataset 'wikitext' needs a config" : $"unknown config '{configName}' for dataset 'wikitext'") +
+                $"; the configs are: {string.Join(", ", WikitextConfigs)}");
+
+        string hub = hubCacheDir ?? DefaultHubCacheDir;
+        var configsSeen = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (string repositoryId in RepositoryIds(datasetName))
+        {
+            string snapshots = Path.Combine(hub, FolderName(repositoryId), "snapshots");
+            foreach (string snapshot in SnapshotsNewestFirst(Path.Combine(hub, FolderName(repositoryId)), snapshots))
+            {
+                string dataFolder = Path.Combine(snapshot, configName ?? "data");
+                if (Directory.Exists(dataFolder))
+                {
+                    var splits = FromParquetFolder(dataFolder, textColumn);
+                    if (splits.Train is not null || splits.Validation is not null) return splits;
+                }
+                foreach (string folder in Directory.EnumerateDirectories(snapshot))
+                    configsSeen.Add(Path.GetFileName(folder));
+            }
+        }
+
+        if (configsSeen.Count > 0)
+            throw new LmException(ErrorCodes.UnknownDatasetConfig,
+                $"dataset '{datasetName}' has no config '{configName}' in {hub}; the cached configs are: {string.Join(", ", configsSeen)}");
+        throw new LmException(ErrorCodes.DatasetNotCached,
+            $"dataset '{datasetName}' ({configName}) is not in the hub cache {hub}; download it first " +
+            "(or set HF_HOME / HF_HUB_CACHE to the cache that has it)");
+    }
+
+    /// <summary>
+    /// Opens the splits in one folder of parquet shards (<c>train-00000-of-00002.parquet</c>, ...), shards of a
+    /// split read in name order as one source.
+    /// </summary>
+    public static DatasetSplits FromParquetFolder(string folder, string? textColumn = null)
+    {
+        TextSource? Split(string name)
+        {
+            var shards = Directory.EnumerateFiles(folder, name + "-*.parquet")
+                .Order(StringComparer.Ordinal)
+                .Select(path => (TextSource)new ParquetFileSource(path, textColumn))
+                .ToList();
+            return shards.Count switch { 0 => null, 1 => shards[0], _ => new ConcatenatedSource(shards) };
+        }
+        return new DatasetSplits(Split(SplitNames[0]), Split(SplitNames[1]), Split(SplitNames[2]));
+    }
+
+    private static IEnumerable<string> SnapshotsNewestFirst(string repositoryFolder, string snapshots)
+    {
+        if (!Directory.Exists(snapshots)) yield break;
+        string refMain = Path.Combine(repositoryFolder, "refs", "main");
+        string? preferred = null;
+        if (File.Exists(refMain))
+        {
+            preferred = Path.Combine(snapshots, File.ReadAllText(refMain).Trim());
+            if (Directory.Exists(preferred)) yield return preferred;
+        }
+        foreach (string snapshot in Directory.EnumerateDirectories(snapshots)
+                     .OrderByDescending(Directory.GetLastWriteTimeUtc)
+                     .ThenBy(s => s, StringComparer.Ordinal))
+        {
+            if (snapshot != preferred) yield return snapshot;
+        }
+    }
+
+    private sealed class ConcatenatedSource(IReadOnlyList<TextSource> parts) : TextSource
+    {
+        public override string Name => string.Join(" + ", parts.Select(p => p.Name));
+
+        public override string Identity => string.Join("+", parts.Select(p => p.Identity));
+
+        public override IEnumerable<string> ReadRows() => parts.SelectMany(p => p.ReadRows());
+
+        public override long CountRows() => parts.Sum(p => p.CountRows());
+    }
+}

@@ -1,0 +1,238 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Lm.Runtime.Errors;
+using Lm.Runtime.Native;
+
+namespace Lm.Runtime.Data;
+
+/// <summary>
+/// Tokenizes and groups a split once and keeps the result as memory-mapped arrays under
+/// <c>CACHE/datasets/FINGERPRINT/</c>, the fingerprint being a SHA-256 of the rows' identity (file contents and
+/// reading options), the tokenizer's fingerprint, every preprocessing option and the format version. An entry is
+/// written in a temporary folder and renamed into place, and is valid only with its completion marker, so a crash
+/// mid-write never leaves an entry that looks valid.
+/// </summary>
+public static class TokenCache
+{
+    /// <summary>Bump when the layout or the preprocessing semantics change, so old entries are not reused.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Written last into an entry; an entry without it is ignored.</summary>
+    public const string CompletionMarker = "complete.json";
+
+    private const string OffsetsFile = "offsets.i64";
+
+    /// <summary>The cache key of a split: lowercase hex SHA-256.</summary>
+    public static string Fingerprint(TextSource source, ITextEncoder encoder, PreprocessingOptions options)
+    {
+        string key = $"lm-tune token cache|format={FormatVersion}|rows={source.Identity}|tokenizer={encoder.Fingerprint}|{options.CacheKey}";
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+    }
+
+    /// <summary>The folder of a cache entry.</summary>
+    public static string EntryFolder(string fingerprint, PreprocessingOptions options) =>
+        Path.Combine(options.CacheRoot ?? TorchRuntime.CacheRoot, "datasets", fingerprint);
+
+    /// <summary>
+    /// Loads the split's entry when a complete one exists (and <see cref="PreprocessingOptions.OverwriteCache"/> is
+    /// off), else tokenizes and groups the rows in parallel, writes the entry and loads it.
+    /// </summary>
+    public static LmDataset GetOrBuild(TextSource source, string split, ITextEncoder encoder, PreprocessingOptions options,
+        Action<string>? log = null)
+    {
+        string fingerprint = Fingerprint(source, encoder, options);
+        string folder = EntryFolder(fingerprint, options);
+        if (!options.OverwriteCache && TryLoad(folder, fromCache: true) is { } cached)
+        {
+            log?.Invoke($"{split}: {cached.Count} examples from the token cache {folder}");
+            return cached;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
+        string partial = $"{folder}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        try
+        {
+            Directory.CreateDirectory(partial);
+            Build(source, split, encoder, options, partial, log);
+            // An entry that exists but did not load (overwrite asked, or corrupt) is replaced.
+            Publish(partial, folder, replace: Directory.Exists(folder));
+        }
+        finally
+        {
+            if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        }
+        return TryLoad(folder, fromCache: false)
+            ?? throw new IOException($"the token cache entry {folder} could not be read back after writing it");
+    }
+
+    private static void Build(TextSource source, string split, ITextEncoder encoder, PreprocessingOptions options,
+        string folder, Action<string>? log)
+    {
+        int elementSize = encoder.VocabSize <= 1 << 16 ? 2 : 4;
+        string tokensPath = Path.Combine(folder, TokensFile(elementSize));
+        var offsets = new List<long> { 0 };
+        long rows = 0, tokens = 0, dropped = 0;
+
+        using (var output = new FileStream(tokensPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            var writer = new ExampleWriter(output, elementSize, offsets);
+            var grouper = new BlockGrouper(options.BlockSize, options.GlobalConcatenation);
+            Func<string[], EncodedBatch> encode = options.LineByLine
+                ? batch => ParallelBatchEncoder.EncodeLineByLine(encoder, batch, options.BlockSize)
+                : batch => ParallelBatchEncoder.EncodeForGrouping(encoder, batch);
+
+            foreach (var batch in ParallelBatchEncoder.Encode(source.ReadRows(), options.GroupBatchSize, options.Workers, encode))
+            {
+                rows += batch.Rows;
+                tokens += batch.Tokens.Length;
+                if (options.LineByLine)
+                {
+                    int start = 0;
+                    foreach (int length in batch.ExampleLengths)
+                    {
+                        writer.Append(batch.Tokens.AsSpan(start, length));
+                        start += length;
+                    }
+                }
+                else
+                {
+                    grouper.AddBatch(batch.Tokens, writer.Append);
+                }
+            }
+            grouper.Finish();
+            dropped = grouper.DroppedTokens;
+            output.Flush(flushToDisk: true);
+        }
+
+        if (rows == 0)
+            throw new LmException(ErrorCodes.DataFileEmpty, $"{source.Name}: the {split} split has no rows");
+        if (offsets.Count == 1)
+            throw new LmException(ErrorCodes.NotEnoughTokens, options.LineByLine
+                ? $"{source.Name}: the {split} split has no non-blank lines, so it gives no examples"
+                : $"{source.Name}: the {split} split has {tokens} tokens, fewer than one block of {options.BlockSize} " +
+                  $"in every group of {options.GroupBatchSize} rows, so it gives no examples; use a smaller block_size " +
+                  "(or global_concatenation) or more data");
+
+        var stats = new SplitStats(split, source.Name, rows, tokens, offsets.Count - 1, dropped, options.BlockSize, options.LineByLine);
+        File.WriteAllBytes(Path.Combine(folder, OffsetsFile), MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(offsets)).ToArray());
+        var marker = new CompletionRecord(FormatVersion, elementSize, offsets.Count - 1, offsets[^1], stats);
+        WriteDurably(Path.Combine(folder, CompletionMarker), JsonSerializer.SerializeToUtf8Bytes(marker, MarkerJson));
+        log?.Invoke($"{split}: {rows} rows, {tokens} tokens -> {stats.Examples} examples ({dropped} tokens dropped)");
+    }
+
+    private static void Publish(string partial, string folder, bool replace)
+    {
+        if (replace && Directory.Exists(folder))
+        {
+            string stale = $"{folder}.stale-{Guid.NewGuid():N}";
+            Directory.Move(folder, stale);
+            Directory.Delete(stale, recursive: true);
+        }
+        try
+        {
+            Directory.Move(partial, folder);
+        }
+        catch (IOException) when (Directory.Exists(folder))
+        {
+            // Another process published the same entry first; a complete one is as good as ours.
+            using (var theirs = TryLoad(folder, fromCache: true))
+            {
+                if (theirs is not null) return;
+            }
+            string stale = $"{folder}.stale-{Guid.NewGuid():N}";
+            Directory.Move(folder, stale);
+            Directory.Delete(stale, recursive: true);
+            Directory.Move(partial, folder);
+        }
+    }
+
+    /// <summary>Loads a complete entry; null when the folder is missing, incomplete or inconsistent.</summary>
+    internal static LmDataset? TryLoad(string folder, bool fromCache)
+    {
+        var marker = TryReadMarker(folder);
+        if (marker is null) return null;
+        try
+        {
+            string tokensPath = Path.Combine(folder, TokensFile(marker.ElementSize));
+            string offsetsPath = Path.Combine(folder, OffsetsFile);
+            if (!File.Exists(tokensPath) || !File.Exists(offsetsPath)) return null;
+            if (new FileInfo(tokensPath).Length != marker.Tokens * marker.ElementSize) return null;
+            if (new FileInfo(offsetsPath).Length != (marker.Examples + 1) * sizeof(long)) return null;
+            long[] offsets = LmDataset.ReadOffsets(offsetsPath);
+            if (offsets[0] != 0 || offsets[^1] != marker.Tokens) return null;
+            return new LmDataset(tokensPath, marker.ElementSize, offsets, marker.Stats, folder, fromCache);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static CompletionRecord? TryReadMarker(string folder)
+    {
+        string path = Path.Combine(folder, CompletionMarker);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var marker = JsonSerializer.Deserialize<CompletionRecord>(File.ReadAllBytes(path), MarkerJson);
+            return marker is { Format: FormatVersion, ElementSize: 2 or 4 } ? marker : null;
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            return null;
+        }
+    }
+
+    private static string TokensFile(int elementSize) => elementSize == 2 ? "tokens.u16" : "tokens.i32";
+
+    private static void WriteDurably(string path, byte[] bytes)
+    {
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        stream.Write(bytes);
+        stream.Flush(flushToDisk: true);
+    }
+
+    private static readonly JsonSerializerOptions MarkerJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+    };
+
+    private sealed record CompletionRecord(
+        [property: JsonPropertyName("format")] int Format,
+        [property: JsonPropertyName("element_size")] int ElementSize,
+        [property: JsonPropertyName("examples")] long Examples,
+        [property: JsonPropertyName("tokens")] long Tokens,
+        [property: JsonPropertyName("stats")] SplitStats Stats);
+
+    /// <summary>Appends examples to the tokens file as 16- or 32-bit ids and records where each ends.</summary>
+    private sealed class ExampleWriter(FileStream output, int elementSize, List<long> offsets)
+    {
+        private byte[] _buffer = new byte[4096];
+
+        public void Append(ReadOnlySpan<int> ids)
+        {
+            int bytes = ids.Length * elementSize;
+            if (_buffer.Length < bytes) _buffer = new byte[Math.Max(bytes, _buffer.Length * 2)];
+            if (elementSize == 2)
+            {
+                var target = MemoryMarshal.Cast<byte, ushort>(_buffer.AsSpan(0, bytes));
+                for (int i = 0; i < ids.Length; i++)
+                {
+                    if ((uint)ids[i] > ushort.MaxValue)
+                        throw new InvalidOperationException($"token id {ids[i]} does not fit the 16-bit cache layout");
+                    target[i] = (ushort)ids[i];
+                }
+            }
+            else
+            {
+                MemoryMarshal.AsBytes(ids).CopyTo(_buffer);
+            }
+            output.Write(_buffer, 0, bytes);
+            offsets.Add(offsets[^1] + ids.Length);
+        }
+    }
+}

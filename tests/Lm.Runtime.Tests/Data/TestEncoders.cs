@@ -1,0 +1,64 @@
+using Lm.Runtime.Data;
+using Microsoft.ML.Tokenizers;
+
+namespace Lm.Runtime.Tests.Data;
+
+/// <summary>
+/// A transparent encoder for pipeline tests: each character is one token, id = 10 + (code % 990), so ids are easy to
+/// predict by hand. Optional prefix/suffix ids play the part of RoBERTa's &lt;s&gt; ... &lt;/s&gt;.
+/// </summary>
+internal sealed class CharEncoder : ITextEncoder
+{
+    public const int Pad = 0, Mask = 1, Bos = 2, Eos = 3, Unknown = 4;
+
+    public CharEncoder(bool addSpecialTokens = false, int modelMaxLength = 512, string salt = "", int vocabSize = 1000)
+    {
+        VocabSize = vocabSize;
+        PrefixIds = addSpecialTokens ? [Bos] : [];
+        SuffixIds = addSpecialTokens ? [Eos] : [];
+        ModelMaxLength = modelMaxLength;
+        Fingerprint = $"char-encoder|{addSpecialTokens}|{vocabSize}|{salt}";
+    }
+
+    public static int Id(char c) => 10 + c % 990;
+
+    public void EncodeContent(ReadOnlySpan<char> text, List<int> ids)
+    {
+        foreach (char c in text) ids.Add(Id(c));
+    }
+
+    public IReadOnlyList<int> PrefixIds { get; }
+    public IReadOnlyList<int> SuffixIds { get; }
+    public int VocabSize { get; }
+    public int ModelMaxLength { get; }
+    public int? PadTokenId => Pad;
+    public int? MaskTokenId => Mask;
+    public IReadOnlyCollection<int> SpecialTokenIds => [Pad, Mask, Bos, Eos, Unknown];
+    public string IdToToken(int id) => id < 10 ? $"[S{id}]" : ((char)(id - 10)).ToString();
+    public string Fingerprint { get; }
+}
+
+/// <summary>
+/// GPT-2's byte-level BPE from Microsoft.ML.Tokenizers' tiktoken data (token id = rank, as GPT-2's vocab.json),
+/// used here as an oracle independent of the product's own tokenizer.
+/// </summary>
+internal sealed class TiktokenGpt2Encoder : ITextEncoder
+{
+    private static readonly Lazy<TiktokenTokenizer> Shared = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
+
+    public static TiktokenGpt2Encoder Instance { get; } = new();
+
+    public static IReadOnlyList<int> Ids(string text) => Shared.Value.EncodeToIds(text);
+
+    public void EncodeContent(ReadOnlySpan<char> text, List<int> ids) => ids.AddRange(Shared.Value.EncodeToIds(text));
+
+    public IReadOnlyList<int> PrefixIds => [];
+    public IReadOnlyList<int> SuffixIds => [];
+    public int VocabSize => 50257;
+    public int ModelMaxLength => 1024;
+    public int? PadTokenId => null;
+    public int? MaskTokenId => null;
+    public IReadOnlyCollection<int> SpecialTokenIds => [50256];
+    public string IdToToken(int id) => Shared.Value.Decode([id]);
+    public string Fingerprint => "tiktoken-gpt2";
+}

@@ -1,0 +1,188 @@
+using Lm.Runtime.Data;
+using Lm.Runtime.Errors;
+
+namespace Lm.Runtime.Tests.Data;
+
+public class TokenCacheTests
+{
+    private static PreprocessingOptions Options(string cacheRoot, int blockSize = 4, int groupBatchSize = 3, int workers = 1) => new()
+    {
+        BlockSize = blockSize,
+        GroupBatchSize = groupBatchSize,
+        Workers = workers,
+        CacheRoot = cacheRoot,
+    };
+
+    private static List<int[]> All(LmDataset dataset) => Enumerable.Range(0, dataset.Count).Select(dataset.GetIds).ToList();
+
+    private static void AssertSameExamples(LmDataset expected, LmDataset actual)
+    {
+        Assert.Equal(All(expected), All(actual));
+        Assert.Equal(expected.Stats, actual.Stats);
+    }
+
+    [Fact]
+    public void Blocks_follow_group_texts_per_map_batch()
+    {
+        using var dir = new ScratchFolder();
+        // Rows (with "\n"): "abcde\n"=6, "fg\n"=3, "h\n"=2 | "ijklmnop\n"=9 -> batch 1: 11 tokens, batch 2: 9 tokens.
+        string path = dir.File("t.txt", "abcde\nfg\nh\nijklmnop\n");
+        using var dataset = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), Options(dir.Path));
+        int[] Ids(string s) => s.Select(CharEncoder.Id).ToArray();
+        Assert.Equal([Ids("abcd"), Ids("e\nfg"), Ids("ijkl"), Ids("mnop")], All(dataset));
+        Assert.Equal(new SplitStats("train", path, 4, 20, 4, 3 + 1, 4, false), dataset.Stats);
+    }
+
+    [Fact]
+    public void Second_build_is_a_cache_hit_with_the_same_examples()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\nsecond line\nthird\n");
+        var options = Options(dir.Path);
+        using var first = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        using var second = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        Assert.False(first.FromCache);
+        Assert.True(second.FromCache);
+        Assert.Equal(first.CacheFolder, second.CacheFolder);
+        AssertSameExamples(first, second);
+    }
+
+    [Fact]
+    public void Changing_one_byte_of_the_data_misses()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\nsecond line\n");
+        var options = Options(dir.Path);
+        using var first = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        File.WriteAllText(path, "hello World\nsecond line\n");
+        using var second = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        Assert.False(second.FromCache);
+        Assert.NotEqual(first.CacheFolder, second.CacheFolder);
+        Assert.Equal(CharEncoder.Id('W'), second.GetIds(1)[2]);
+    }
+
+    [Fact]
+    public void Changing_block_size_grouping_or_tokenizer_misses()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\nsecond line\nthird line\n");
+        var source = TextSource.FromFile(path);
+        var options = Options(dir.Path);
+        using var baseline = TokenCache.GetOrBuild(source, "train", new CharEncoder(), options);
+        using var otherBlock = TokenCache.GetOrBuild(source, "train", new CharEncoder(), options with { BlockSize = 5 });
+        using var otherBatch = TokenCache.GetOrBuild(source, "train", new CharEncoder(), options with { GroupBatchSize = 2 });
+        using var global = TokenCache.GetOrBuild(source, "train", new CharEncoder(), options with { GlobalConcatenation = true });
+        using var otherTokenizer = TokenCache.GetOrBuild(source, "train", new CharEncoder(salt: "v2"), options);
+        using var moreWorkers = TokenCache.GetOrBuild(source, "train", new CharEncoder(), options with { Workers = 2 });
+        Assert.All(new[] { otherBlock, otherBatch, global, otherTokenizer }, d => Assert.False(d.FromCache));
+        Assert.Equal(8, baseline.Count); // 12 + 12 + 11 tokens in one batch of 3 rows -> 35 / 4
+        Assert.Equal(7, otherBlock.Count);
+        Assert.True(moreWorkers.FromCache); // the thread count does not change the output
+    }
+
+    [Fact]
+    public void Overwrite_cache_rebuilds_a_valid_entry()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\n");
+        var options = Options(dir.Path);
+        using (TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options)) { }
+        using var rebuilt = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options with { OverwriteCache = true });
+        Assert.False(rebuilt.FromCache);
+        Assert.Equal(3, rebuilt.Count);
+    }
+
+    [Fact]
+    public void An_entry_without_its_completion_marker_is_ignored_and_rebuilt()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\nsecond line\n");
+        var options = Options(dir.Path);
+        string folder;
+        using (var first = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options))
+            folder = first.CacheFolder;
+        // A crash between writing the tokens and the marker: the folder exists, the marker does not.
+        File.Delete(Path.Combine(folder, TokenCache.CompletionMarker));
+        using var second = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        Assert.False(second.FromCache);
+        Assert.True(File.Exists(Path.Combine(folder, TokenCache.CompletionMarker)));
+        using var third = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        Assert.True(third.FromCache);
+    }
+
+    [Fact]
+    public void A_truncated_tokens_file_is_not_trusted()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\nsecond line\n");
+        var options = Options(dir.Path);
+        string folder;
+        using (var first = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options))
+            folder = first.CacheFolder;
+        string tokens = Directory.GetFiles(folder, "tokens.*").Single();
+        using (var stream = new FileStream(tokens, FileMode.Open)) stream.SetLength(stream.Length - 2);
+        using var second = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        Assert.False(second.FromCache);
+        Assert.Equal(6, second.Count);
+    }
+
+    [Fact]
+    public void Parallel_tokenization_gives_the_same_blocks_in_the_same_order()
+    {
+        using var dir = new ScratchFolder();
+        var random = new Random(7);
+        string text = string.Concat(Enumerable.Range(0, 5000).Select(i => new string((char)('a' + random.Next(26)), random.Next(0, 40)) + "\n"));
+        string path = dir.File("t.txt", text);
+        using var serial = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), Options(Path.Combine(dir.Path, "a"), 16, 100, workers: 1));
+        using var parallel = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), Options(Path.Combine(dir.Path, "b"), 16, 100, workers: 4));
+        Assert.False(parallel.FromCache);
+        AssertSameExamples(serial, parallel);
+    }
+
+    [Fact]
+    public void Large_vocabularies_use_32_bit_ids()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\n");
+        using var dataset = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(vocabSize: 70_000), Options(dir.Path));
+        Assert.Single(Directory.GetFiles(dataset.CacheFolder, "tokens.i32"));
+        Assert.Equal("hell".Select(CharEncoder.Id).ToArray(), dataset.GetIds(0));
+    }
+
+    [Fact]
+    public void Fewer_tokens_than_one_block_is_LM0303_and_leaves_no_entry()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "tiny\n");
+        var options = Options(dir.Path, blockSize: 64);
+        var e = Assert.Throws<LmException>(() => TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options));
+        Assert.Equal(ErrorCodes.NotEnoughTokens, e.Code);
+        Assert.Contains("5 tokens, fewer than one block of 64", e.Message);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "datasets")));
+    }
+
+    [Fact]
+    public void Line_by_line_skips_blank_rows_and_truncates_keeping_special_tokens()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "abcdefgh\n \n\nxy\n");
+        var options = Options(dir.Path, blockSize: 5) with { LineByLine = true };
+        using var dataset = TokenCache.GetOrBuild(TextSource.FromFile(path, keepLinebreaks: false), "train", new CharEncoder(addSpecialTokens: true), options);
+        int[] Ids(string s) => s.Select(CharEncoder.Id).ToArray();
+        Assert.Equal([[CharEncoder.Bos, .. Ids("abc"), CharEncoder.Eos], [CharEncoder.Bos, .. Ids("xy"), CharEncoder.Eos]], All(dataset));
+        Assert.Equal(4, dataset.Stats.Rows);
+    }
+
+    [Fact]
+    public void Take_limits_the_examples_as_max_samples_does()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world and more\n");
+        using var dataset = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), Options(dir.Path));
+        var first2 = dataset.Take(2);
+        Assert.Equal(2, first2.Count);
+        Assert.Equal(dataset.GetIds(1), first2.GetIds(1));
+        Assert.Equal(5, dataset.Take(100).Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => first2.GetIds(2));
+    }
+}
