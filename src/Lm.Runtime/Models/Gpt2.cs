@@ -31,8 +31,8 @@ public sealed class Gpt2LMHeadModel : LanguageModel
         // HF initialises GPT2Model in its own constructor, then builds lm_head (an nn.Linear) and initialises it
         // before tying it to wte; those draws are replayed so a seed gives HF's weights.
         transformer.InitializeWeights();
-        DrawLikeLinearConstruction(config.NEmbd, config.VocabSize, bias: false);
-        DrawLikeLinearInitialization(config.NEmbd, config.VocabSize, config.InitializerRange);
+        HfInit.DiscardedLinearConstruction(config.NEmbd, config.VocabSize, bias: false);
+        HfInit.DiscardedLinearInitialization(config.NEmbd, config.VocabSize, config.InitializerRange);
     }
 
     /// <summary>The GPT-2 configuration.</summary>
@@ -82,16 +82,10 @@ internal sealed class Gpt2Model : nn.Module
     {
         using var noGrad = no_grad();
         double std = config.InitializerRange;
-        wte.weight!.normal_(0, std);
-        wpe.weight!.normal_(0, std);
+        HfInit.Embedding(wte, std, paddingIdx: null);
+        HfInit.Embedding(wpe, std, paddingIdx: null);
         foreach (var block in h) block.InitializeWeights(std, std / Math.Sqrt(2.0 * config.NLayer));
-        ResetLayerNorm(ln_f);
-    }
-
-    internal static void ResetLayerNorm(LayerNorm norm)
-    {
-        norm.weight!.fill_(1.0);
-        norm.bias!.zero_();
+        HfInit.LayerNorm(ln_f);
     }
 
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask)
@@ -151,9 +145,9 @@ internal sealed class Gpt2Block : nn.Module
 
     public void InitializeWeights(double std, double residualStd)
     {
-        Gpt2Model.ResetLayerNorm(ln_1);
+        HfInit.LayerNorm(ln_1);
         attn.InitializeWeights(std, residualStd);
-        Gpt2Model.ResetLayerNorm(ln_2);
+        HfInit.LayerNorm(ln_2);
         mlp.InitializeWeights(std, residualStd);
     }
 

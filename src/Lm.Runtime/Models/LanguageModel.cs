@@ -90,6 +90,8 @@ public abstract class LanguageModel : nn.Module
     internal static LanguageModel Build(ModelConfig config, bool initialize) => config switch
     {
         Gpt2Config gpt2 => new Gpt2LMHeadModel(gpt2, initialize),
+        RobertaConfig roberta => new RobertaForMaskedLM(roberta, initialize),
+        BertConfig bert => new BertForMaskedLM(bert, initialize),
         _ => throw new LmException(ErrorCodes.UnsupportedModelType,
             $"model_type '{config.ModelType}' is not supported; supported model types: {string.Join(", ", ModelConfig.SupportedModelTypes)}."),
     };
@@ -124,27 +126,5 @@ public abstract class LanguageModel : nn.Module
         var flatLogits = logits.to(ScalarType.Float32).view(-1, logits.shape[^1]);
         return nn.functional.cross_entropy(flatLogits, labels.to(logits.device).view(-1), ignore_index: IgnoreIndex)
             .MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Consumes the random draws HF makes when it builds an <c>nn.Linear</c> head that tying later replaces by the
-    /// input embedding, so that seeded initialisation matches HF draw for draw.
-    /// </summary>
-    protected static void DrawLikeLinearConstruction(long inFeatures, long outFeatures, bool bias)
-    {
-        using var scope = NewDisposeScope();
-        nn.init.kaiming_uniform_(empty(outFeatures, inFeatures), Math.Sqrt(5));
-        if (bias)
-        {
-            double bound = 1 / Math.Sqrt(inFeatures);
-            nn.init.uniform_(empty(outFeatures), -bound, bound);
-        }
-    }
-
-    /// <summary>Consumes the draws of HF's <c>_init_weights</c> on that replaced head: normal(0, initializer_range).</summary>
-    protected static void DrawLikeLinearInitialization(long inFeatures, long outFeatures, double std)
-    {
-        using var scope = NewDisposeScope();
-        empty(outFeatures, inFeatures).normal_(0, std);
     }
 }
