@@ -1,0 +1,93 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace Lm.Generators.Diagnostics
+{
+    /// <summary>
+    /// Every diagnostic the generator reports, with its stable id (LM1xxx; the same constants are in
+    /// <c>Lm.Runtime.Errors.ErrorCodes</c> and each has a row in docs/errors.md).
+    /// </summary>
+    internal static class DiagnosticDescriptors
+    {
+        private const string Category = "LmTune";
+        private const string HelpLink = "docs/errors.md#lm1xxx-source-generator-diagnostics";
+
+        public static readonly DiagnosticDescriptor ValueMustBePositive = Error("LM1001",
+            "Argument must be positive",
+            "{0} must be positive, got {1}");
+
+        public static readonly DiagnosticDescriptor ValueOutOfRange = Error("LM1002",
+            "Argument is out of range",
+            "{0} must be {1}, got {2}");
+
+        public static readonly DiagnosticDescriptor UnknownChoice = Error("LM1003",
+            "Argument is not one of its choices",
+            "{0} must be one of {1}; got '{2}'{3}");
+
+        public static readonly DiagnosticDescriptor EvalWithoutValidationData = Error("LM1004",
+            "Evaluation without validation data",
+            "{0} '{1}' evaluates, but the job has no validation data: set ValidationFile (or DatasetName), or keep ValidationSplitPercentage above 0");
+
+        public static readonly DiagnosticDescriptor ObjectiveDoesNotFitModel = Error("LM1005",
+            "Objective does not fit the model",
+            "Objective '{0}' does not fit model '{1}': {2} models are trained with '{3}'");
+
+        public static readonly DiagnosticDescriptor ConfigClassNotPartial = Error("LM1006",
+            "Fine-tune job class must be a non-generic partial class",
+            "'{0}' has [FineTuneJob] and must be a non-generic partial class (and so must every class containing it), so that the generator can add its typed members");
+
+        public static readonly DiagnosticDescriptor ItemWithoutClass = Error("LM1007",
+            "Fine-tune item names a class that does not exist",
+            "<LanguageModelFineTune Include=\"{0}\"> has Config=\"{1}\", but no class with [FineTuneJob] has that name");
+
+        public static readonly DiagnosticDescriptor ClassWithoutItem = Warning("LM1008",
+            "Fine-tune job class has no item",
+            "'{0}' configures job '{1}', but the project has no <LanguageModelFineTune Include=\"{1}\"> item, so the build will not train it");
+
+        public static readonly DiagnosticDescriptor ItemValueConflict = Error("LM1009",
+            "Item metadata and class disagree",
+            "{0} is {1} in '{2}' but {3} in <LanguageModelFineTune Include=\"{4}\">; set it in one place");
+
+        public static readonly DiagnosticDescriptor DuplicateJobName = Error("LM1010",
+            "Job name is used twice",
+            "Job '{0}' is already configured by '{1}'; each job needs its own name");
+
+        public static readonly DiagnosticDescriptor InvalidJobName = Error("LM1011",
+            "Invalid job name",
+            "Job name '{0}' must be non-empty and use only letters, digits, '-', '_' and '.', because it names the job's output folder");
+
+        public static readonly DiagnosticDescriptor MalformedValue = Error("LM1012",
+            "Value cannot be read",
+            "{0} expects {1}, got '{2}'");
+
+        public static readonly DiagnosticDescriptor InconsistentArguments = Error("LM1013",
+            "Arguments contradict each other",
+            "{0}");
+
+        public static readonly DiagnosticDescriptor ItemJobNameMismatch = Error("LM1014",
+            "Item and class name different jobs",
+            "<LanguageModelFineTune Include=\"{0}\"> has Config=\"{1}\", but that class configures job '{2}'; use the same name in both");
+
+        public static readonly DiagnosticDescriptor AttributeWithoutJob = Error("LM1015",
+            "Job attribute without [FineTuneJob]",
+            "[{0}] on '{1}' has no effect without [FineTuneJob(\"<job name>\")] on the same class");
+
+        /// <summary>The whole table, in id order.</summary>
+        public static readonly ImmutableArray<DiagnosticDescriptor> All = ImmutableArray.Create(
+            ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
+            ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
+            InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob);
+
+        private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
+
+        public static DiagnosticDescriptor ById(string id) => Table[id];
+
+        private static DiagnosticDescriptor Error(string id, string title, string message) =>
+            new DiagnosticDescriptor(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpLink);
+
+        private static DiagnosticDescriptor Warning(string id, string title, string message) =>
+            new DiagnosticDescriptor(id, title, message, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpLink);
+    }
+}

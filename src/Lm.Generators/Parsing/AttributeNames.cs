@@ -1,0 +1,22 @@
+namespace Lm.Generators.Parsing
+{
+    /// <summary>The attributes users write (declared in Lm.Runtime.Configuration) and the schema section each sets.</summary>
+    internal static class AttributeNames
+    {
+        public const string FineTuneJob = "Lm.Runtime.Configuration.FineTuneJobAttribute";
+        public const string TextDataset = "Lm.Runtime.Configuration.TextDatasetAttribute";
+        public const string Training = "Lm.Runtime.Configuration.TrainingAttribute";
+
+        /// <summary>The schema section of an attribute's named arguments, or null for other attributes.</summary>
+        public static string? SectionOf(string metadataName)
+        {
+            switch (metadataName)
+            {
+                case FineTuneJob: return Schema.JobSchema.Model;
+                case TextDataset: return Schema.JobSchema.Data;
+                case Training: return Schema.JobSchema.Training;
+                default: return null;
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Lm.Generators.Diagnostics;
+using Lm.Generators.Model;
+using Lm.Generators.Schema;
+using Lm.Generators.Validation;
+
+namespace Lm.Generators.Resolution
+{
+    /// <summary>
+    /// Joins a <c>[FineTuneJob]</c> class with its <c>&lt;LanguageModelFineTune&gt;</c> item. An item belongs to the
+    /// class its <c>Config</c> metadata names (full or simple name), or, without <c>Config</c>, to the class whose job
+    /// name is the item's identity. The item's values fill what the class leaves unset; a value set in both places
+    /// must agree.
+    /// </summary>
+    internal static class JobResolver
+    {
+        public static ResolvedJob Resolve(JobClassModel jobClass, ImmutableArray<JobItemModel> items)
+        {
+            JobItemModel? item = ItemFor(jobClass, items);
+            var values = new List<FieldValue>(jobClass.Values);
+            var diagnostics = new List<DiagnosticInfo>(jobClass.Diagnostics);
+            if (item is not null)
+            {
+                foreach (FieldValue itemValue in item.Values)
+                {
+                    FieldValue? classValue = jobClass.Values.FirstOrDefault(v => v.Name == itemValue.Name);
+                    if (classValue is null)
+                    {
+                        values.Add(itemValue);
+                    }
+                    else if (!SameValue(JobSchema.Find(itemValue.Name)!, classValue.Text, itemValue.Text))
+                    {
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ItemValueConflict, classValue.Location,
+                            JobValidator.DisplayName(classValue), Quote(classValue.Text), jobClass.FullName, Quote(itemValue.Text), item.Name));
+                    }
+                }
+            }
+            FieldValue[] ordered = values.OrderBy(v => JobSchema.Fields.IndexOf(JobSchema.Find(v.Name)!)).ToArray();
+            diagnostics.AddRange(JobValidator.Validate(ordered));
+            return new ResolvedJob(jobClass, ordered.ToEquatableArray(), diagnostics.ToEquatableArray());
+        }
+
+        /// <summary>The item that trains <paramref name="jobClass"/>, or null.</summary>
+        public static JobItemModel? ItemFor(JobClassModel jobClass, ImmutableArray<JobItemModel> items) =>
+            items.FirstOrDefault(item => item.ConfigClass is not null
+                ? Names(item.ConfigClass, jobClass)
+                : string.Equals(item.Name, jobClass.JobName, StringComparison.Ordinal));
+
+        /// <summary>Whether an item's <c>Config</c> text names <paramref name="jobClass"/>.</summary>
+        public static bool Names(string config, JobClassModel jobClass)
+        {
+            string name = config.StartsWith("global::", StringComparison.Ordinal) ? config.Substring("global::".Length) : config;
+            return string.Equals(name, jobClass.FullName, StringComparison.Ordinal)
+                || string.Equals(name, jobClass.Name, StringComparison.Ordinal);
+        }
+
+        private static bool SameValue(KnownField field, string a, string b)
+        {
+            if (field.Kind == FieldKind.Map)
+            {
+                SchedulerKwargs.TryParse(a, out List<KeyValuePair<string, double>> left);
+                SchedulerKwargs.TryParse(b, out List<KeyValuePair<string, double>> right);
+                return left.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(right.OrderBy(p => p.Key, StringComparer.Ordinal));
+            }
+            if (field.Kind == FieldKind.Text && IsPath(field))
+                return string.Equals(NormalizePath(a), NormalizePath(b), StringComparison.Ordinal);
+            // Numbers, whole numbers and booleans are already in one invariant spelling.
+            return string.Equals(a, b, StringComparison.Ordinal);
+        }
+
+        private static bool IsPath(KnownField field) =>
+            field.Name.EndsWith("_file", StringComparison.Ordinal) || field.Name.EndsWith("_dir", StringComparison.Ordinal)
+            || field.Name == "model_name_or_path" || field.Name == "resume_from_checkpoint";
+
+        private static string NormalizePath(string path)
+        {
+            string normalized = path.Trim().Replace('\\', '/');
+            while (normalized.StartsWith("./", StringComparison.Ordinal)) normalized = normalized.Substring(2);
+            return normalized.TrimEnd('/');
+        }
+
+        private static string Quote(string text) => "'" + text + "'";
+    }
+}

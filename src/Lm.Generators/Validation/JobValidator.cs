@@ -1,0 +1,219 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Lm.Generators.Diagnostics;
+using Lm.Generators.Model;
+using Lm.Generators.Parsing;
+using Lm.Generators.Schema;
+
+namespace Lm.Generators.Validation
+{
+    /// <summary>
+    /// Checks a job's values as Lm.Runtime's <c>FineTuneJob.Validate()</c> would at run time (ranges, choices,
+    /// arguments that need each other), plus what only the compiler can check early: evaluation without validation
+    /// data and an objective that does not fit a known model. Each diagnostic points at the attribute argument
+    /// that set the value; a value from item metadata names the item instead.
+    /// </summary>
+    internal static class JobValidator
+    {
+        public static List<DiagnosticInfo> Validate(IReadOnlyList<FieldValue> values)
+        {
+            var diagnostics = new List<DiagnosticInfo>();
+            var byName = new Dictionary<string, FieldValue>(StringComparer.Ordinal);
+            foreach (FieldValue value in values) byName[value.Name] = value;
+
+            var invalid = new HashSet<string>(StringComparer.Ordinal);
+            foreach (FieldValue value in values)
+            {
+                KnownField field = JobSchema.Find(value.Name)!;
+                DiagnosticInfo? problem = CheckValue(field, value);
+                if (problem is null) continue;
+                diagnostics.Add(problem);
+                invalid.Add(value.Name);
+            }
+
+            var job = new JobView(byName, invalid);
+            CheckEpochsAndSteps(job, diagnostics);
+            CheckValidationData(job, diagnostics);
+            CheckObjective(job, diagnostics);
+            CheckBestModelAndEarlyStopping(job, diagnostics);
+            return diagnostics;
+        }
+
+        /// <summary>How a message names a value: the C# name and HF name, and the item when it comes from one.</summary>
+        public static string DisplayName(FieldValue value)
+        {
+            KnownField field = JobSchema.Find(value.Name)!;
+            string name = value.FromItem ? field.PascalName : field.AttributeProperty;
+            string display = name + " (" + field.Name + ")";
+            return value.FromItem ? display + " of <" + JobItemReader.ItemType + " Include=\"" + value.ItemName + "\">" : display;
+        }
+
+        private static DiagnosticInfo? CheckValue(KnownField field, FieldValue value)
+        {
+            switch (field.Kind)
+            {
+                case FieldKind.Integer:
+                case FieldKind.Number:
+                    double number = double.Parse(value.Text, NumberStyles.Float, CultureInfo.InvariantCulture);
+                    if (field.Range is ValueRange range && !range.Contains(number))
+                    {
+                        return range.IsPositive
+                            ? DiagnosticInfo.Create(DiagnosticDescriptors.ValueMustBePositive, value.Location, DisplayName(value), value.Text)
+                            : DiagnosticInfo.Create(DiagnosticDescriptors.ValueOutOfRange, value.Location, DisplayName(value), range.Describe(), value.Text);
+                    }
+                    if (double.IsNaN(number) || double.IsInfinity(number))
+                        return DiagnosticInfo.Create(DiagnosticDescriptors.ValueOutOfRange, value.Location, DisplayName(value), "a finite number", value.Text);
+                    return null;
+                case FieldKind.Map:
+                    return SchedulerKwargs.TryParse(value.Text, out _)
+                        ? null
+                        : DiagnosticInfo.Create(DiagnosticDescriptors.MalformedValue, value.Location, DisplayName(value),
+                            "key=number pairs separated by commas", value.Text);
+                case FieldKind.Text:
+                    if (field.Name == "output_dir" && value.Text.Trim().Length == 0)
+                        return DiagnosticInfo.Create(DiagnosticDescriptors.MalformedValue, value.Location, DisplayName(value), "a folder path", value.Text);
+                    if (field.Choices is null || IsChoice(field.Choices, value.Text)) return null;
+                    string? nearest = Nearest(field.Choices, value.Text);
+                    return DiagnosticInfo.Create(DiagnosticDescriptors.UnknownChoice, value.Location, DisplayName(value),
+                        string.Join(", ", field.Choices), value.Text, nearest is null ? "" : "; did you mean '" + nearest + "'?");
+                default:
+                    return null;
+            }
+        }
+
+        private static void CheckEpochsAndSteps(JobView job, List<DiagnosticInfo> diagnostics)
+        {
+            FieldValue? maxStepsValue = job.Valid("max_steps");
+            int maxSteps = maxStepsValue is null ? -1 : int.Parse(maxStepsValue.Text, CultureInfo.InvariantCulture);
+            if (maxStepsValue is not null && maxSteps != -1 && maxSteps <= 0)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ValueOutOfRange, maxStepsValue.Location,
+                    DisplayName(maxStepsValue), "positive, or -1 (not set)", maxStepsValue.Text));
+                return;
+            }
+            // HF trains for max_steps when it is set and ignores num_train_epochs then.
+            FieldValue? epochs = job.Valid("num_train_epochs");
+            if (epochs is not null && maxSteps <= 0 && !(double.Parse(epochs.Text, CultureInfo.InvariantCulture) > 0))
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ValueMustBePositive, epochs.Location, DisplayName(epochs), epochs.Text));
+        }
+
+        private static void CheckValidationData(JobView job, List<DiagnosticInfo> diagnostics)
+        {
+            // run_clm.py / run_mlm.py evaluate on validation_file, else the dataset's validation split, else the first
+            // validation_split_percentage percent of train: only with none of them is there nothing to evaluate on.
+            FieldValue? strategy = job.Valid("eval_strategy");
+            if (strategy is null || strategy.Text == "no") return;
+            if (job.Has("validation_file") || job.Has("dataset_name")) return;
+            FieldValue? split = job.Valid("validation_split_percentage");
+            if (split is null || split.Text != "0") return;
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EvalWithoutValidationData,
+                strategy.Location ?? split.Location, DisplayName(strategy), strategy.Text));
+        }
+
+        private static void CheckObjective(JobView job, List<DiagnosticInfo> diagnostics)
+        {
+            FieldValue? objective = job.Valid("objective");
+            if (objective is null) return;
+            FieldValue? model = job.Valid("model_name_or_path");
+            ModelFamily? family = null;
+            if (model is not null) JobSchema.KnownModels.TryGetValue(model.Text, out family);
+            if (family is null)
+            {
+                model = job.Valid("model_type");
+                if (model is not null) JobSchema.ModelTypes.TryGetValue(model.Text, out family);
+            }
+            if (family is null || model is null || family.Objective == objective.Text) return;
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ObjectiveDoesNotFitModel,
+                objective.Location ?? model.Location, objective.Text, model.Text, family.ModelType, family.Objective));
+        }
+
+        private static void CheckBestModelAndEarlyStopping(JobView job, List<DiagnosticInfo> diagnostics)
+        {
+            // A strategy that failed its own check says nothing about the others.
+            if (!job.IsValidOrUnset("eval_strategy") || !job.IsValidOrUnset("save_strategy")) return;
+            string evalStrategy = job.Valid("eval_strategy")?.Text ?? "no";
+            string saveStrategy = job.Valid("save_strategy")?.Text ?? "steps";
+            FieldValue? loadBest = job.Valid("load_best_model_at_end");
+            if (loadBest is not null && loadBest.Text == "true")
+            {
+                if (evalStrategy == "no")
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InconsistentArguments, loadBest.Location,
+                        DisplayName(loadBest) + " needs EvalStrategy steps or epoch, to have evaluations to choose the best model from"));
+                else if (saveStrategy != evalStrategy)
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InconsistentArguments, loadBest.Location,
+                        DisplayName(loadBest) + " needs SaveStrategy to match EvalStrategy (" + saveStrategy + " != " + evalStrategy
+                        + "), so that every evaluated step has a checkpoint"));
+            }
+            FieldValue? patience = job.Valid("early_stopping_patience");
+            if (patience is not null && evalStrategy == "no")
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InconsistentArguments, patience.Location,
+                    DisplayName(patience) + " needs EvalStrategy steps or epoch: early stopping compares evaluations"));
+        }
+
+        private static bool IsChoice(string[] choices, string text)
+        {
+            foreach (string choice in choices)
+            {
+                if (choice == text) return true;
+                // "cuda:N" stands for a device ordinal.
+                if (choice.EndsWith(":N", StringComparison.Ordinal))
+                {
+                    string prefix = choice.Substring(0, choice.Length - 1);
+                    if (text.Length > prefix.Length && text.StartsWith(prefix, StringComparison.Ordinal)
+                        && text.Substring(prefix.Length).All(c => c >= '0' && c <= '9'))
+                        return true;
+                }
+            }
+            return false;
+        }
+
+        private static string? Nearest(string[] choices, string text)
+        {
+            string key = text.Trim().ToLowerInvariant().Replace('-', '_');
+            string best = choices.OrderBy(c => EditDistance(key, c)).First();
+            return EditDistance(key, best) <= Math.Max(2, key.Length / 3) ? best : null;
+        }
+
+        private static int EditDistance(string a, string b)
+        {
+            var previous = new int[b.Length + 1];
+            var current = new int[b.Length + 1];
+            for (int j = 0; j <= b.Length; j++) previous[j] = j;
+            for (int i = 1; i <= a.Length; i++)
+            {
+                current[0] = i;
+                for (int j = 1; j <= b.Length; j++)
+                {
+                    int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                    current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + cost);
+                }
+                int[] swap = previous;
+                previous = current;
+                current = swap;
+            }
+            return previous[b.Length];
+        }
+
+        /// <summary>The job's values by name, hiding those that already failed their own check (no cascades).</summary>
+        private sealed class JobView
+        {
+            private readonly Dictionary<string, FieldValue> _values;
+            private readonly HashSet<string> _invalid;
+
+            public JobView(Dictionary<string, FieldValue> values, HashSet<string> invalid)
+            {
+                _values = values;
+                _invalid = invalid;
+            }
+
+            public bool Has(string name) => _values.ContainsKey(name);
+
+            public bool IsValidOrUnset(string name) => !_invalid.Contains(name);
+
+            public FieldValue? Valid(string name) =>
+                !_invalid.Contains(name) && _values.TryGetValue(name, out FieldValue? value) ? value : null;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using Lm.Runtime.Errors;
+
+namespace Lm.Runtime.Configuration;
+
+/// <summary>
+/// The files a fine-tune job's training run leaves (HF's output folder: model, tokenizer, results,
+/// <c>checkpoint-N</c> folders), found at run time. The generator gives every <c>[FineTuneJob]</c> class an
+/// <c>Artifacts</c> property of this type, so app code reaches its fine-tuned model without string paths.
+/// </summary>
+public sealed class JobArtifacts
+{
+    /// <summary>
+    /// Prefix of the <see cref="AssemblyMetadataAttribute"/> key through which the build records a job's output
+    /// folder: <c>[assembly: AssemblyMetadata("LmJobOutput:wiki-gpt2", "lm/wiki-gpt2")]</c>. A relative value is
+    /// resolved against the app's base directory.
+    /// </summary>
+    public const string OutputMetadataPrefix = "LmJobOutput:";
+
+    /// <summary>The output folder when the assembly records none: <c>&lt;app base directory&gt;/lm/&lt;job name&gt;</c>.</summary>
+    public const string DefaultOutputFolder = "lm";
+
+    private JobArtifacts(string jobName, string outputDirectory)
+    {
+        JobName = jobName;
+        OutputDirectory = outputDirectory;
+    }
+
+    /// <summary>The job name (the <c>&lt;LanguageModelFineTune&gt;</c> item's Include).</summary>
+    public string JobName { get; }
+
+    /// <summary>Absolute path of the job's output folder (HF's <c>output_dir</c>).</summary>
+    public string OutputDirectory { get; }
+
+    /// <summary>The folder holding the final model (config.json, model.safetensors, tokenizer files); HF saves it at the output folder's root.</summary>
+    public string ModelDirectory => OutputDirectory;
+
+    /// <summary><c>all_results.json</c>: train and eval metrics of the last run, as run_clm.py writes them.</summary>
+    public string MetricsFile => Path.Combine(OutputDirectory, "all_results.json");
+
+    /// <summary>Whether a trained model is there (its <c>config.json</c> and <c>model.safetensors</c>).</summary>
+    public bool IsTrained =>
+        File.Exists(Path.Combine(ModelDirectory, "config.json")) && File.Exists(Path.Combine(ModelDirectory, "model.safetensors"));
+
+    /// <summary>The artifacts of <paramref name="jobName"/>, at the folder <paramref name="assembly"/> records for it (or the default).</summary>
+    public static JobArtifacts For(Assembly assembly, string jobName)
+    {
+        string key = OutputMetadataPrefix + jobName;
+        string? recorded = assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => string.Equals(a.Key, key, StringComparison.Ordinal))?.Value;
+        return At(jobName, string.IsNullOrEmpty(recorded) ? Path.Combine(DefaultOutputFolder, jobName) : recorded);
+    }
+
+    /// <summary>The artifacts of <paramref name="jobName"/> in <paramref name="outputDirectory"/> (relative: to the app's base directory).</summary>
+    public static JobArtifacts At(string jobName, string outputDirectory) =>
+        new(jobName, Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, outputDirectory)));
+
+    /// <summary>The <c>checkpoint-N</c> folders of the run, oldest (smallest N) first.</summary>
+    public IReadOnlyList<string> GetCheckpoints()
+    {
+        if (!Directory.Exists(OutputDirectory)) return Array.Empty<string>();
+        return Directory.GetDirectories(OutputDirectory, "checkpoint-*")
+            .Select(path => (Path: path, Step: StepOf(Path.GetFileName(path))))
+            .Where(c => c.Step >= 0)
+            .OrderBy(c => c.Step)
+            .Select(c => c.Path)
+            .ToArray();
+    }
+
+    /// <summary>
+    /// The numeric metrics of <see cref="MetricsFile"/> (<c>train_loss</c>, <c>eval_loss</c>, <c>perplexity</c>,
+    /// <c>train_runtime</c>, ...). Throws LM1101 when the job has not been trained.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> ReadMetrics()
+    {
+        if (!File.Exists(MetricsFile))
+            throw new LmException(ErrorCodes.JobResultsMissing,
+                $"job '{JobName}' has no results at '{MetricsFile}'; build the project to train it (LmSkipFineTune must not be true)")
+            { File = MetricsFile };
+        using var document = JsonDocument.Parse(File.ReadAllText(MetricsFile));
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var property in document.RootElement.EnumerateObject())
+        {
+            if (property.Value.ValueKind == JsonValueKind.Number) metrics[property.Name] = property.Value.GetDouble();
+        }
+        return metrics;
+    }
+
+    private static long StepOf(string folderName) =>
+        long.TryParse(folderName.AsSpan("checkpoint-".Length), NumberStyles.None, CultureInfo.InvariantCulture, out long step) ? step : -1;
+}

@@ -1,0 +1,51 @@
+namespace Lm.Runtime.Configuration;
+
+/// <summary>
+/// The data of a fine-tune job (run_clm.py / run_mlm.py <c>DataTrainingArguments</c> under their C# names):
+/// files, text column, block size, validation split, masking. Goes with <see cref="FineTuneJobAttribute"/> on
+/// the same class; only the arguments given here are set, the others keep Hugging Face's defaults.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class TextDatasetAttribute : Attribute
+{
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.DatasetName"/>
+    public string? DatasetName { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.DatasetConfigName"/>
+    public string? DatasetConfigName { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.TrainFile"/>
+    public string? TrainFile { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.ValidationFile"/>
+    public string? ValidationFile { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.TextColumn"/>
+    public string? TextColumn { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.MaxTrainSamples"/>
+    public int MaxTrainSamples { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.MaxEvalSamples"/>
+    public int MaxEvalSamples { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.BlockSize"/>
+    public int BlockSize { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.MaxSeqLength"/>
+    public int MaxSeqLength { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.OverwriteCache"/>
+    public bool OverwriteCache { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.ValidationSplitPercentage"/>
+    public int ValidationSplitPercentage { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.PreprocessingNumWorkers"/>
+    public int PreprocessingNumWorkers { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.KeepLinebreaks"/>
+    public bool KeepLinebreaks { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.LineByLine"/>
+    public bool LineByLine { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.PadToMaxLength"/>
+    public bool PadToMaxLength { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.MlmProbability"/>
+    public double MlmProbability { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.WholeWordMask"/>
+    public bool WholeWordMask { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.PadToMultipleOf"/>
+    public int PadToMultipleOf { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.GroupBatchSize"/>
+    public int GroupBatchSize { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.GlobalConcatenation"/>
+    public bool GlobalConcatenation { get; set; }
+}

@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json.Nodes;
+using Lm.Generators.Model;
+using Lm.Generators.Schema;
+using Lm.Generators.Validation;
+using Lm.Runtime.Configuration;
+using Lm.Runtime.Errors;
+using Lm.Runtime.Jobs;
+using Lm.Runtime.Training;
+
+namespace Lm.Generators.Tests.Schema;
+
+/// <summary>The generator's own copy of the schema must equal the runtime's, or the two front ends drift apart.</summary>
+public class JobSchemaTests
+{
+    [Fact]
+    public void Generator_table_has_the_runtime_fields_in_order_with_their_sections_kinds_and_names()
+    {
+        var expected = FineTuneJob.Fields.Select(f => $"{f.Section} {f.Name} {f.PascalName} {f.Kind}");
+        var actual = JobSchema.Fields.Select(f => $"{f.Section} {f.Name} {f.PascalName} {f.Kind}");
+        Assert.Equal(expected, actual);
+        // Whether a field may be unset shows in its default (null), compared below; value kinds must agree exactly.
+        foreach (var field in FineTuneJob.Fields.Where(f => f.Kind is not JobFieldKind.Text))
+            Assert.True(field.Nullable == JobSchema.Find(field.Name)!.Nullable, field.Name);
+    }
+
+    [Fact]
+    public void Generator_defaults_are_the_runtime_defaults()
+    {
+        JsonObject defaults = new FineTuneJob().ToJsonObject();
+        foreach (KnownField field in JobSchema.Fields)
+        {
+            JsonNode? runtime = defaults[field.Name];
+            JsonNode? generator = field.DefaultJson is null ? null : JsonNode.Parse(field.DefaultJson);
+            Assert.True(JsonNode.DeepEquals(Normalize(runtime), Normalize(generator)),
+                $"{field.Name}: runtime default {runtime?.ToJsonString() ?? "null"}, generator table {field.DefaultJson ?? "null"}");
+        }
+    }
+
+    [Fact]
+    public void Generator_choices_are_the_runtime_choices()
+    {
+        Assert.Equal(SchedulerType.All, JobSchema.Find("lr_scheduler_type")!.Choices);
+        Assert.Equal(IntervalStrategy.All, JobSchema.Find("eval_strategy")!.Choices);
+        Assert.Equal(IntervalStrategy.All, JobSchema.Find("save_strategy")!.Choices);
+        Assert.Equal(IntervalStrategy.All, JobSchema.Find("logging_strategy")!.Choices);
+    }
+
+    [Fact]
+    public void Attributes_have_one_property_per_field_of_their_section_with_a_matching_type()
+    {
+        var attributes = new Dictionary<string, Type>
+        {
+            [JobSchema.Model] = typeof(FineTuneJobAttribute),
+            [JobSchema.Data] = typeof(TextDatasetAttribute),
+            [JobSchema.Training] = typeof(TrainingAttribute),
+        };
+        foreach (var (section, attribute) in attributes)
+        {
+            var settable = attribute.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite)
+                .ToDictionary(p => p.Name, p => p.PropertyType);
+            var fields = JobSchema.Fields.Where(f => f.Section == section).ToList();
+            Assert.Equal(fields.Select(f => f.AttributeProperty).Order(), settable.Keys.Order());
+            foreach (KnownField field in fields)
+            {
+                Type expected = field.Kind switch
+                {
+                    FieldKind.Integer => typeof(int),
+                    FieldKind.Number => typeof(double),
+                    FieldKind.Boolean => typeof(bool),
+                    _ => typeof(string),
+                };
+                Assert.True(expected == settable[field.AttributeProperty], $"{attribute.Name}.{field.AttributeProperty} should be {expected.Name}");
+            }
+        }
+    }
+
+    /// <summary>For every field with a range or choices: a value the generator rejects, the runtime rejects too, and vice versa.</summary>
+    [Theory]
+    [MemberData(nameof(BoundaryValues))]
+    public void Generator_accepts_exactly_what_the_runtime_validation_accepts(string name, string text)
+    {
+        KnownField field = JobSchema.Find(name)!;
+        var generatorProblems = JobValidator.Validate(new[] { new FieldValue(name, text, null, "j") });
+
+        var json = new JsonObject { ["model_name_or_path"] = "m", [name] = FineTuneJob.FindField(name)!.ParseText(text) };
+        LmException? runtimeProblem = null;
+        try { FineTuneJob.FromJson(json).Validate(); }
+        catch (LmException e) { runtimeProblem = e; }
+
+        Assert.True((runtimeProblem is null) == (generatorProblems.Count == 0),
+            $"{name}={text}: runtime says '{runtimeProblem?.Message ?? "valid"}', generator says '{string.Join("; ", generatorProblems.Select(d => d.Id))}'");
+        if (runtimeProblem is not null) Assert.StartsWith(name + " ", runtimeProblem.Message);
+    }
+
+    public static TheoryData<string, string> BoundaryValues()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (KnownField field in JobSchema.Fields)
+        {
+            if (field.Range is ValueRange range)
+            {
+                foreach (double bound in new[] { range.Min, range.Max }.OfType<double>())
+                {
+                    foreach (double value in new[] { bound - 1, bound - 0.5, bound, bound + 0.5, bound + 1 })
+                    {
+                        if (field.Kind == FieldKind.Integer && value != Math.Floor(value)) continue;
+                        data.Add(field.Name, value.ToString("R", CultureInfo.InvariantCulture));
+                    }
+                }
+            }
+            foreach (string choice in field.Choices ?? Array.Empty<string>())
+                data.Add(field.Name, choice.Replace(":N", ":0"));
+            if (field.Choices is not null) data.Add(field.Name, "bogus");
+        }
+        foreach (string value in new[] { "-2", "-1", "0", "1" }) data.Add("max_steps", value);
+        foreach (string value in new[] { "-1", "0", "0.5" }) data.Add("num_train_epochs", value);
+        return data;
+    }
+
+    [Fact]
+    public void Every_diagnostic_id_has_a_runtime_constant_and_a_row_in_the_error_table()
+    {
+        var constants = typeof(ErrorCodes).GetFields().Select(f => (string)f.GetValue(null)!).ToHashSet();
+        string table = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "errors.md"));
+        foreach (var descriptor in Lm.Generators.Diagnostics.DiagnosticDescriptors.All)
+        {
+            Assert.Contains(descriptor.Id, constants);
+            Assert.Contains("| " + descriptor.Id + " |", table);
+        }
+    }
+
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", "..", ".."));
+
+    // Compare numbers by value (5e-05 and 5E-05 are one default).
+    private static JsonNode? Normalize(JsonNode? node) => node switch
+    {
+        JsonValue value when value.TryGetValue(out double number) => JsonValue.Create(number),
+        JsonValue value when value.TryGetValue(out int integer) => JsonValue.Create((double)integer),
+        _ => node?.DeepClone(),
+    };
+}
