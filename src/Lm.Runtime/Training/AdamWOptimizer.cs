@@ -146,6 +146,14 @@ public sealed class AdamWOptimizer : IDisposable
         foreach (var slot in _slots) current[slot.Name].copy_(slot.Master);
     }
 
+    /// <summary>Sets the fp32 master of <paramref name="name"/> (no-op without masters or for unknown names).</summary>
+    public void LoadMaster(string name, Tensor value)
+    {
+        if (!_keepFp32Master) return;
+        using var noGrad = no_grad();
+        foreach (var slot in _slots.Where(s => s.Name == name)) slot.Master.copy_(value);
+    }
+
     /// <summary>
     /// The state as tensors to save (<c>NAME.exp_avg</c>, <c>NAME.exp_avg_sq</c>, and <c>NAME.master</c> with
     /// fp32 masters) and a JSON description (step, hyperparameters, groups). The tensors are the live state: save

@@ -76,6 +76,20 @@ public sealed class TrainingArguments
     /// <summary>The seed that orders data and draws masks.</summary>
     [JsonIgnore] public int EffectiveDataSeed => DataSeed ?? Seed;
 
+    /// <summary>HF: with <c>eval_strategy=steps</c> and no <c>eval_steps</c>, evaluation follows <c>logging_steps</c>.</summary>
+    [JsonIgnore] public double? EffectiveEvalSteps => EvalSteps ?? (EvalStrategy == IntervalStrategy.Steps ? LoggingSteps : null);
+
+    /// <summary>
+    /// HF's metric for the best checkpoint: <see cref="MetricForBestModel"/>, else <c>loss</c> when
+    /// <see cref="LoadBestModelAtEnd"/> or early stopping asks for one.
+    /// </summary>
+    [JsonIgnore] public string? EffectiveMetricForBestModel =>
+        MetricForBestModel ?? (LoadBestModelAtEnd || EarlyStoppingPatience is not null ? "loss" : null);
+
+    /// <summary>HF: <see cref="GreaterIsBetter"/>, else false for metrics whose name ends in <c>loss</c>.</summary>
+    [JsonIgnore] public bool EffectiveGreaterIsBetter =>
+        GreaterIsBetter ?? (EffectiveMetricForBestModel is { } metric && !metric.EndsWith("loss", StringComparison.Ordinal));
+
     /// <summary>Rejects values HF rejects (and a few it accepts but cannot mean), naming the argument.</summary>
     public void Validate()
     {
@@ -101,6 +115,10 @@ public sealed class TrainingArguments
         Require(LoggingSteps > 0, "logging_steps", $"must be positive, got {LoggingSteps}");
         Require(SaveSteps > 0, "save_steps", $"must be positive, got {SaveSteps}");
         Require(EvalSteps is null || EvalSteps > 0, "eval_steps", $"must be positive, got {EvalSteps}");
+        // HF: step counts above 1 must be whole numbers (below 1 they are ratios of the total).
+        WholeAboveOne(LoggingSteps, "logging_steps");
+        WholeAboveOne(SaveSteps, "save_steps");
+        if (EvalSteps is double evalSteps) WholeAboveOne(evalSteps, "eval_steps");
         Require(SaveTotalLimit is null || SaveTotalLimit > 0, "save_total_limit", $"must be positive, got {SaveTotalLimit}");
         Require(EarlyStoppingPatience is null || EarlyStoppingPatience > 0, "early_stopping_patience", $"must be positive, got {EarlyStoppingPatience}");
         Choice(ReportTo, "report_to", new[] { "all", "tensorboard", "none" });
@@ -111,10 +129,17 @@ public sealed class TrainingArguments
             Require(EvalStrategy != IntervalStrategy.No, "load_best_model_at_end", "needs eval_strategy steps or epoch");
             Require(SaveStrategy == EvalStrategy, "load_best_model_at_end",
                 $"needs save_strategy to match eval_strategy ({SaveStrategy} != {EvalStrategy})");
+            // HF: every evaluation must fall on a save, so save_steps is a multiple of eval_steps.
+            if (EvalStrategy == IntervalStrategy.Steps && EffectiveEvalSteps is double every && every >= 1 && SaveSteps >= 1)
+                Require(SaveSteps % every == 0, "save_steps",
+                    $"must be a round multiple of eval_steps with load_best_model_at_end ({SaveSteps} is not a multiple of {every})");
         }
         Require(EarlyStoppingPatience is null || EvalStrategy != IntervalStrategy.No, "early_stopping_patience",
             "needs eval_strategy steps or epoch");
     }
+
+    private static void WholeAboveOne(double value, string name) =>
+        Require(value <= 1 || value == Math.Floor(value), name, $"must be a whole number when above 1 (below 1 it is a ratio of the total steps), got {value}");
 
     private static void Positive(int value, string name) => Require(value > 0, name, $"must be positive, got {value}");
 

@@ -1,0 +1,758 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lm.Runtime.Checkpoints;
+using Lm.Runtime.Data;
+using Lm.Runtime.Errors;
+using Lm.Runtime.Evaluation;
+using Lm.Runtime.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Lm.Runtime.Training;
+
+/// <summary>What the trainer needs besides the model, the arguments and the data.</summary>
+public sealed class TrainerOptions
+{
+    /// <summary>Where the model computes; the CPU by default.</summary>
+    public Device? Device { get; init; }
+
+    /// <summary>Writes the model as an HF folder; by default config.json and model.safetensors (each tensor once, HF names).</summary>
+    public Action<LanguageModel, string>? SaveModel { get; init; }
+
+    /// <summary>Writes the tokenizer files next to each saved model (HF's <c>processing_class.save_pretrained</c>).</summary>
+    public Action<string>? SaveTokenizer { get; init; }
+
+    /// <summary>Collect .NET garbage every this many optimizer steps (TorchSharp tensors free native memory on collection); 0 never.</summary>
+    public int GcEverySteps { get; init; } = 1;
+
+    /// <summary>The clock the default <c>logging_dir</c> name comes from.</summary>
+    public Func<DateTime>? Now { get; init; }
+}
+
+/// <summary>HF's <c>TrainOutput</c>: steps done, the mean training loss, and the metrics run_clm.py saves.</summary>
+public sealed record TrainOutput(int GlobalStep, double TrainingLoss, IReadOnlyDictionary<string, double> Metrics);
+
+/// <summary>
+/// Hugging Face's <c>Trainer</c> (transformers 4.57, <c>optim="adamw_torch"</c>) for causal and masked language
+/// models: the same step count, data order, loss averaging, learning rates, clipping, logging, evaluation,
+/// checkpointing and output files. Where HF is not exact on resume, lm-tune is: a run resumed from a checkpoint
+/// continues bit for bit as if it had never stopped. The trainer writes nothing to the console; it raises events.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly LanguageModel _model;
+    private readonly TrainingArguments _args;
+    private readonly IBatchSource? _trainData;
+    private readonly IBatchSource? _evalData;
+    private readonly TrainerOptions _options;
+    private readonly CheckpointManager _checkpoints;
+    private readonly Device _device;
+    private Evaluator? _evaluator;
+    private AdamWOptimizer? _optimizer;
+    private LrScheduler? _scheduler;
+    private TensorBoardLogger? _tensorBoard;
+    private bool _modelInBf16;
+
+    // The loop's bookkeeping, named as HF's (tr_loss, _total_loss_scalar, _globalstep_last_logged, current_flos).
+    private float _trLoss;
+    private double _totalLossScalar;
+    private int _globalStepLastLogged;
+    private double _currentFlos;
+    private int _earlyStoppingCounter;
+    private int _lastSavedStep = -1;
+    private readonly Control _control = new();
+
+    public Trainer(LanguageModel model, TrainingArguments args, IBatchSource? trainData, IBatchSource? evalData = null,
+        TrainerOptions? options = null)
+    {
+        args.Validate();
+        _model = model;
+        _args = args;
+        _trainData = trainData;
+        _evalData = evalData;
+        _options = options ?? new TrainerOptions();
+        _device = _options.Device ?? CPU;
+        _checkpoints = new CheckpointManager(args.OutputDir);
+        State.StatefulCallbacks = StatefulCallbacks();
+    }
+
+    /// <summary>HF's <c>trainer.state</c>; <see cref="SaveState"/> writes it as trainer_state.json.</summary>
+    public TrainerState State { get; private set; } = new();
+
+    /// <summary>The arguments the trainer runs with.</summary>
+    public TrainingArguments Arguments => _args;
+
+    public event EventHandler<TrainBeginEventArgs>? TrainBegin;
+    public event EventHandler<TrainerStepEventArgs>? StepBegin;
+    public event EventHandler<TrainerStepEventArgs>? StepEnd;
+    public event EventHandler<TrainerLogEventArgs>? Logged;
+    public event EventHandler<TrainerEvaluationEventArgs>? Evaluated;
+    public event EventHandler<TrainerSaveEventArgs>? Saved;
+    public event EventHandler<TrainerWarningEventArgs>? Warning;
+
+    /// <summary>
+    /// Trains as HF's <c>trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)</c>. Cancelling
+    /// <paramref name="cancellationToken"/> stops after the current optimizer step, writes a checkpoint and throws
+    /// LM0413 naming it; a NaN or infinite loss throws LM0410 without saving.
+    /// </summary>
+    public TrainOutput Train(CancellationToken cancellationToken = default)
+    {
+        if (_trainData is null || _trainData.Count == 0)
+            throw new LmException(ErrorCodes.NoTrainingData, "training needs train data with at least one example");
+        int batchSize = _args.PerDeviceTrainBatchSize;
+        int accumulation = _args.GradientAccumulationSteps;
+        int examples = _trainData.Count;
+        int batchesPerEpoch = _args.DataloaderDropLast ? examples / batchSize : (examples + batchSize - 1) / batchSize;
+        if (batchesPerEpoch == 0)
+            throw new LmException(ErrorCodes.NoTrainingData,
+                $"the {examples} training examples do not fill one batch of {batchSize} with dataloader_drop_last");
+
+        // HF's set_initial_training_values (the last, partial accumulation window of an epoch counts as a step).
+        int updatesPerEpoch = Math.Max(batchesPerEpoch / accumulation + (batchesPerEpoch % accumulation > 0 ? 1 : 0), 1);
+        int maxSteps = _args.MaxSteps > 0 ? _args.MaxSteps : (int)Math.Ceiling(_args.NumTrainEpochs * updatesPerEpoch);
+        int numTrainEpochs = _args.MaxSteps > 0
+            ? maxSteps / updatesPerEpoch + (maxSteps % updatesPerEpoch > 0 ? 1 : 0)
+            : (int)Math.Ceiling(_args.NumTrainEpochs);
+        double numTrainSamples = _args.MaxSteps > 0 ? (double)maxSteps * batchSize * accumulation : examples * _args.NumTrainEpochs;
+
+        if (_args.GradientCheckpointing)
+            RaiseWarning("gradient_checkpointing is not implemented; training keeps all activations");
+        manual_seed(_args.Seed);
+        EnsureOnDevice();
+        _optimizer?.Dispose();
+        // The fp32 masters are taken before the model is cast, so bf16 training starts from the exact weights.
+        _optimizer = AdamWOptimizer.ForModel(_model, _args, keepFp32Master: _args.Bf16);
+        if (_args.Bf16)
+        {
+            _model.to(ScalarType.BFloat16);
+            _optimizer.Rebind(_model);
+            _modelInBf16 = true;
+        }
+        _scheduler = new LrScheduler(_args, maxSteps);
+        State = new TrainerState { TrainBatchSize = batchSize, MaxSteps = maxSteps, NumTrainEpochs = numTrainEpochs, Epoch = 0 };
+        State.ComputeSteps(_args, maxSteps);
+        State.StatefulCallbacks = StatefulCallbacks();
+        ResetLoop();
+
+        int windowsToSkip = 0, epochsTrained = 0;
+        if (_args.ResumeFromCheckpoint is string resume)
+        {
+            string folder = _checkpoints.Resolve(resume, out var skipped);
+            foreach (var incomplete in skipped)
+                RaiseWarning($"ignored '{incomplete}': it has no {CheckpointManager.CompletionMarker} (a save that did not finish)");
+            LoadCheckpoint(folder, maxSteps, numTrainEpochs);
+            epochsTrained = State.GlobalStep / updatesPerEpoch;
+            windowsToSkip = State.GlobalStep % updatesPerEpoch;
+        }
+        _tensorBoard = _args.ReportTo == "none" ? null
+            : new TensorBoardLogger(_args.LoggingDir ?? TensorBoardLogger.DefaultLoggingDir(_args.OutputDir, (_options.Now ?? (() => DateTime.Now))()),
+                JsonSerializer.Serialize(_args, new JsonSerializerOptions { WriteIndented = true }));
+        TrainBegin?.Invoke(this, new TrainBeginEventArgs(maxSteps, numTrainEpochs, examples, State.GlobalStep));
+
+        var clock = Stopwatch.StartNew();
+        if (_args.EvalOnStart && State.GlobalStep == 0) Evaluate();
+
+        for (int epoch = epochsTrained; epoch < numTrainEpochs && !_control.ShouldTrainingStop; epoch++)
+        {
+            _control.ShouldEpochStop = false;
+            var batches = EpochBatches(examples, batchSize, epoch);
+            int remainder = batchesPerEpoch % accumulation == 0 ? accumulation : batchesPerEpoch % accumulation;
+            int totalUpdates = batchesPerEpoch / accumulation + (remainder < accumulation ? 1 : 0);
+            int step = -1;
+            for (int update = 0; update < totalUpdates; update++)
+            {
+                int windowSize = update != totalUpdates - 1 ? accumulation : remainder;
+                if (epoch == epochsTrained && windowsToSkip > 0)
+                {
+                    // Resuming: these windows were trained before the checkpoint; nothing of them is drawn again.
+                    windowsToSkip--;
+                    step += windowSize;
+                    continue;
+                }
+                TrainWindow(batches, step + 1, windowSize, epoch, batchesPerEpoch, accumulation, cancellationToken);
+                step += windowSize;
+                if (_control.ShouldEpochStop || _control.ShouldTrainingStop) break;
+            }
+            // HF's DefaultFlowCallback.on_epoch_end.
+            if (_args.LoggingStrategy == IntervalStrategy.Epoch) _control.ShouldLog = true;
+            if (_args.EvalStrategy == IntervalStrategy.Epoch) _control.ShouldEvaluate = true;
+            if (_args.SaveStrategy == IntervalStrategy.Epoch) _control.ShouldSave = true;
+            MaybeLogSaveEvaluate();
+        }
+
+        if (_args.LoadBestModelAtEnd && State.BestModelCheckpoint is string best) LoadModelWeights(best);
+        _totalLossScalar += _trLoss;
+        _trLoss = 0;
+        double trainLoss = _totalLossScalar / Math.Max(State.GlobalStep, 0.001);
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (key, value) in SpeedMetrics.Compute("train", clock.Elapsed.TotalSeconds, numTrainSamples, State.MaxSteps))
+            metrics[key] = value;
+        StoreFlos();
+        metrics["total_flos"] = State.TotalFlos;
+        metrics["train_loss"] = trainLoss;
+        Log(metrics);
+        if (_args.SaveTotalLimit == 1 && State.BestModelCheckpoint is string bestFolder) _checkpoints.KeepOnlyBest(bestFolder);
+        RestoreFp32Model();
+        return new TrainOutput(State.GlobalStep, trainLoss, metrics);
+    }
+
+    /// <summary>
+    /// HF's <c>trainer.evaluate()</c>: the evaluation metrics (<c>eval_loss</c>, <c>eval_accuracy</c>, speed), also
+    /// appended to <see cref="TrainerState.LogHistory"/> with the current epoch.
+    /// </summary>
+    public Dictionary<string, double> Evaluate()
+    {
+        if (_evalData is null) throw new LmException(ErrorCodes.NoTrainingData, "evaluation needs validation data");
+        EnsureOnDevice();
+        _evaluator ??= new Evaluator(_model, _evalData, _args.PerDeviceEvalBatchSize, _device);
+        var metrics = _evaluator.Evaluate();
+        Log(metrics);
+        Evaluated?.Invoke(this, new TrainerEvaluationEventArgs(State.GlobalStep, metrics));
+        CheckEarlyStopping(metrics);
+        return metrics;
+    }
+
+    /// <summary>Number of evaluation examples (run_clm.py's <c>eval_samples</c>); 0 without validation data.</summary>
+    public int EvalSampleCount => _evalData?.Count ?? 0;
+
+    /// <summary>HF's <c>trainer.save_model()</c>: the model (fp32 weights) and tokenizer into <paramref name="folder"/> (default output_dir).</summary>
+    public void SaveModel(string? folder = null)
+    {
+        folder ??= _args.OutputDir;
+        Directory.CreateDirectory(folder);
+        WriteModel(folder);
+        AtomicFile.WriteAllText(Path.Combine(folder, "training_args.json"), TrainingArgumentsJson());
+    }
+
+    /// <summary>HF's <c>trainer.save_state()</c>: <c>output_dir/trainer_state.json</c>.</summary>
+    public void SaveState() => AtomicFile.WriteAllText(Path.Combine(_args.OutputDir, "trainer_state.json"), State.ToJson());
+
+    /// <summary>
+    /// HF's <c>trainer.save_metrics(split, metrics)</c>: <c>{split}_results.json</c> and the merged
+    /// <c>all_results.json</c> (indent 4, sorted keys).
+    /// </summary>
+    public void SaveMetrics(string split, IReadOnlyDictionary<string, double> metrics) =>
+        RunResults.Save(_args.OutputDir, split, metrics);
+
+    /// <summary>
+    /// run_clm.py's "Training" section: <see cref="Train"/>, <c>save_model()</c>, train metrics with
+    /// <c>train_samples</c> to train_results.json / all_results.json, <c>save_state()</c>.
+    /// </summary>
+    public TrainOutput RunTraining(CancellationToken cancellationToken = default)
+    {
+        var output = Train(cancellationToken);
+        SaveModel();
+        var metrics = new Dictionary<string, double>(output.Metrics, StringComparer.Ordinal) { ["train_samples"] = _trainData!.Count };
+        SaveMetrics("train", metrics);
+        SaveState();
+        return output with { Metrics = metrics };
+    }
+
+    /// <summary>
+    /// run_clm.py's "Evaluation" section: <see cref="Evaluate"/> plus <c>eval_samples</c> and <c>perplexity</c>
+    /// (<c>exp(eval_loss)</c>, infinity on overflow), saved to eval_results.json / all_results.json.
+    /// </summary>
+    public Dictionary<string, double> RunEvaluation()
+    {
+        var metrics = Evaluate();
+        metrics["eval_samples"] = _evalData!.Count;
+        metrics["perplexity"] = Evaluator.Perplexity(metrics["eval_loss"]);
+        SaveMetrics("eval", metrics);
+        return metrics;
+    }
+
+    /// <summary>Writes output_dir/report.html: the final metrics and loss and learning-rate curves.</summary>
+    public void WriteReport(IReadOnlyDictionary<string, double> metrics, string title = "lm-tune training report") =>
+        TrainingReport.Write(Path.Combine(_args.OutputDir, "report.html"), title, State, metrics);
+
+    public void Dispose()
+    {
+        _optimizer?.Dispose();
+        _optimizer = null;
+    }
+
+    // ---- the loop -------------------------------------------------------------------------------------------
+
+    /// <summary>One accumulation window: <paramref name="windowSize"/> micro-batches, then one optimizer step.</summary>
+    private void TrainWindow(List<int[]> batches, int firstBatch, int windowSize, int epoch, int batchesPerEpoch,
+        int accumulation, CancellationToken cancellationToken)
+    {
+        var optimizer = _optimizer!;
+        // HF's get_batch_samples: the window's batches are formed first, and their labels counted together.
+        var window = new List<Batch>(windowSize);
+        float stepLoss = 0;
+        try
+        {
+            long items = 0;
+            for (int i = 0; i < windowSize; i++)
+            {
+                var batch = ToDevice(_trainData!.Collate(batches[firstBatch + i]));
+                window.Add(batch);
+                items += TrainingLoss.CountItems(batch.Labels);
+            }
+            for (int i = 0; i < windowSize; i++)
+            {
+                int step = firstBatch + i;
+                if (step % accumulation == 0)
+                {
+                    _control.NewStep();
+                    StepBegin?.Invoke(this, new TrainerStepEventArgs(State.GlobalStep, State.MaxSteps, State.Epoch ?? 0));
+                }
+                float loss = TrainingStep(window[i], items);
+                if (!float.IsFinite(loss))
+                    throw new LmException(ErrorCodes.TrainingDiverged,
+                        $"the training loss became {loss} at step {State.GlobalStep + 1} (epoch {epoch}); " +
+                        (_lastSavedStep > 0 ? $"the last good checkpoint is '{_checkpoints.FolderFor(_lastSavedStep)}'" : "no checkpoint was saved yet") +
+                        "; lower learning_rate or add warmup");
+                _trLoss += loss;
+                stepLoss += loss;
+                _currentFlos += FloatingPointOps(window[i]);
+            }
+        }
+        finally
+        {
+            foreach (var batch in window) batch.Dispose();
+        }
+
+        float? gradNorm = null;
+        if (_args.MaxGradNorm > 0)
+        {
+            using var norm = optimizer.ClipGradNorm(_args.MaxGradNorm);
+            gradNorm = norm.item<float>();
+        }
+        double learningRate = _scheduler!.LearningRate;
+        optimizer.LearningRate = learningRate;
+        optimizer.Step();
+        _scheduler.Step();
+        optimizer.ZeroGrad();
+        State.GlobalStep++;
+        State.Epoch = epoch + (double)(firstBatch + windowSize) / batchesPerEpoch;
+
+        // HF's DefaultFlowCallback.on_step_end.
+        if (State.GlobalStep == 1 && _args.LoggingFirstStep) _control.ShouldLog = true;
+        if (_args.LoggingStrategy == IntervalStrategy.Steps && State.GlobalStep % State.LoggingSteps == 0) _control.ShouldLog = true;
+        if (_args.EvalStrategy == IntervalStrategy.Steps && State.GlobalStep % State.EvalSteps == 0) _control.ShouldEvaluate = true;
+        if (_args.SaveStrategy == IntervalStrategy.Steps && State.SaveSteps > 0 && State.GlobalStep % State.SaveSteps == 0) _control.ShouldSave = true;
+        if (State.GlobalStep >= State.MaxSteps)
+        {
+            _control.ShouldTrainingStop = true;
+            if (_args.SaveStrategy == IntervalStrategy.Steps) _control.ShouldSave = true;
+        }
+        StepEnd?.Invoke(this, new TrainerStepEventArgs(State.GlobalStep, State.MaxSteps, State.Epoch.Value, stepLoss));
+        MaybeLogSaveEvaluate(gradNorm, learningRate);
+        if (_options.GcEverySteps > 0 && State.GlobalStep % _options.GcEverySteps == 0) GC.Collect();
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            if (_lastSavedStep != State.GlobalStep) SaveCheckpoint();
+            string folder = _checkpoints.FolderFor(State.GlobalStep);
+            throw new LmException(ErrorCodes.TrainingCancelled,
+                $"training cancelled after step {State.GlobalStep} of {State.MaxSteps}; checkpoint saved to '{folder}'. " +
+                $"Resume with resume_from_checkpoint='{folder}' (or 'last')")
+            { File = folder };
+        }
+    }
+
+    private float TrainingStep(Batch batch, long itemsInWindow)
+    {
+        using var scope = NewDisposeScope();
+        _model.train();
+        // A window with no label to predict (possible in masked LM) contributes nothing; HF would divide by zero.
+        if (itemsInWindow == 0) return 0f;
+        var output = _model.Forward(batch.InputIds, batch.AttentionMask);
+        var loss = TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindow);
+        loss.backward();
+        return loss.item<float>();
+    }
+
+    private void EnsureOnDevice()
+    {
+        // Moving a module replaces its parameters; only move when needed so the optimizer's references stay valid.
+        if (_model.parameters().FirstOrDefault() is { } first && first.device != _device)
+        {
+            _model.to(_device);
+            _optimizer?.Rebind(_model);
+        }
+    }
+
+    private Batch ToDevice(Batch batch)
+    {
+        if (batch.InputIds.device == _device) return batch;
+        var moved = batch.To(_device);
+        batch.Dispose();
+        return moved;
+    }
+
+    /// <summary>The epoch's batches: HF's <c>SeedableRandomSampler</c> order, <c>randperm(n)</c> from a generator seeded with data_seed + epoch.</summary>
+    private List<int[]> EpochBatches(int examples, int batchSize, int epoch)
+    {
+        using var generator = new Generator((ulong)(_args.EffectiveDataSeed + epoch));
+        using var permutation = randperm(examples, generator: generator);
+        long[] order = permutation.data<long>().ToArray();
+        var batches = new List<int[]>();
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            int count = Math.Min(batchSize, order.Length - start);
+            if (count < batchSize && _args.DataloaderDropLast) break;
+            batches.Add(order.Skip(start).Take(count).Select(i => (int)i).ToArray());
+        }
+        return batches;
+    }
+
+    /// <summary>HF's <c>_maybe_log_save_evaluate</c>.</summary>
+    private void MaybeLogSaveEvaluate(float? gradNorm = null, double? learningRate = null)
+    {
+        if (_control.ShouldLog && State.GlobalStep > _globalStepLastLogged)
+        {
+            double trLossScalar = _trLoss;
+            _trLoss = 0;
+            var logs = new Dictionary<string, double>(StringComparer.Ordinal)
+            {
+                ["loss"] = SpeedMetrics.PythonRound(trLossScalar / (State.GlobalStep - _globalStepLastLogged), 4),
+            };
+            if (gradNorm is float norm) logs["grad_norm"] = norm;
+            logs["learning_rate"] = learningRate ?? _scheduler!.LearningRate;
+            _totalLossScalar += trLossScalar;
+            _globalStepLastLogged = State.GlobalStep;
+            StoreFlos();
+            Log(logs);
+        }
+        if (_control.ShouldEvaluate)
+        {
+            _control.ShouldEvaluate = false;
+            var metrics = Evaluate();
+            DetermineBestMetric(metrics);
+        }
+        if (_control.ShouldSave)
+        {
+            SaveCheckpoint();
+            _control.ShouldSave = false;
+        }
+    }
+
+    /// <summary>HF's <c>Trainer.log</c>: adds the epoch, appends to log_history with the step, tells the listeners.</summary>
+    private void Log(Dictionary<string, double> logs)
+    {
+        if (State.Epoch is double epoch) logs["epoch"] = epoch;
+        var entry = new LogEntry(State.GlobalStep, logs);
+        State.LogHistory.Add(entry);
+        _control.ShouldLog = false;
+        _tensorBoard?.Log(entry);
+        Logged?.Invoke(this, new TrainerLogEventArgs(entry));
+    }
+
+    private void StoreFlos()
+    {
+        State.TotalFlos += _currentFlos;
+        _currentFlos = 0;
+    }
+
+    /// <summary>HF's <c>PreTrainedModel.floating_point_ops</c>: 6 × input tokens × non-embedding parameters.</summary>
+    private double FloatingPointOps(Batch batch) => 6.0 * batch.InputIds.numel() * NonEmbeddingParameters();
+
+    private long? _nonEmbeddingParameters;
+
+    private long NonEmbeddingParameters()
+    {
+        if (_nonEmbeddingParameters is long known) return known;
+        var embeddingWeights = _model.named_modules()
+            .Where(m => m.module is Embedding && m.name.Length > 0)
+            .Select(m => m.name + ".weight")
+            .ToHashSet(StringComparer.Ordinal);
+        long count = _model.named_parameters().Where(p => !embeddingWeights.Contains(p.name)).Sum(p => p.parameter.numel());
+        _nonEmbeddingParameters = count;
+        return count;
+    }
+
+    // ---- best model and early stopping ---------------------------------------------------------------------
+
+    private string? MetricKey() => _args.EffectiveMetricForBestModel is string metric
+        ? (metric.StartsWith("eval_", StringComparison.Ordinal) ? metric : "eval_" + metric)
+        : null;
+
+    private double MetricValue(IReadOnlyDictionary<string, double> metrics, string key) =>
+        metrics.TryGetValue(key, out double value) ? value
+        : throw new LmException(ErrorCodes.InvalidArgument,
+            $"metric_for_best_model '{_args.EffectiveMetricForBestModel}' is not among the evaluation metrics ({string.Join(", ", metrics.Keys)})");
+
+    private bool IsBetter(double value, double best) => _args.EffectiveGreaterIsBetter ? value > best : value < best;
+
+    /// <summary>HF's <c>_determine_best_metric</c>.</summary>
+    private void DetermineBestMetric(IReadOnlyDictionary<string, double> metrics)
+    {
+        if (MetricKey() is not string key) return;
+        double value = MetricValue(metrics, key);
+        State.BestMetric ??= _args.EffectiveGreaterIsBetter ? double.NegativeInfinity : double.PositiveInfinity;
+        if (!IsBetter(value, State.BestMetric.Value)) return;
+        State.BestMetric = value;
+        if (_args.SaveStrategy is IntervalStrategy.Steps or IntervalStrategy.Epoch) State.BestGlobalStep = State.GlobalStep;
+    }
+
+    /// <summary>HF's <c>EarlyStoppingCallback.on_evaluate</c> (runs before the best metric is updated).</summary>
+    private void CheckEarlyStopping(IReadOnlyDictionary<string, double> metrics)
+    {
+        if (_args.EarlyStoppingPatience is not int patience || MetricKey() is not string key) return;
+        if (!metrics.TryGetValue(key, out double value))
+        {
+            RaiseWarning($"early stopping needs {key}, which the evaluation did not report; early stopping is off");
+            return;
+        }
+        if (State.BestMetric is not double best || (IsBetter(value, best) && Math.Abs(value - best) > _args.EarlyStoppingThreshold))
+            _earlyStoppingCounter = 0;
+        else
+            _earlyStoppingCounter++;
+        if (_earlyStoppingCounter >= patience) _control.ShouldTrainingStop = true;
+    }
+
+    // ---- checkpoints ----------------------------------------------------------------------------------------
+
+    /// <summary>HF's <c>_save_checkpoint</c>, written atomically; then <c>save_total_limit</c> rotation.</summary>
+    private void SaveCheckpoint()
+    {
+        StoreFlos();
+        int step = State.GlobalStep;
+        string folder = _checkpoints.Save(step, temp =>
+        {
+            WriteModel(temp);
+            var (tensors, description) = _optimizer!.StateDict();
+            SafeTensorsWriter.Write(Path.Combine(temp, "optimizer.safetensors"), tensors, new Dictionary<string, string>());
+            File.WriteAllText(Path.Combine(temp, "optimizer.json"), Indented(description));
+            File.WriteAllText(Path.Combine(temp, "scheduler.json"), Indented(_scheduler!.ToJson()));
+            File.WriteAllText(Path.Combine(temp, "rng_state.json"), Indented(RandomState()));
+            File.WriteAllText(Path.Combine(temp, "trainer_progress.json"), Indented(Progress()));
+            if (State.BestGlobalStep is int bestStep)
+            {
+                string best = _checkpoints.FolderFor(bestStep);
+                if (bestStep == step || Directory.Exists(best)) State.BestModelCheckpoint = best;
+            }
+            _control.ShouldSave = true;
+            State.StatefulCallbacks = StatefulCallbacks();
+            File.WriteAllText(Path.Combine(temp, "trainer_state.json"), State.ToJson());
+            File.WriteAllText(Path.Combine(temp, "training_args.json"), TrainingArgumentsJson());
+        });
+        _lastSavedStep = step;
+        foreach (var deleted in _checkpoints.Rotate(_args.SaveTotalLimit, State.BestModelCheckpoint))
+            RaiseWarning($"deleted older checkpoint '{deleted}' (save_total_limit={_args.SaveTotalLimit})");
+        Saved?.Invoke(this, new TrainerSaveEventArgs(step, folder));
+    }
+
+    private void LoadCheckpoint(string folder, int maxSteps, int numTrainEpochs)
+    {
+        string Required(string name)
+        {
+            string path = Path.Combine(folder, name);
+            if (!File.Exists(path))
+                throw new LmException(ErrorCodes.CheckpointInvalid, $"checkpoint '{folder}' has no {name}") { File = folder };
+            return path;
+        }
+
+        LoadModelWeights(folder);
+        string optimizerPath = Required("optimizer.safetensors");
+        var tensors = SafeTensorsReader.Read(optimizerPath);
+        try
+        {
+            _optimizer!.LoadStateDict(tensors, ReadJson(Required("optimizer.json")), optimizerPath);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+        _scheduler!.Load(ReadJson(Required("scheduler.json")), Required("scheduler.json"));
+        var state = TrainerState.Load(Required("trainer_state.json"));
+        // HF's init_training_references: the totals come from this run's arguments.
+        state.MaxSteps = maxSteps;
+        state.NumTrainEpochs = numTrainEpochs;
+        State = state;
+        RestoreRandomState(ReadJson(Required("rng_state.json")), Required("rng_state.json"));
+        RestoreProgress(ReadJson(Required("trainer_progress.json")));
+        _lastSavedStep = State.GlobalStep;
+    }
+
+    /// <summary>Copies the weights of <c>folder/model.safetensors</c> into the model (by HF name).</summary>
+    private void LoadModelWeights(string folder)
+    {
+        string path = Path.Combine(folder, "model.safetensors");
+        if (!File.Exists(path)) throw new LmException(ErrorCodes.CheckpointInvalid, $"checkpoint '{folder}' has no model.safetensors") { File = folder };
+        var weights = SafeTensorsReader.Read(path);
+        try
+        {
+            using var noGrad = no_grad();
+            foreach (var (name, parameter) in _model.named_parameters())
+            {
+                if (!weights.TryGetValue(name, out var value))
+                    throw new LmException(ErrorCodes.CheckpointInvalid, $"{path} has no tensor '{name}'") { File = path };
+                if (!value.shape.SequenceEqual(parameter.shape))
+                    throw new LmException(ErrorCodes.CheckpointInvalid,
+                        $"{path}: '{name}' has shape [{string.Join(", ", value.shape)}], the model needs [{string.Join(", ", parameter.shape)}]") { File = path };
+                parameter.copy_(value);
+                // A bf16 run keeps the file's fp32 values as its master weights.
+                _optimizer?.LoadMaster(name, value);
+            }
+        }
+        finally
+        {
+            foreach (var t in weights.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>The model as an HF folder; a bf16 run writes its fp32 master weights.</summary>
+    private void WriteModel(string folder)
+    {
+        var save = _options.SaveModel ?? SaveModelFolder;
+        if (_modelInBf16)
+        {
+            _model.to(ScalarType.Float32);
+            _optimizer!.CopyMastersTo(_model);
+            save(_model, folder);
+            _model.to(ScalarType.BFloat16);
+            _optimizer.Rebind(_model);
+        }
+        else
+        {
+            save(_model, folder);
+        }
+        _options.SaveTokenizer?.Invoke(folder);
+    }
+
+    private static void SaveModelFolder(LanguageModel model, string folder)
+    {
+        model.Config.Save(Path.Combine(folder, "config.json"));
+        SafeTensorsWriter.Write(Path.Combine(folder, "model.safetensors"), model.StateDict());
+    }
+
+    /// <summary>After training in bf16 the model returns to fp32 with the master weights, as HF's autocast model never left fp32.</summary>
+    private void RestoreFp32Model()
+    {
+        if (!_modelInBf16) return;
+        _model.to(ScalarType.Float32);
+        _optimizer!.CopyMastersTo(_model);
+        _optimizer.Rebind(_model);
+        _modelInBf16 = false;
+    }
+
+    private JsonObject RandomState()
+    {
+        var json = new JsonObject
+        {
+            ["cpu"] = Convert.ToBase64String(get_rng_state().bytes),
+            ["data_seed"] = _args.EffectiveDataSeed,
+        };
+        if (_trainData!.GetRandomState() is Tensor collator) json["collator"] = Convert.ToBase64String(collator.bytes);
+        return json;
+    }
+
+    private void RestoreRandomState(JsonObject json, string source)
+    {
+        if (json["cpu"]?.GetValue<string>() is not string cpu)
+            throw new LmException(ErrorCodes.CheckpointInvalid, $"{source}: 'cpu' is missing") { File = source };
+        using (var state = tensor(Convert.FromBase64String(cpu), ScalarType.Byte)) set_rng_state(state);
+        if (json["collator"]?.GetValue<string>() is string collator)
+        {
+            using var state = tensor(Convert.FromBase64String(collator), ScalarType.Byte);
+            _trainData!.SetRandomState(state);
+        }
+    }
+
+    /// <summary>The loop's running sums, so that logs after a resume equal those of an uninterrupted run.</summary>
+    private JsonObject Progress() => new()
+    {
+        ["global_step"] = State.GlobalStep,
+        ["tr_loss"] = _trLoss,
+        ["total_loss_scalar"] = _totalLossScalar,
+        ["globalstep_last_logged"] = _globalStepLastLogged,
+        ["early_stopping_patience_counter"] = _earlyStoppingCounter,
+    };
+
+    private void RestoreProgress(JsonObject json)
+    {
+        _trLoss = json["tr_loss"]?.GetValue<float>() ?? 0;
+        _totalLossScalar = json["total_loss_scalar"]?.GetValue<double>() ?? 0;
+        _globalStepLastLogged = json["globalstep_last_logged"]?.GetValue<int>() ?? State.GlobalStep;
+        _earlyStoppingCounter = json["early_stopping_patience_counter"]?.GetValue<int>() ?? 0;
+    }
+
+    private void ResetLoop()
+    {
+        _trLoss = 0;
+        _totalLossScalar = 0;
+        _globalStepLastLogged = 0;
+        _currentFlos = 0;
+        _earlyStoppingCounter = 0;
+        _lastSavedStep = -1;
+        _control.ShouldTrainingStop = false;
+        _control.NewStep();
+    }
+
+    /// <summary>HF's <c>stateful_callbacks</c>: the TrainerControl flags and, with early stopping, its counter.</summary>
+    private JsonObject StatefulCallbacks()
+    {
+        var callbacks = new JsonObject
+        {
+            ["TrainerControl"] = new JsonObject
+            {
+                ["args"] = new JsonObject
+                {
+                    ["should_epoch_stop"] = _control.ShouldEpochStop,
+                    ["should_evaluate"] = _control.ShouldEvaluate,
+                    ["should_log"] = _control.ShouldLog,
+                    ["should_save"] = _control.ShouldSave,
+                    ["should_training_stop"] = _control.ShouldTrainingStop,
+                },
+                ["attributes"] = new JsonObject(),
+            },
+        };
+        if (_args.EarlyStoppingPatience is int patience)
+        {
+            callbacks["EarlyStoppingCallback"] = new JsonObject
+            {
+                ["args"] = new JsonObject
+                {
+                    ["early_stopping_patience"] = patience,
+                    ["early_stopping_threshold"] = TrainerState.PythonFloat(_args.EarlyStoppingThreshold),
+                },
+                ["attributes"] = new JsonObject { ["early_stopping_patience_counter"] = _earlyStoppingCounter },
+            };
+        }
+        return callbacks;
+    }
+
+    /// <summary>HF pickles the arguments to training_args.bin; lm-tune writes them as JSON with HF's names.</summary>
+    private string TrainingArgumentsJson() =>
+        PythonJson.Serialize(JsonSerializer.SerializeToNode(_args, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never })) + "\n";
+
+    private void RaiseWarning(string message) => Warning?.Invoke(this, new TrainerWarningEventArgs(message));
+
+    private static string Indented(JsonObject json) => json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+
+    private static JsonObject ReadJson(string path)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: expected a JSON object") { File = path };
+        }
+        catch (JsonException e)
+        {
+            throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: invalid JSON: {e.Message}", e) { File = path };
+        }
+    }
+
+    /// <summary>HF's <c>TrainerControl</c> flags.</summary>
+    private sealed class Control
+    {
+        public bool ShouldTrainingStop;
+        public bool ShouldEpochStop;
+        public bool ShouldSave;
+        public bool ShouldEvaluate;
+        public bool ShouldLog;
+
+        public void NewStep()
+        {
+            ShouldSave = false;
+            ShouldEvaluate = false;
+            ShouldLog = false;
+        }
+    }
+}
