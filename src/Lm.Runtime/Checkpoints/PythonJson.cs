@@ -13,11 +13,11 @@ namespace Lm.Runtime.Checkpoints;
 /// </summary>
 public static class PythonJson
 {
-    /// <summary>The text Python's <c>json.dumps(node, indent=2, sort_keys=sortKeys)</c> produces (no trailing newline).</summary>
-    public static string Serialize(JsonNode? node, bool sortKeys = true)
+    /// <summary>The text Python's <c>json.dumps(node, indent=indent, sort_keys=sortKeys)</c> produces (no trailing newline).</summary>
+    public static string Serialize(JsonNode? node, bool sortKeys = true, int indent = 2)
     {
         var text = new StringBuilder();
-        Write(text, node, 0, sortKeys);
+        Write(text, node, 0, sortKeys, indent);
         return text.ToString();
     }
 
@@ -62,7 +62,7 @@ public static class PythonJson
         return (digits.Length == 0 ? "0" : digits, firstDigitExponent);
     }
 
-    private static void Write(StringBuilder text, JsonNode? node, int depth, bool sortKeys)
+    private static void Write(StringBuilder text, JsonNode? node, int depth, bool sortKeys, int indent)
     {
         switch (node)
         {
@@ -70,10 +70,10 @@ public static class PythonJson
                 text.Append("null");
                 break;
             case JsonObject obj:
-                WriteObject(text, obj, depth, sortKeys);
+                WriteObject(text, obj, depth, sortKeys, indent);
                 break;
             case JsonArray array:
-                WriteArray(text, array, depth, sortKeys);
+                WriteArray(text, array, depth, sortKeys, indent);
                 break;
             case JsonValue value:
                 WriteValue(text, value);
@@ -81,7 +81,7 @@ public static class PythonJson
         }
     }
 
-    private static void WriteObject(StringBuilder text, JsonObject obj, int depth, bool sortKeys)
+    private static void WriteObject(StringBuilder text, JsonObject obj, int depth, bool sortKeys, int indent)
     {
         if (obj.Count == 0)
         {
@@ -96,17 +96,17 @@ public static class PythonJson
         {
             text.Append(first ? "\n" : ",\n");
             first = false;
-            Indent(text, depth + 1);
+            Indent(text, depth + 1, indent);
             WriteString(text, key);
             text.Append(": ");
-            Write(text, value, depth + 1, sortKeys);
+            Write(text, value, depth + 1, sortKeys, indent);
         }
         text.Append('\n');
-        Indent(text, depth);
+        Indent(text, depth, indent);
         text.Append('}');
     }
 
-    private static void WriteArray(StringBuilder text, JsonArray array, int depth, bool sortKeys)
+    private static void WriteArray(StringBuilder text, JsonArray array, int depth, bool sortKeys, int indent)
     {
         if (array.Count == 0)
         {
@@ -117,16 +117,30 @@ public static class PythonJson
         for (int i = 0; i < array.Count; i++)
         {
             text.Append(i == 0 ? "\n" : ",\n");
-            Indent(text, depth + 1);
-            Write(text, array[i], depth + 1, sortKeys);
+            Indent(text, depth + 1, indent);
+            Write(text, array[i], depth + 1, sortKeys, indent);
         }
         text.Append('\n');
-        Indent(text, depth);
+        Indent(text, depth, indent);
         text.Append(']');
     }
 
     private static void WriteValue(StringBuilder text, JsonValue value)
     {
+        // A value held as a .NET double or float (not parsed JSON text) is a Python float: 1.0, Infinity, NaN.
+        if (!value.TryGetValue(out JsonElement _))
+        {
+            if (value.TryGetValue(out double number))
+            {
+                text.Append(FormatFloat(number));
+                return;
+            }
+            if (value.TryGetValue(out float single))
+            {
+                text.Append(FormatFloat(single));
+                return;
+            }
+        }
         JsonElement element = JsonSerializer.SerializeToElement(value);
         switch (element.ValueKind)
         {
@@ -180,5 +194,5 @@ public static class PythonJson
         text.Append('"');
     }
 
-    private static void Indent(StringBuilder text, int depth) => text.Append(' ', depth * 2);
+    private static void Indent(StringBuilder text, int depth, int indent) => text.Append(' ', depth * indent);
 }

@@ -80,3 +80,13 @@ internal sealed class TempFolder : IDisposable
         if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
     }
 }
+
+/// <summary>
+/// Tests whose results depend on torch's global generator (dropout): they run alone, since other test classes
+/// running in parallel would draw from the same generator.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GlobalRandomStateCollection
+{
+    public const string Name = "torch global random state";
+}

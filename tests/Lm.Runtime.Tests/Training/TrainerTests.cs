@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Lm.Runtime.Tests.Training;
 
+[Collection(GlobalRandomStateCollection.Name)]
 public class TrainerTests
 {
     [Fact]
