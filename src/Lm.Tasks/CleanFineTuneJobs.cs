@@ -1,0 +1,54 @@
+using Lm.Tasks.Jobs;
+using Microsoft.Build.Framework;
+
+namespace Lm.Tasks;
+
+/// <summary>
+/// <c>dotnet clean</c> for fine-tune jobs: deletes each job's files in the job root and its output folder. MSBuild's
+/// own clean only deletes recorded files under the configuration's obj/ and bin/ folders, and the default output
+/// folder (<c>obj/lm/NAME/</c>) is shared by all configurations. An output folder is deleted only when a build of this
+/// job started or completed a run in it, so a mistyped OutputDir never deletes a user's folder.
+/// </summary>
+public sealed class CleanFineTuneJobs : Microsoft.Build.Utilities.Task
+{
+    /// <summary>The <c>@(LanguageModelFineTune)</c> items.</summary>
+    [Required] public ITaskItem[] Jobs { get; set; } = [];
+
+    /// <summary><c>$(MSBuildProjectDirectory)</c>.</summary>
+    [Required] public string ProjectDirectory { get; set; } = "";
+
+    /// <summary>The folder holding the job files (<c>$(LmFineTuneRoot)</c>).</summary>
+    [Required] public string JobRoot { get; set; } = "";
+
+    /// <summary><c>$(OutDir)</c>: MSBuild's clean deletes the copied model files; their emptied NAME/ folders go here.</summary>
+    public string? OutDir { get; set; }
+
+    public override bool Execute()
+    {
+        string root = Path.GetFullPath(JobRoot, ProjectDirectory);
+        foreach (var item in Jobs)
+        {
+            string name = item.ItemSpec;
+            string outputDir = item.GetMetadata("OutputDir") is { Length: > 0 } dir
+                ? Path.GetFullPath(dir, ProjectDirectory)
+                : Path.Combine(root, name);
+            string startedFile = Path.Combine(root, name + ".started");
+            if (Directory.Exists(outputDir)
+                && (File.Exists(startedFile) || File.Exists(Path.Combine(outputDir, CompletionStamp.FileName))))
+            {
+                Log.LogMessage(MessageImportance.Normal, "{0}: deleting {1}", name, outputDir);
+                Directory.Delete(outputDir, recursive: true);
+            }
+            foreach (string suffix in new[] { ".job.json", ".started", ".resume.json", ".lock" })
+                File.Delete(Path.Combine(root, name + suffix));
+            if (!string.IsNullOrEmpty(OutDir)) DeleteIfEmpty(Path.Combine(Path.GetFullPath(OutDir, ProjectDirectory), name));
+        }
+        DeleteIfEmpty(root);
+        return true;
+    }
+
+    private static void DeleteIfEmpty(string folder)
+    {
+        if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
+    }
+}

@@ -1,0 +1,267 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lm.Tasks.Errors;
+using Lm.Tasks.Jobs;
+using Lm.Tasks.Tooling;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace Lm.Tasks;
+
+/// <summary>
+/// Trains one resolved job out of process: <c>lm-tune train --config JOB --json</c>. Holds the job's output lock while
+/// it runs, streams the tool's stderr into the build log (phase lines at normal verbosity, per-step lines at detailed,
+/// <c>error LM####</c> lines as build errors at the item's place in the project file), and writes the completion stamp
+/// only when the tool succeeded. Cancelling the build interrupts the tool and kills its process tree; saved checkpoints
+/// stay, and the next build of the same job resumes from the last one.
+/// </summary>
+public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
+{
+    private readonly CancellationTokenSource _cancellation = new();
+    private ToolProcess? _tool;
+
+    /// <summary>One item of <c>ResolveFineTuneJobs.ResolvedJobs</c>.</summary>
+    [Required] public ITaskItem Job { get; set; } = null!;
+
+    /// <summary>The program that runs lm-tune (<c>ResolveFineTuneJobs.ToolExecutable</c>).</summary>
+    [Required] public string ToolExecutable { get; set; } = "";
+
+    /// <summary>Arguments before lm-tune's own (<c>ResolveFineTuneJobs.ToolArguments</c>).</summary>
+    public string[] ToolArguments { get; set; } = [];
+
+    /// <summary>The tool's working directory (the project folder).</summary>
+    [Required] public string ProjectDirectory { get; set; } = "";
+
+    /// <summary><c>$(LmTorchBackend)</c>, passed to the tool as LM_TORCH_BACKEND.</summary>
+    public string? TorchBackend { get; set; }
+
+    /// <summary>How long to wait for another build holding this job's lock (<c>$(LmLockTimeoutSeconds)</c>).</summary>
+    public int LockTimeoutSeconds { get; set; } = 600;
+
+    /// <summary>How long the tool gets to stop after an interrupt before its process tree is killed.</summary>
+    public int StopGraceSeconds { get; set; } = 10;
+
+    /// <summary>The tool's results (identity = job name; metadata: train_loss, eval_loss, perplexity, ... as lm-tune printed them).</summary>
+    [Output] public ITaskItem? Result { get; private set; }
+
+    public void Cancel()
+    {
+        _cancellation.Cancel();
+        _tool?.Stop(TimeSpan.FromSeconds(StopGraceSeconds));
+    }
+
+    public override bool Execute()
+    {
+        var engine = BuildEngine as IBuildEngine3;
+        // Training takes minutes: let the node build other projects meanwhile (logging stays allowed).
+        engine?.Yield();
+        try
+        {
+            return Run();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            // A file the job needs could not be written or the tool could not start: a build error, not a task crash.
+            LogAtItem(TaskErrorCodes.FineTuneToolFailed, $"{Job.ItemSpec}: {e.Message}");
+            return false;
+        }
+        finally
+        {
+            engine?.Reacquire();
+        }
+    }
+
+    private bool Run()
+    {
+        string name = Job.ItemSpec;
+        string outputDir = Job.GetMetadata("OutputDir");
+        using var outputLock = OutputLock.Acquire(Job.GetMetadata("LockFile"), TimeSpan.FromSeconds(LockTimeoutSeconds),
+            () => Log.LogMessage(MessageImportance.High,
+                "{0}: another build is fine-tuning this job; waiting up to {1} s for it to finish", name, LockTimeoutSeconds),
+            _cancellation.Token);
+        if (outputLock is null)
+        {
+            if (_cancellation.IsCancellationRequested) return false;
+            LogAtItem(TaskErrorCodes.FineTuneOutputLocked,
+                $"{name}: another build held the lock '{Job.GetMetadata("LockFile")}' for more than {LockTimeoutSeconds} s (LmLockTimeoutSeconds)");
+            return false;
+        }
+        if (IsUpToDate())
+        {
+            Log.LogMessage(MessageImportance.Normal, "{0}: up to date (trained by another build meanwhile)", name);
+            return true;
+        }
+
+        string config = PrepareRun(outputDir);
+        Log.LogMessage(MessageImportance.High, "{0}: fine-tuning with lm-tune into {1}", name, outputDir);
+        var arguments = ToolArguments.Concat(["train", "--config", config, "--json"]).ToList();
+        Log.LogMessage(MessageImportance.Normal, "{0} {1}", ToolExecutable, string.Join(" ", arguments.Select(Quote)));
+
+        var environment = new Dictionary<string, string>();
+        if (!string.IsNullOrWhiteSpace(TorchBackend)) environment["LM_TORCH_BACKEND"] = TorchBackend.Trim();
+        var stopwatch = Stopwatch.StartNew();
+        int exitCode;
+        var lastLines = new Queue<string>();
+        bool toolReportedError = false;
+        using (_tool = ToolProcess.Start(ToolExecutable, arguments, ProjectDirectory, environment))
+        {
+            if (_cancellation.IsCancellationRequested) _tool.Stop(TimeSpan.FromSeconds(StopGraceSeconds));
+            foreach (string line in _tool.ErrorLines())
+            {
+                toolReportedError |= LogToolLine(line);
+                lastLines.Enqueue(line);
+                if (lastLines.Count > 20) lastLines.Dequeue();
+            }
+            exitCode = _tool.WaitForExit();
+            string stdout = _tool.StandardOutput;
+            if (_cancellation.IsCancellationRequested || _tool.Stopped || exitCode == 130)
+            {
+                LogAtItem(TaskErrorCodes.FineTuneCancelled,
+                    $"{name}: fine-tuning was cancelled; checkpoints saved so far stay in {outputDir} and the next build resumes from the last one");
+                return false;
+            }
+            if (exitCode != 0)
+            {
+                if (!toolReportedError)
+                    LogAtItem(TaskErrorCodes.FineTuneToolFailed,
+                        $"{name}: lm-tune exited with code {exitCode} without reporting an error; its last lines: {string.Join(" | ", lastLines)}");
+                return false;
+            }
+            if (ParseResults(stdout) is not { } results)
+            {
+                LogAtItem(TaskErrorCodes.FineTuneToolFailed,
+                    $"{name}: lm-tune succeeded but did not print one JSON object on stdout; it printed: {Shorten(stdout)}");
+                return false;
+            }
+            CompletionStamp.Write(Job.GetMetadata("StampFile"), Job.GetMetadata("JobHash"), results);
+            Result = ResultItem(name, results);
+            Log.LogMessage(MessageImportance.High, "{0}: fine-tuned in {1:0.0} s{2} -> {3}", name, stopwatch.Elapsed.TotalSeconds,
+                Summary(results), outputDir);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Chooses between resuming and starting over. An interrupted run of the same job (same hash, checkpoints on disk)
+    /// resumes from its last checkpoint; otherwise the output folder, which belongs to this job alone, is emptied.
+    /// Returns the configuration file to pass to the tool.
+    /// </summary>
+    private string PrepareRun(string outputDir)
+    {
+        string jobFile = Job.GetMetadata("JobFile");
+        string startedFile = Job.GetMetadata("StartedFile");
+        string hash = Job.GetMetadata("JobHash");
+        if (File.Exists(Job.GetMetadata("StampFile"))) File.Delete(Job.GetMetadata("StampFile"));
+        string? lastCheckpoint = File.Exists(startedFile) && File.ReadAllText(startedFile).Trim() == hash
+            ? LastCheckpoint(outputDir)
+            : null;
+        if (lastCheckpoint is null)
+        {
+            if (Directory.Exists(outputDir)) Directory.Delete(outputDir, recursive: true);
+            AtomicFile.WriteAllText(startedFile, hash);
+            return jobFile;
+        }
+        Log.LogMessage(MessageImportance.High, "{0}: resuming the interrupted run from {1}", Job.ItemSpec, lastCheckpoint);
+        var job = JsonNode.Parse(File.ReadAllText(jobFile))!.AsObject();
+        job["resume_from_checkpoint"] = lastCheckpoint;
+        string resumeFile = Job.GetMetadata("ResumeFile");
+        AtomicFile.WriteAllText(resumeFile, job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return resumeFile;
+    }
+
+    private static string? LastCheckpoint(string outputDir)
+    {
+        if (!Directory.Exists(outputDir)) return null;
+        return Directory.EnumerateDirectories(outputDir, "checkpoint-*")
+            .Select(d => (Path: d, Step: int.TryParse(Path.GetFileName(d)["checkpoint-".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int s) ? s : -1))
+            .Where(c => c.Step >= 0)
+            .OrderByDescending(c => c.Step)
+            .Select(c => c.Path)
+            .FirstOrDefault();
+    }
+
+    /// <summary>A stamp for this job newer than every input: another build trained it while this one waited for the lock.</summary>
+    private bool IsUpToDate()
+    {
+        string stamp = Job.GetMetadata("StampFile");
+        if (CompletionStamp.ReadJobHash(stamp) != Job.GetMetadata("JobHash")) return false;
+        var stampTime = File.GetLastWriteTimeUtc(stamp);
+        return Job.GetMetadata("Inputs").Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .All(input => File.Exists(input) && File.GetLastWriteTimeUtc(input) <= stampTime);
+    }
+
+    /// <summary>Logs one stderr line; returns whether it was an error.</summary>
+    private bool LogToolLine(string text)
+    {
+        var line = ToolLogLine.Parse(text);
+        switch (line.Kind)
+        {
+            case ToolLineKind.Error or ToolLineKind.Warning:
+                bool own = line.File is not null && File.Exists(Path.GetFullPath(line.File, ProjectDirectory));
+                string file = own ? Path.GetFullPath(line.File!, ProjectDirectory) : Job.GetMetadata("ProjectFile");
+                int lineNumber = own ? line.Line : ParseInt(Job.GetMetadata("Line"));
+                int column = own ? line.Column : ParseInt(Job.GetMetadata("Column"));
+                string message = $"{Job.ItemSpec}: {line.Text}";
+                if (line.Kind == ToolLineKind.Error)
+                    Log.LogError(null, line.Code, null, file, lineNumber, column, 0, 0, message);
+                else
+                    Log.LogWarning(null, line.Code, null, file, lineNumber, column, 0, 0, message);
+                return line.Kind == ToolLineKind.Error;
+            case ToolLineKind.Step:
+                Log.LogMessage(MessageImportance.Low, "{0}: {1}", Job.ItemSpec, line.Text);
+                return false;
+            default:
+                Log.LogMessage(MessageImportance.Normal, "{0}: {1}", Job.ItemSpec, line.Text);
+                return false;
+        }
+    }
+
+    private void LogAtItem(string code, string message) =>
+        Log.LogError(null, code, null, Job.GetMetadata("ProjectFile"), ParseInt(Job.GetMetadata("Line")),
+            ParseInt(Job.GetMetadata("Column")), 0, 0, message);
+
+    private static JsonObject? ParseResults(string stdout)
+    {
+        try
+        {
+            return JsonNode.Parse(stdout.Trim()) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static TaskItem ResultItem(string name, JsonObject results)
+    {
+        var item = new TaskItem(name);
+        foreach (var (key, value) in results)
+        {
+            if (value is JsonValue scalar)
+                item.SetMetadata(key, scalar.GetValueKind() == JsonValueKind.String ? scalar.GetValue<string>() : scalar.ToJsonString());
+        }
+        return item;
+    }
+
+    private static string Summary(JsonObject results)
+    {
+        var parts = new[] { "train_loss", "eval_loss", "perplexity" }
+            .Where(k => results[k] is JsonValue v && v.GetValueKind() == JsonValueKind.Number)
+            .Select(k => string.Create(CultureInfo.InvariantCulture, $"{k} {results[k]!.GetValue<double>():0.####}"));
+        string joined = string.Join(", ", parts);
+        return joined.Length == 0 ? "" : ": " + joined;
+    }
+
+    private static int ParseInt(string text) =>
+        int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) ? value : 0;
+
+    private static string Quote(string argument) => argument.Contains(' ') ? $"\"{argument}\"" : argument;
+
+    private static string Shorten(string text)
+    {
+        string trimmed = text.Trim();
+        return trimmed.Length == 0 ? "(nothing)" : trimmed.Length <= 300 ? trimmed : trimmed[..300] + "…";
+    }
+}

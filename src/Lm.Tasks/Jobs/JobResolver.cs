@@ -1,0 +1,274 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lm.Tasks.Errors;
+using Lm.Tasks.Schema;
+
+namespace Lm.Tasks.Jobs;
+
+/// <summary>
+/// Turns <c>LanguageModelFineTune</c> items into resolved jobs: merges the attributed config class's compiled
+/// configuration with the item's metadata (metadata wins), converts metadata to the schema's types, makes paths
+/// absolute, and checks everything a build can check before training (each problem an LM2xxx diagnostic pointing
+/// at the item in its project file).
+/// </summary>
+internal sealed class JobResolver
+{
+    /// <summary>The item type, as written in project files.</summary>
+    public const string ItemType = "LanguageModelFineTune";
+
+    // Metadata that is not a schema field (Model is the short name of model_name_or_path).
+    private const string ModelMetadata = "Model";
+    private const string ConfigMetadata = "Config";
+    private const string CopyMetadata = "CopyToOutputDirectory";
+    private static readonly string[] CopyModes = ["Never", "PreserveNewest", "Always"];
+
+    // Fields holding paths that are made absolute (relative to the project folder) when given.
+    private static readonly string[] DataFileFields = ["train_file", "validation_file"];
+    private static readonly string[] OptionalLocalPathFields = ["model_name_or_path", "config_name", "tokenizer_name"];
+
+    private readonly string _projectDirectory;
+    private readonly string _jobRoot;
+    private readonly IReadOnlyList<string> _buildOutputRoots;
+    private readonly IReadOnlyList<CompiledJobConfiguration> _configurations;
+    private readonly IReadOnlyList<string> _compiledTypeNames;
+    private readonly string _defaultDevice;
+    private readonly List<JobDiagnostic> _diagnostics = [];
+
+    /// <param name="projectDirectory">The project folder; relative paths are relative to it.</param>
+    /// <param name="jobRoot">Folder for the job files (<c>obj/lm/</c>).</param>
+    /// <param name="buildOutputRoots">Folders inside the project where outputs may go (obj/, bin/).</param>
+    /// <param name="configurations">The compiled configurations of attributed config classes.</param>
+    /// <param name="compiledTypeNames">Simple names of the compiled assembly's types, to tell "no such class" from "not attributed".</param>
+    /// <param name="defaultDevice">LmDevice: the device when neither item nor class sets one.</param>
+    public JobResolver(string projectDirectory, string jobRoot, IReadOnlyList<string> buildOutputRoots,
+        IReadOnlyList<CompiledJobConfiguration> configurations, IReadOnlyList<string> compiledTypeNames, string defaultDevice)
+    {
+        _projectDirectory = AsFolder(Path.GetFullPath(projectDirectory));
+        _jobRoot = Path.GetFullPath(jobRoot, _projectDirectory);
+        _buildOutputRoots = buildOutputRoots.Where(r => r.Length > 0).Select(r => AsFolder(Path.GetFullPath(r, _projectDirectory))).ToList();
+        _configurations = configurations;
+        _compiledTypeNames = compiledTypeNames;
+        _defaultDevice = string.IsNullOrWhiteSpace(defaultDevice) ? "auto" : defaultDevice.Trim();
+    }
+
+    /// <summary>Errors and warnings found by <see cref="Resolve"/>.</summary>
+    public IReadOnlyList<JobDiagnostic> Diagnostics => _diagnostics;
+
+    /// <summary>Resolves every item; items with errors are left out of the result.</summary>
+    public IReadOnlyList<ResolvedJob> Resolve(IReadOnlyList<JobItem> items)
+    {
+        var resolved = new List<ResolvedJob>();
+        var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        foreach (var item in items)
+        {
+            int occurrence = seen.TryGetValue(item.Name, out int count) ? count : 0;
+            seen[item.Name] = occurrence + 1;
+            var location = ItemLocation.Find(item.DefiningProjectFile, ItemType, item.Name, occurrence: occurrence);
+            if (occurrence > 0)
+            {
+                Error(TaskErrorCodes.FineTuneDuplicateJob,
+                    $"{ItemType} '{item.Name}' is declared more than once; give each job its own name", location);
+                continue;
+            }
+            var job = ResolveOne(item, location);
+            if (job is not null) resolved.Add(job);
+        }
+        return ReportOverlaps(resolved);
+    }
+
+    private ResolvedJob? ResolveOne(JobItem item, ItemLocation location)
+    {
+        int errorsBefore = ErrorCount;
+        ItemLocation At(string metadataName) =>
+            ItemLocation.Find(item.DefiningProjectFile, ItemType, item.Name, metadataName) is { Line: > 0 } found ? found : location;
+
+        if (item.Name.IndexOfAny([.. Path.GetInvalidFileNameChars(), '/', '\\', ';']) >= 0 || item.Name is "." or "..")
+            Error(TaskErrorCodes.FineTuneMetadataInvalid,
+                $"{ItemType} name '{item.Name}' must be usable as a folder name (letters, digits, '-', '_', '.')", location);
+
+        var job = new JsonObject();
+        string config = item.Get(ConfigMetadata);
+        if (config.Length > 0 && ClassConfiguration(item, config, At(ConfigMetadata)) is { } classJson)
+        {
+            foreach (var (key, value) in classJson) job[key] = value?.DeepClone();
+        }
+
+        ApplyMetadata(item, job, At);
+
+        string copyMode = item.Get(CopyMetadata) is { Length: > 0 } copy ? copy : "Never";
+        string? knownCopyMode = CopyModes.FirstOrDefault(m => string.Equals(m, copyMode, StringComparison.OrdinalIgnoreCase));
+        if (knownCopyMode is null)
+            Error(TaskErrorCodes.FineTuneMetadataInvalid,
+                $"{ItemType} '{item.Name}': {CopyMetadata} must be Never, PreserveNewest or Always, got '{copyMode}'", At(CopyMetadata));
+
+        if (IsBlank(job, "model_name_or_path") && IsBlank(job, "model_type") && IsBlank(job, "config_name"))
+            Error(TaskErrorCodes.FineTuneItemMissingModel,
+                $"{ItemType} '{item.Name}' has no Model: set Model to a preset (tiny-gpt2), a local Hugging Face folder or a hub id", location);
+        if (IsBlank(job, "train_file") && IsBlank(job, "dataset_name"))
+            Error(TaskErrorCodes.FineTuneItemMissingTrainFile,
+                $"{ItemType} '{item.Name}' has no TrainFile: set TrainFile to a .txt, .csv, .json, .jsonl or .parquet file", location);
+
+        var inputs = new List<string>();
+        foreach (string field in DataFileFields)
+        {
+            if (IsBlank(job, field)) continue;
+            string full = Path.GetFullPath(job[field]!.GetValue<string>(), _projectDirectory);
+            job[field] = full;
+            if (File.Exists(full)) inputs.Add(full);
+            else
+                Error(TaskErrorCodes.FineTuneDataFileNotFound,
+                    $"{ItemType} '{item.Name}': {MetadataNameOf(field)} '{full}' does not exist", At(MetadataNameOf(field)));
+        }
+        foreach (string field in OptionalLocalPathFields)
+        {
+            // A local folder or file is made absolute and becomes an input; anything else is a preset or hub id.
+            if (IsBlank(job, field)) continue;
+            string full = Path.GetFullPath(job[field]!.GetValue<string>(), _projectDirectory);
+            if (Directory.Exists(full))
+            {
+                job[field] = full;
+                inputs.AddRange(Directory.EnumerateFiles(full, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+            }
+            else if (File.Exists(full))
+            {
+                job[field] = full;
+                inputs.Add(full);
+            }
+        }
+        if (IsBlank(job, "device")) job["device"] = _defaultDevice;
+        if (!job.ContainsKey("do_train")) job["do_train"] = true;
+        if (!job.ContainsKey("do_eval")) job["do_eval"] = !IsBlank(job, "validation_file");
+
+        string outputDir = AsFolder(Path.GetFullPath(
+            IsBlank(job, "output_dir") ? Path.Combine(_jobRoot, item.Name) : job["output_dir"]!.GetValue<string>(), _projectDirectory));
+        job["output_dir"] = outputDir;
+        CheckOutputPlace(item, outputDir, inputs, At("OutputDir"));
+
+        if (ErrorCount > errorsBefore) return null;
+        return new ResolvedJob(item.Name, Serialize(job), _jobRoot, outputDir, inputs, location, knownCopyMode!);
+    }
+
+    private JsonObject? ClassConfiguration(JobItem item, string config, ItemLocation location)
+    {
+        var matches = _configurations.Where(c => c.IsNamedBy(config)).ToList();
+        if (matches.Count == 1)
+        {
+            try
+            {
+                if (JsonNode.Parse(matches[0].Json) is JsonObject json) return json;
+            }
+            catch (JsonException)
+            {
+            }
+            Error(TaskErrorCodes.FineTuneConfigNotFound,
+                $"{ItemType} '{item.Name}': the compiled configuration of '{config}' is not a JSON object; rebuild the project", location);
+            return null;
+        }
+        string known = _configurations.Count == 0
+            ? "the assembly has no fine-tune config classes"
+            : "config classes found: " + string.Join(", ", _configurations.Select(c => c.ConfigType ?? c.JobName));
+        string message = matches.Count > 1
+            ? $"{ItemType} '{item.Name}': Config '{config}' matches several classes ({string.Join(", ", matches.Select(m => m.ConfigType))}); use the full name"
+            : _compiledTypeNames.Contains(config[(config.LastIndexOf('.') + 1)..], StringComparer.Ordinal)
+                ? $"{ItemType} '{item.Name}': class '{config}' has no fine-tune configuration; mark it with the fine-tune config attribute ({known})"
+                : $"{ItemType} '{item.Name}': Config '{config}' names no class in the compiled assembly ({known})";
+        Error(TaskErrorCodes.FineTuneConfigNotFound, message, location);
+        return null;
+    }
+
+    private void ApplyMetadata(JobItem item, JsonObject job, Func<string, ItemLocation> at)
+    {
+        string model = item.Get(ModelMetadata);
+        foreach (var (name, raw) in item.Metadata)
+        {
+            if (name.Equals(ModelMetadata, StringComparison.OrdinalIgnoreCase)
+                || name.Equals(ConfigMetadata, StringComparison.OrdinalIgnoreCase)
+                || name.Equals(CopyMetadata, StringComparison.OrdinalIgnoreCase))
+                continue;
+            var field = JobSchema.FindByMetadataName(name);
+            if (field is null)
+            {
+                if (JobSchema.NearestMetadataName(name) is { } nearest)
+                    Warning(TaskErrorCodes.FineTuneUnknownMetadata,
+                        $"{ItemType} '{item.Name}': metadata '{name}' is not a fine-tune setting; did you mean '{nearest}'?", at(name));
+                continue;
+            }
+            // Empty metadata is unset: item definitions declare every setting empty.
+            if (raw.Trim().Length == 0) continue;
+            if (field.TryParse(raw, out var value)) job[field.Name] = value;
+            else
+                Error(TaskErrorCodes.FineTuneMetadataInvalid,
+                    $"{ItemType} '{item.Name}': {field.MetadataName} expects {field.Expected}, got '{raw}'", at(name));
+        }
+        if (model.Length > 0) job["model_name_or_path"] = model;
+    }
+
+    private void CheckOutputPlace(JobItem item, string outputDir, IReadOnlyList<string> inputs, ItemLocation location)
+    {
+        string? problem =
+            _projectDirectory.StartsWith(outputDir, PathComparison)
+                ? "contains the project folder"
+            : outputDir.StartsWith(_projectDirectory, PathComparison) && !_buildOutputRoots.Any(r => outputDir.StartsWith(r, PathComparison))
+                ? "lies in the source tree (inside the project folder but outside obj/ and bin/)"
+            : inputs.FirstOrDefault(i => i.StartsWith(outputDir, PathComparison)) is { } input
+                ? $"holds the job's input '{input}'"
+            : null;
+        if (problem is not null)
+            Error(TaskErrorCodes.FineTuneOutputInSourceTree,
+                $"{ItemType} '{item.Name}': OutputDir '{outputDir}' {problem}; use the default obj/lm/{item.Name}/ or a folder outside the project",
+                location);
+    }
+
+    private IReadOnlyList<ResolvedJob> ReportOverlaps(List<ResolvedJob> jobs)
+    {
+        var accepted = new List<ResolvedJob>();
+        foreach (var job in jobs)
+        {
+            var other = accepted.FirstOrDefault(a =>
+                a.OutputDir.StartsWith(job.OutputDir, PathComparison) || job.OutputDir.StartsWith(a.OutputDir, PathComparison));
+            if (other is null)
+            {
+                accepted.Add(job);
+                continue;
+            }
+            Error(TaskErrorCodes.FineTuneOutputOverlap,
+                $"{ItemType} '{job.Name}': OutputDir '{job.OutputDir}' overlaps the OutputDir of '{other.Name}' ('{other.OutputDir}'); give each job its own folder",
+                job.Location);
+        }
+        return accepted;
+    }
+
+    /// <summary>Schema order first (stable text for equal jobs), then any extra keys the class config carries.</summary>
+    private static string Serialize(JsonObject job)
+    {
+        var ordered = new JsonObject();
+        foreach (var field in JobSchema.Fields)
+        {
+            if (job.TryGetPropertyValue(field.Name, out var value)) ordered[field.Name] = value?.DeepClone();
+        }
+        foreach (var (key, value) in job)
+        {
+            if (!ordered.ContainsKey(key)) ordered[key] = value?.DeepClone();
+        }
+        return ordered.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    private static string MetadataNameOf(string field) => JobSchema.Fields.First(f => f.Name == field).MetadataName;
+
+    private static bool IsBlank(JsonObject job, string key) =>
+        !job.TryGetPropertyValue(key, out var value) || value is null
+        || (value.GetValueKind() == JsonValueKind.String && string.IsNullOrWhiteSpace(value.GetValue<string>()));
+
+    private static string AsFolder(string path) =>
+        path.EndsWith(Path.DirectorySeparatorChar) || path.EndsWith(Path.AltDirectorySeparatorChar) ? path : path + Path.DirectorySeparatorChar;
+
+    private static StringComparison PathComparison =>
+        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+    private int ErrorCount => _diagnostics.Count(d => !d.IsWarning);
+
+    private void Error(string code, string message, ItemLocation location) => _diagnostics.Add(new JobDiagnostic(code, message, location));
+
+    private void Warning(string code, string message, ItemLocation location) =>
+        _diagnostics.Add(new JobDiagnostic(code, message, location, IsWarning: true));
+}

@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Lm.Tasks.Jobs;
+
+/// <summary>
+/// A validated job: its resolved configuration (flat JSON, HF names, absolute paths) and the files the build keeps
+/// for it. Everything but the output folder lives in the job root (<c>obj/lm/</c>), keyed by the job name.
+/// </summary>
+internal sealed record ResolvedJob(
+    string Name,
+    string JobJson,
+    string JobRoot,
+    string OutputDir,
+    IReadOnlyList<string> InputFiles,
+    ItemLocation Location,
+    string CopyToOutputDirectory)
+{
+    /// <summary>The resolved configuration passed to <c>lm-tune train --config</c>; rewritten only when its content changes.</summary>
+    public string JobFile => Path.Combine(JobRoot, Name + ".job.json");
+
+    /// <summary>Written when training succeeded: the hash of the job it trained and the tool's results.</summary>
+    public string StampFile => Path.Combine(OutputDir, CompletionStamp.FileName);
+
+    /// <summary>Hash of the job whose run left the output folder's content; decides between resuming and starting over.</summary>
+    public string StartedFile => Path.Combine(JobRoot, Name + ".started");
+
+    /// <summary>The job plus <c>resume_from_checkpoint</c>, when an interrupted run of the same job resumes.</summary>
+    public string ResumeFile => Path.Combine(JobRoot, Name + ".resume.json");
+
+    /// <summary>Held (FileShare.None) while a build trains this job, so concurrent builds never share an output folder.</summary>
+    public string LockFile => Path.Combine(JobRoot, Name + ".lock");
+
+    /// <summary>SHA-256 of <see cref="JobJson"/>, lowercase hex.</summary>
+    public string JobHash { get; } = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JobJson)));
+
+    /// <summary>
+    /// Writes <see cref="JobFile"/> unless it already holds the same text, so its timestamp changes only with its
+    /// content and can serve as an incremental build input. Returns whether it wrote.
+    /// </summary>
+    public bool WriteJobFileIfChanged()
+    {
+        if (File.Exists(JobFile) && File.ReadAllText(JobFile) == JobJson) return false;
+        AtomicFile.WriteAllText(JobFile, JobJson);
+        return true;
+    }
+}

@@ -1,0 +1,37 @@
+using System.Text.RegularExpressions;
+
+namespace Lm.Tasks.Tooling;
+
+/// <summary>How a line lm-tune writes to stderr is reported in the build log.</summary>
+internal enum ToolLineKind { Phase, Step, Warning, Error }
+
+/// <summary>
+/// One stderr line of lm-tune, classified: <c>error LM####: …</c> and <c>warning LM####: …</c> (optionally preceded
+/// by <c>file(line,col): </c>, MSBuild's canonical form) become build errors and warnings; per-step progress
+/// (Hugging Face's log dictionaries <c>{'loss': …}</c>, <c>step N/M</c>, progress bars) is detailed; anything else is a
+/// phase line at normal verbosity.
+/// </summary>
+internal sealed partial record ToolLogLine(ToolLineKind Kind, string Text, string? Code = null, string? File = null, int Line = 0, int Column = 0)
+{
+    [GeneratedRegex(@"^(?:(?<file>[^\s(][^(]*?)(?:\((?<line>\d+)(?:,(?<col>\d+))?\))?\s*:\s*)?(?<kind>error|warning)\s+(?<code>LM\d{4})\s*:\s*(?<message>.*)$")]
+    private static partial Regex Diagnostic();
+
+    [GeneratedRegex(@"^\s*(?:\{['""]|\[?step\s+\d+|\d+/\d+\b|\d+%\|)", RegexOptions.IgnoreCase)]
+    private static partial Regex StepProgress();
+
+    public static ToolLogLine Parse(string line)
+    {
+        var match = Diagnostic().Match(line);
+        if (match.Success)
+        {
+            return new ToolLogLine(
+                match.Groups["kind"].Value == "error" ? ToolLineKind.Error : ToolLineKind.Warning,
+                match.Groups["message"].Value,
+                match.Groups["code"].Value,
+                match.Groups["file"].Success ? match.Groups["file"].Value.Trim() : null,
+                match.Groups["line"].Success ? int.Parse(match.Groups["line"].Value, System.Globalization.CultureInfo.InvariantCulture) : 0,
+                match.Groups["col"].Success ? int.Parse(match.Groups["col"].Value, System.Globalization.CultureInfo.InvariantCulture) : 0);
+        }
+        return new ToolLogLine(StepProgress().IsMatch(line) ? ToolLineKind.Step : ToolLineKind.Phase, line);
+    }
+}

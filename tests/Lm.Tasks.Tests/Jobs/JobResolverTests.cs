@@ -1,0 +1,143 @@
+using System.Text.Json.Nodes;
+using Lm.Tasks.Jobs;
+
+namespace Lm.Tasks.Tests.Jobs;
+
+public sealed class JobResolverTests : IDisposable
+{
+    private readonly string _project = Directory.CreateTempSubdirectory("lm-resolver-").FullName;
+
+    public JobResolverTests()
+    {
+        File.WriteAllText(Path.Combine(_project, "train.txt"), "some text\n");
+        File.WriteAllText(Path.Combine(_project, "valid.txt"), "more text\n");
+        File.WriteAllText(ProjectFile, """
+            <Project>
+              <ItemGroup>
+                <LanguageModelFineTune Include="job" Model="tiny-gpt2" TrainFile="train.txt"
+                                       LearningRate="fast" />
+              </ItemGroup>
+            </Project>
+            """);
+    }
+
+    private string ProjectFile => Path.Combine(_project, "app.csproj");
+
+    public void Dispose() => Directory.Delete(_project, recursive: true);
+
+    private JobResolver Resolver(params CompiledJobConfiguration[] configurations) =>
+        new(_project, Path.Combine(_project, "obj", "lm"), [Path.Combine(_project, "obj"), Path.Combine(_project, "bin")],
+            configurations, ["WikiGpt2", "Program"], "cpu");
+
+    private JobItem Item(string name, params (string Name, string Value)[] metadata) =>
+        new(name, metadata.ToDictionary(m => m.Name, m => m.Value, StringComparer.OrdinalIgnoreCase), ProjectFile);
+
+    [Fact]
+    public void Item_metadata_overrides_the_config_class_and_paths_become_absolute()
+    {
+        var resolver = Resolver(new CompiledJobConfiguration("wiki", """{"learning_rate":3e-05,"block_size":128,"model_name_or_path":"distilgpt2"}""", "App.WikiGpt2"));
+        var job = Assert.Single(resolver.Resolve([Item("wiki", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"),
+            ("ValidationFile", "valid.txt"), ("Config", "WikiGpt2"), ("BlockSize", "64"), ("LearningRate", ""))]));
+        Assert.Empty(resolver.Diagnostics);
+        var json = JsonNode.Parse(job.JobJson)!.AsObject();
+        Assert.Equal("tiny-gpt2", (string?)json["model_name_or_path"]);
+        Assert.Equal(64, (int)json["block_size"]!);
+        Assert.Equal(3e-05, (double)json["learning_rate"]!);
+        Assert.Equal(Path.Combine(_project, "train.txt"), (string?)json["train_file"]);
+        Assert.Equal(Path.Combine(_project, "obj", "lm", "wiki") + Path.DirectorySeparatorChar, (string?)json["output_dir"]);
+        Assert.Equal("cpu", (string?)json["device"]);
+        Assert.True((bool)json["do_train"]!);
+        Assert.True((bool)json["do_eval"]!);
+        Assert.Equal([Path.Combine(_project, "train.txt"), Path.Combine(_project, "valid.txt")], job.InputFiles);
+    }
+
+    [Fact]
+    public void Equal_items_give_byte_identical_job_files_written_once()
+    {
+        ResolvedJob Resolve() => Resolver().Resolve([Item("job", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"))])[0];
+        var first = Resolve();
+        Assert.True(first.WriteJobFileIfChanged());
+        var written = File.GetLastWriteTimeUtc(first.JobFile);
+        var second = Resolve();
+        Assert.Equal(first.JobJson, second.JobJson);
+        Assert.Equal(first.JobHash, second.JobHash);
+        Assert.False(second.WriteJobFileIfChanged());
+        Assert.Equal(written, File.GetLastWriteTimeUtc(second.JobFile));
+    }
+
+    [Fact]
+    public void Local_model_folder_files_are_inputs()
+    {
+        string model = Directory.CreateDirectory(Path.Combine(_project, "..", Path.GetFileName(_project) + "-model")).FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(model, "config.json"), "{}");
+            var job = Resolver().Resolve([Item("job", ("Model", model), ("TrainFile", "train.txt"))])[0];
+            Assert.Contains(Path.Combine(model, "config.json"), job.InputFiles);
+        }
+        finally
+        {
+            Directory.Delete(model, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Wrong_type_points_at_the_metadata_attribute()
+    {
+        var resolver = Resolver();
+        Assert.Empty(resolver.Resolve([Item("job", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"), ("LearningRate", "fast"))]));
+        var error = Assert.Single(resolver.Diagnostics);
+        Assert.Equal("LM2005", error.Code);
+        Assert.Equal(new ItemLocation(ProjectFile, 4, 28), error.Location);
+        Assert.Contains("LearningRate expects a number, got 'fast'", error.Message);
+    }
+
+    [Theory]
+    [InlineData("NoSuchClass", "names no class in the compiled assembly")]
+    [InlineData("Program", "has no fine-tune configuration")]
+    public void Config_without_a_compiled_configuration_is_an_error(string config, string message)
+    {
+        var resolver = Resolver(new CompiledJobConfiguration("wiki", "{}", "App.WikiGpt2"));
+        Assert.Empty(resolver.Resolve([Item("job", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"), ("Config", config))]));
+        var error = Assert.Single(resolver.Diagnostics);
+        Assert.Equal("LM2004", error.Code);
+        Assert.Contains(message, error.Message);
+        Assert.Contains("App.WikiGpt2", error.Message);
+    }
+
+    [Theory]
+    [InlineData("obj/lm/a/", "obj/lm/a/inner/", "LM2007")]
+    [InlineData("obj/lm/a/", "obj/lm/a/", "LM2007")]
+    [InlineData("obj/lm/a/", "models/b/", "LM2008")]
+    [InlineData("obj/lm/a/", ".", "LM2008")]
+    [InlineData("obj/lm/a/", "..", "LM2008")]
+    public void Output_folders_must_not_overlap_nor_lie_in_the_sources(string first, string second, string code)
+    {
+        var resolver = Resolver();
+        var jobs = resolver.Resolve([
+            Item("a", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"), ("OutputDir", first)),
+            Item("b", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"), ("OutputDir", second)),
+        ]);
+        Assert.Equal(["a"], jobs.Select(j => j.Name));
+        Assert.Equal([code], resolver.Diagnostics.Select(d => d.Code));
+    }
+
+    [Fact]
+    public void Output_folder_holding_the_data_is_refused()
+    {
+        string outside = Directory.CreateDirectory(Path.Combine(_project, "..", Path.GetFileName(_project) + "-out")).FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(outside, "train.txt"), "text\n");
+            var resolver = Resolver();
+            resolver.Resolve([Item("a", ("Model", "tiny-gpt2"), ("TrainFile", Path.Combine(outside, "train.txt")), ("OutputDir", outside))]);
+            var error = Assert.Single(resolver.Diagnostics);
+            Assert.Equal("LM2008", error.Code);
+            Assert.Contains("holds the job's input", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+}
