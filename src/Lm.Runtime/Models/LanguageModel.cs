@@ -39,6 +39,9 @@ public abstract class LanguageModel : nn.Module
     /// <summary>The configuration the model was built from (written back as config.json).</summary>
     public ModelConfig Config { get; }
 
+    /// <summary>The generation_config.json the model was loaded with (null when none); saving writes it back.</summary>
+    public System.Text.Json.Nodes.JsonObject? GenerationConfig { get; set; }
+
     /// <summary>Causal LM (GPT-2) or masked LM (RoBERTa, BERT).</summary>
     public abstract TrainingObjective Objective { get; }
 

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Lm.Runtime.Tests.Models;
 
+[Collection(TorchRandomCollection.Name)]
 public class Gpt2Tests
 {
     // HF transformers 4.46: GPT2LMHeadModel(config with n_layer=2).state_dict().keys(); the attn.bias and

@@ -1,0 +1,198 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lm.Runtime.Checkpoints;
+using Lm.Runtime.Errors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Lm.Runtime.Models;
+
+/// <summary>
+/// Loads and saves Hugging Face model folders as <c>from_pretrained</c> / <c>save_pretrained</c> do:
+/// config.json, model.safetensors (or shards with an index), and generation_config.json for causal LMs.
+/// </summary>
+public static class PretrainedModel
+{
+    /// <summary>The config file name.</summary>
+    public const string ConfigFile = "config.json";
+
+    /// <summary>The generation config HF writes for models that can generate.</summary>
+    public const string GenerationConfigFile = "generation_config.json";
+
+    /// <summary>
+    /// Loads the model in <paramref name="folder"/> onto <paramref name="device"/> (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>,
+    /// <c>auto</c>) in <paramref name="dtype"/> (<c>float32</c>, <c>bfloat16</c>, <c>auto</c>). The model is in eval mode.
+    /// </summary>
+    public static LanguageModel Load(string folder, string device = "cpu", string dtype = "float32")
+    {
+        var config = ReadConfig(folder);
+        return Load(folder, config, ModelDevice.Parse(device), ModelDtype.Parse(dtype, config));
+    }
+
+    /// <summary>Loads the model in <paramref name="folder"/> onto a device in a dtype.</summary>
+    public static LanguageModel Load(string folder, Device device, ScalarType dtype) =>
+        Load(folder, ReadConfig(folder), device, dtype);
+
+    private static LanguageModel Load(string folder, ModelConfig config, Device device, ScalarType dtype)
+    {
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
+            throw new LmException(ErrorCodes.UnsupportedModelDtype, $"Model dtype {dtype} is not supported; use float32 or bfloat16.");
+        var model = LanguageModel.Build(config, initialize: false);
+        try
+        {
+            using (var checkpoint = CheckpointTensors.Open(folder))
+                LoadWeights(model, checkpoint, folder);
+            model.GenerationConfig = ReadGenerationConfig(folder);
+            model.eval();
+            if (dtype != ScalarType.Float32 || device.type != DeviceType.CPU) model.to(device, dtype);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads <c>config.json</c> of a model folder.</summary>
+    public static ModelConfig ReadConfig(string folder)
+    {
+        if (!Directory.Exists(folder))
+            throw new LmException(ErrorCodes.ModelFolderUnreadable, $"Model folder {folder} does not exist.") { File = folder };
+        string path = Path.Combine(folder, ConfigFile);
+        if (!File.Exists(path))
+            throw new LmException(ErrorCodes.ModelFolderUnreadable, $"{folder} has no {ConfigFile}; it is not a Hugging Face model folder.") { File = path };
+        return ModelConfig.Load(path);
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> into <paramref name="folder"/> as <c>save_pretrained</c> does: config.json with
+    /// <c>architectures</c>, <c>torch_dtype</c> and <c>transformers_version</c>; model.safetensors with tied weights stored
+    /// once under their owner's name and <c>{"format":"pt"}</c> metadata; generation_config.json for causal LMs.
+    /// Files are written in a temporary folder first, then moved in (config.json last), so a reader never sees a
+    /// config with half its weights. Other files in the folder (tokenizer, results) are kept.
+    /// </summary>
+    public static void Save(LanguageModel model, string folder)
+    {
+        string target = Path.GetFullPath(folder);
+        string parent = Path.GetDirectoryName(target.TrimEnd(Path.DirectorySeparatorChar))!;
+        string staging = Path.Combine(parent, $".{Path.GetFileName(target.TrimEnd(Path.DirectorySeparatorChar))}.saving-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(staging);
+            var weights = model.StateDict();
+            ScalarType dtype = weights.Values.First().dtype;
+            var config = model.Config with
+            {
+                Architectures = [model.ArchitectureName],
+                TorchDtype = ModelDtype.ToHfName(dtype),
+                TransformersVersion = ModelConfig.HfTransformersVersion,
+            };
+            SafeTensorsWriter.Write(Path.Combine(staging, CheckpointTensors.WeightsFile), weights);
+            var files = new List<string> { CheckpointTensors.WeightsFile };
+            if (model.Objective == TrainingObjective.CausalLm)
+            {
+                File.WriteAllText(Path.Combine(staging, GenerationConfigFile), GenerationConfigJson(model));
+                files.Add(GenerationConfigFile);
+            }
+            config.Save(Path.Combine(staging, ConfigFile));
+            files.Add(ConfigFile);
+            Publish(staging, target, files);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LmException(ErrorCodes.CheckpointWriteFailed, $"Cannot save the model to {folder}: {e.Message}", e) { File = folder };
+        }
+        finally
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// generation_config.json as HF writes it: the one the model was loaded with, else
+    /// <c>GenerationConfig.from_model_config</c> (bos/eos token ids, <c>_from_model_config: true</c>).
+    /// </summary>
+    public static string GenerationConfigJson(LanguageModel model)
+    {
+        JsonObject generation;
+        if (model.GenerationConfig is not null)
+        {
+            generation = model.GenerationConfig.DeepClone().AsObject();
+        }
+        else
+        {
+            generation = new JsonObject { ["_from_model_config"] = true };
+            if (model.Config is Gpt2Config gpt2)
+            {
+                if (gpt2.BosTokenId is int bos) generation["bos_token_id"] = bos;
+                if (gpt2.EosTokenId is int eos) generation["eos_token_id"] = eos;
+            }
+        }
+        generation["transformers_version"] = ModelConfig.HfTransformersVersion;
+        return PythonJson.Serialize(generation) + "\n";
+    }
+
+    /// <summary>Moves the staged files into <paramref name="target"/>: the whole folder when it is new, else file by file.</summary>
+    private static void Publish(string staging, string target, IReadOnlyList<string> files)
+    {
+        if (!Directory.Exists(target))
+        {
+            Directory.Move(staging, target);
+            return;
+        }
+        // Weights from an earlier sharded save would shadow nothing but confuse readers; HF removes them too.
+        foreach (string stale in Directory.EnumerateFiles(target, "model-*-of-*.safetensors")
+                     .Append(Path.Combine(target, CheckpointTensors.ShardIndexFile)))
+            File.Delete(stale);
+        foreach (string file in files) File.Move(Path.Combine(staging, file), Path.Combine(target, file), overwrite: true);
+    }
+
+    private static JsonObject? ReadGenerationConfig(string folder)
+    {
+        string path = Path.Combine(folder, GenerationConfigFile);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject;
+        }
+        catch (JsonException e)
+        {
+            throw new LmException(ErrorCodes.InvalidModelConfig, $"{path} is not valid JSON: {e.Message}", e) { File = path };
+        }
+    }
+
+    /// <summary>Copies every parameter from the checkpoint, after checking names and shapes of all of them.</summary>
+    private static void LoadWeights(LanguageModel model, CheckpointTensors checkpoint, string folder)
+    {
+        var parameters = model.StateDict();
+        var plan = CheckpointKeyMap.Plan(model, checkpoint.Names);
+        if (plan.Missing.Count > 0 || plan.Unexpected.Count > 0)
+            throw new LmException(ErrorCodes.CheckpointKeysMismatch,
+                $"The weights in {folder} do not fit {model.ArchitectureName}:" +
+                Describe(" missing", plan.Missing) + Describe(" unexpected", plan.Unexpected) +
+                ". Check that config.json belongs to these weights.") { File = folder };
+        foreach (var (name, source) in plan.Sources)
+        {
+            var info = checkpoint.Info(source);
+            var parameter = parameters[name];
+            if (!info.Shape.SequenceEqual(parameter.shape))
+                throw new LmException(ErrorCodes.CheckpointShapeMismatch,
+                    $"{folder}: '{source}' has shape [{string.Join(", ", info.Shape)}] but {name} of {model.ArchitectureName} needs [{string.Join(", ", parameter.shape)}].")
+                { File = folder };
+            if (info.ScalarType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+                throw new LmException(ErrorCodes.CheckpointShapeMismatch,
+                    $"{folder}: '{source}' holds {info.Dtype} values but {name} is a floating-point parameter.") { File = folder };
+        }
+        using var noGrad = no_grad();
+        foreach (var (name, source) in plan.Sources)
+        {
+            using var value = checkpoint.Read(source);
+            parameters[name].copy_(value);
+        }
+    }
+
+    private static string Describe(string label, IReadOnlyList<string> keys) => keys.Count == 0
+        ? ""
+        : $"{label} ({keys.Count}): {string.Join(", ", keys.Take(20))}{(keys.Count > 20 ? ", …" : "")}";
+}
