@@ -1,0 +1,19 @@
+namespace Lm.Runtime.Errors;
+
+public static partial class ErrorCodes
+{
+    /// <summary>The tokenizer folder does not exist, or holds none of the files a tokenizer is read from.</summary>
+    public const string TokenizerFilesNotFound = "LM0201";
+
+    /// <summary>A tokenizer folder holds one file of a pair but not the other (vocab.json without merges.txt).</summary>
+    public const string TokenizerFileMissing = "LM0202";
+
+    /// <summary>A tokenizer file is not what its name promises: bad JSON, a bad merges line, a merge of unknown tokens.</summary>
+    public const string TokenizerFileMalformed = "LM0203";
+
+    /// <summary>The tokenizer uses a model or pipeline step lm-tune does not implement.</summary>
+    public const string TokenizerUnsupported = "LM0204";
+
+    /// <summary>The tokenizer files could not be written to the folder asked for.</summary>
+    public const string TokenizerSaveFailed = "LM0205";
+}

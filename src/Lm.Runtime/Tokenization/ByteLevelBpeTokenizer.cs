@@ -1,0 +1,77 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Lm.Runtime.Tokenization;
+
+/// <summary>GPT-2 / RoBERTa tokenizer: <see cref="ByteLevelBpeModel"/> and the byte-level decoder.</summary>
+internal sealed class ByteLevelBpeTokenizer : LmTokenizer
+{
+    private readonly ByteLevelBpeModel _model;
+
+    public ByteLevelBpeTokenizer(ByteLevelBpeModel model, TokenizerSettings settings)
+        : base(settings, model.TokenToId, model.VocabularySize, normalize: null)
+    {
+        _model = model;
+    }
+
+    public override TokenizerKind Kind => TokenizerKind.ByteLevelBpe;
+
+    internal ByteLevelBpeModel Model => _model;
+
+    private protected override int? ModelTokenToId(string token) => _model.TokenToId(token);
+
+    private protected override string? ModelIdToToken(int id) => _model.IdToToken(id);
+
+    private protected override string? Normalize(ReadOnlySpan<char> text) => null;
+
+    private protected override void EncodeModel(ReadOnlySpan<char> normalizedText, List<int> ids) => _model.Encode(normalizedText, ids);
+
+    /// <summary>
+    /// tokenizers' ByteLevel decoder: a token spelled entirely in the byte alphabet becomes its bytes, any other
+    /// token (an added token such as "hello world") its own UTF-8; the bytes are read as UTF-8 with U+FFFD for
+    /// invalid sequences.
+    /// </summary>
+    private protected override string DecodeTokens(IReadOnlyList<string> tokens)
+    {
+        var bytes = new List<byte>();
+        foreach (string token in tokens)
+        {
+            int before = bytes.Count;
+            bool spelled = true;
+            foreach (char c in token)
+            {
+                if (!ByteLevelAlphabet.TryGetByte(c, out byte b))
+                {
+                    spelled = false;
+                    break;
+                }
+
+                bytes.Add(b);
+            }
+
+            if (!spelled)
+            {
+                bytes.RemoveRange(before, bytes.Count - before);
+                bytes.AddRange(Encoding.UTF8.GetBytes(token));
+            }
+        }
+
+        return Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
+    }
+
+    internal override void WriteVocabularyFiles(string folder) => PretrainedTokenizerWriter.WriteBpeVocabulary(_model, folder);
+
+    internal override IEnumerable<KeyValuePair<string, JsonNode?>> ConfigEntries()
+    {
+        yield return new("add_prefix_space", _model.AddPrefixSpace);
+        yield return new("errors", "replace");
+        if (TokenizerClass == "GPT2Tokenizer")
+        {
+            yield return new("add_bos_token", PrefixTokenIds.Count > 0);
+        }
+        else if (TokenizerClass == "RobertaTokenizer")
+        {
+            yield return new("trim_offsets", true);
+        }
+    }
+}

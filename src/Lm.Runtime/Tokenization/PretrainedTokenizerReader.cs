@@ -1,0 +1,283 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lm.Runtime.Errors;
+
+namespace Lm.Runtime.Tokenization;
+
+/// <summary>
+/// Reads a Hugging Face tokenizer folder the way <c>AutoTokenizer.from_pretrained</c> does with its default fast
+/// tokenizer: <c>tokenizer.json</c> when present, otherwise the slow files converted; the class from
+/// tokenizer_config.json (else config.json's <c>model_type</c>, else the files); special tokens from the class's
+/// defaults, overridden by tokenizer_config.json, overridden by special_tokens_map.json.
+/// </summary>
+internal static class PretrainedTokenizerReader
+{
+    private static readonly string[] s_tokenizerFiles =
+        ["tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"];
+
+    public static LmTokenizer Read(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        if (!Directory.Exists(folder))
+        {
+            throw new LmException(ErrorCodes.TokenizerFilesNotFound, $"Tokenizer folder '{folder}' does not exist.");
+        }
+
+        string PathOf(string name) => Path.Combine(folder, name);
+        JsonObject? config = ReadOptionalObject(PathOf("tokenizer_config.json"));
+        JsonObject? specialTokensMap = ReadOptionalObject(PathOf("special_tokens_map.json"));
+        JsonObject? addedTokens = ReadOptionalObject(PathOf("added_tokens.json"));
+        string? declaredClass = config?["tokenizer_class"]?.GetValue<string>() is string named
+            ? PretrainedTokenizerDefaults.SlowClassName(named)
+            : PretrainedTokenizerDefaults.ClassForModelType(ReadOptionalObject(PathOf("config.json"))?["model_type"]?.GetValue<string>());
+
+        if (File.Exists(PathOf("tokenizer.json")))
+        {
+            var file = TokenizerJsonReader.Read(PathOf("tokenizer.json"), config);
+            string tokenizerClass = declaredClass ?? GuessClass(file.Kind, file.TokenToId);
+            TokenizerSettings settings = Settings(tokenizerClass, config, specialTokensMap, addedTokens, file.AddedTokens);
+            settings.Prefix.Clear();
+            settings.Prefix.AddRange(file.Prefix);
+            settings.Suffix.Clear();
+            settings.Suffix.AddRange(file.Suffix);
+            return file.CreateTokenizer(settings);
+        }
+
+        bool hasVocabJson = File.Exists(PathOf("vocab.json"));
+        bool hasMerges = File.Exists(PathOf("merges.txt"));
+        if (hasVocabJson || hasMerges)
+        {
+            if (!hasVocabJson || !hasMerges)
+            {
+                throw new LmException(ErrorCodes.TokenizerFileMissing,
+                    $"Tokenizer folder '{folder}' has {(hasVocabJson ? "vocab.json but no merges.txt" : "merges.txt but no vocab.json")}: " +
+                    $"a byte-level BPE tokenizer needs both (or a tokenizer.json). Found: {Found(folder)}.")
+                { File = PathOf(hasVocabJson ? "merges.txt" : "vocab.json") };
+            }
+
+            var vocabulary = ReadVocabJson(PathOf("vocab.json"));
+            var merges = ReadMerges(PathOf("merges.txt"));
+            var model = new ByteLevelBpeModel(vocabulary, merges, unknownToken: null,
+                addPrefixSpace: Bool(config, "add_prefix_space") ?? false, ignoreMerges: false, PathOf("vocab.json"));
+            string tokenizerClass = declaredClass ?? GuessClass(TokenizerKind.ByteLevelBpe, model.TokenToId);
+            TokenizerSettings settings = Settings(tokenizerClass, config, specialTokensMap, addedTokens, []);
+            PretrainedTokenizerDefaults.WrapAsClassDoes(settings, addBosToken: Bool(config, "add_bos_token") ?? false);
+            return new ByteLevelBpeTokenizer(model, settings);
+        }
+
+        if (File.Exists(PathOf("vocab.txt")))
+        {
+            string tokenizerClass = declaredClass ?? "BertTokenizer";
+            TokenizerSettings settings = Settings(tokenizerClass, config, specialTokensMap, addedTokens, []);
+            bool lowercase = Bool(config, "do_lower_case") ?? true;
+            var normalizer = new BertNormalizer(
+                CleanText: true,
+                HandleChineseChars: Bool(config, "tokenize_chinese_chars") ?? true,
+                StripAccents: Bool(config, "strip_accents"),
+                Lowercase: lowercase);
+            string unknown = settings.SpecialTokens.GetValueOrDefault("unk_token")?.Content ?? "[UNK]";
+            var model = new WordPieceModel(ReadVocabTxt(PathOf("vocab.txt")), unknown, "##", 100, normalizer, PathOf("vocab.txt"));
+            PretrainedTokenizerDefaults.WrapAsClassDoes(settings, addBosToken: false);
+            return new WordPieceTokenizer(model, settings);
+        }
+
+        throw new LmException(ErrorCodes.TokenizerFilesNotFound,
+            $"No tokenizer in '{folder}': expected tokenizer.json, vocab.json + merges.txt (GPT-2, RoBERTa) or vocab.txt (BERT). " +
+            $"Found: {Found(folder)}.");
+    }
+
+    /// <summary>The class's defaults, then tokenizer_config.json, then special_tokens_map.json, then added tokens.</summary>
+    private static TokenizerSettings Settings(
+        string tokenizerClass, JsonObject? config, JsonObject? specialTokensMap, JsonObject? addedTokensJson, IReadOnlyList<AddedToken> fileAddedTokens)
+    {
+        int modelMaxLength = config?["model_max_length"] is JsonValue max && max.TryGetValue(out double length)
+            ? (int)Math.Clamp(length, 0, int.MaxValue)
+            : int.MaxValue;
+        TokenizerSettings settings = PretrainedTokenizerDefaults.Create(tokenizerClass, modelMaxLength);
+        if (Bool(config, "clean_up_tokenization_spaces") is bool cleanUp)
+        {
+            settings.CleanUpTokenizationSpaces = cleanUp;
+        }
+
+        settings.DeclaredAddedTokens.AddRange(fileAddedTokens);
+        if (addedTokensJson is not null)
+        {
+            foreach ((string content, JsonNode? id) in addedTokensJson)
+            {
+                if (settings.DeclaredAddedTokens.All(t => t.Content != content) && id is JsonValue value && value.TryGetValue(out int tokenId))
+                {
+                    settings.DeclaredAddedTokens.Add(new AddedToken(tokenId, content, Special: false, Normalized: true));
+                }
+            }
+        }
+
+        if (config?["added_tokens_decoder"] is JsonObject decoder)
+        {
+            foreach ((string id, JsonNode? entry) in decoder)
+            {
+                if (int.TryParse(id, out int tokenId) && entry is JsonObject token && ParseSpec(token) is AddedTokenSpec spec)
+                {
+                    settings.DeclaredAddedTokens.RemoveAll(t => t.Id == tokenId || t.Content == spec.Content);
+                    settings.DeclaredAddedTokens.Add(spec.ToToken(tokenId) with { Special = Bool(token, "special") ?? false });
+                }
+            }
+        }
+
+        foreach (JsonObject? source in new[] { config, specialTokensMap })
+        {
+            if (source is null)
+            {
+                continue;
+            }
+
+            foreach (string role in TokenizerSettings.Roles)
+            {
+                if (source.TryGetPropertyValue(role, out JsonNode? value))
+                {
+                    settings.SpecialTokens[role] = ParseSpec(value);
+                }
+            }
+
+            foreach (string list in new[] { "additional_special_tokens", "extra_special_tokens" })
+            {
+                if (source[list] is JsonArray additional)
+                {
+                    settings.AdditionalSpecialTokens.Clear();
+                    settings.AdditionalSpecialTokens.AddRange(additional.Select(ParseSpec).OfType<AddedTokenSpec>());
+                }
+            }
+        }
+
+        if (PretrainedTokenizerDefaults.FamilyOf(tokenizerClass) == PretrainedTokenizerDefaults.Family.Roberta
+            && settings.SpecialTokens.GetValueOrDefault("mask_token") is { HasFlags: false } mask
+            && settings.DeclaredAddedTokens.All(t => t.Content != mask.Content))
+        {
+            settings.SpecialTokens["mask_token"] = PretrainedTokenizerDefaults.RobertaMask(mask.Content);
+        }
+
+        return settings;
+    }
+
+    /// <summary>A special token as a string, or as an AddedToken object (<c>{"content": …, "lstrip": …}</c>).</summary>
+    private static AddedTokenSpec? ParseSpec(JsonNode? node) => node switch
+    {
+        JsonValue value when value.TryGetValue(out string? content) => new AddedTokenSpec(content),
+        JsonObject token when token["content"]?.GetValue<string>() is string content => new AddedTokenSpec(
+            content,
+            HasFlags: true,
+            SingleWord: Bool(token, "single_word") ?? false,
+            LStrip: Bool(token, "lstrip") ?? false,
+            RStrip: Bool(token, "rstrip") ?? false,
+            Normalized: Bool(token, "normalized") ?? false),
+        _ => null,
+    };
+
+    /// <summary>Without a class name: BERT for WordPiece, RoBERTa for a BPE vocabulary with &lt;s&gt; and &lt;mask&gt;, else GPT-2.</summary>
+    private static string GuessClass(TokenizerKind kind, Func<string, int?> tokenToId) => kind switch
+    {
+        TokenizerKind.WordPiece => "BertTokenizer",
+        _ when tokenToId("<s>") is not null && tokenToId("<mask>") is not null => "RobertaTokenizer",
+        _ => "GPT2Tokenizer",
+    };
+
+    internal static bool? Bool(JsonObject? json, string key) =>
+        json?[key] is JsonValue value && value.TryGetValue(out bool flag) ? flag : null;
+
+    private static string Found(string folder)
+    {
+        string[] names = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).OfType<string>()
+            .OrderBy(name => Array.IndexOf(s_tokenizerFiles, name) is int i && i >= 0 ? i : int.MaxValue)
+            .ThenBy(name => name, StringComparer.Ordinal)
+            .Take(20)
+            .ToArray();
+        return names.Length == 0 ? "nothing (the folder is empty)" : string.Join(", ", names);
+    }
+
+    /// <summary>Parses a JSON file that must hold an object; null when the file does not exist.</summary>
+    internal static JsonObject? ReadOptionalObject(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject
+                ?? throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: expected a JSON object.") { File = path };
+        }
+        catch (JsonException e)
+        {
+            throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: not valid JSON ({e.Message})", e)
+            {
+                File = path,
+                Line = e.LineNumber is long line ? (int)line + 1 : null,
+            };
+        }
+    }
+
+    /// <summary>vocab.json: an object of token → id.</summary>
+    private static Dictionary<string, int> ReadVocabJson(string path)
+    {
+        JsonObject json = ReadOptionalObject(path)!;
+        return ReadVocabulary(json, path);
+    }
+
+    internal static Dictionary<string, int> ReadVocabulary(JsonObject json, string path)
+    {
+        var vocabulary = new Dictionary<string, int>(json.Count, StringComparer.Ordinal);
+        foreach ((string token, JsonNode? id) in json)
+        {
+            if (id is not JsonValue value || !value.TryGetValue(out int tokenId) || tokenId < 0)
+            {
+                throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: token '{token}' has no valid id.") { File = path };
+            }
+
+            vocabulary[token] = tokenId;
+        }
+
+        return vocabulary;
+    }
+
+    /// <summary>merges.txt: "#version" header lines skipped, then one "left right" pair per line.</summary>
+    private static List<(string, string)> ReadMerges(string path)
+    {
+        var merges = new List<(string, string)>(50_000);
+        int lineNumber = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (line.Length == 0 || (lineNumber == 1 && line.StartsWith("#version", StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            string[] parts = line.Split(' ');
+            if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+            {
+                throw new LmException(ErrorCodes.TokenizerFileMalformed,
+                    $"{path}, line {lineNumber}: expected two tokens separated by one space, found '{line}'.")
+                { File = path, Line = lineNumber };
+            }
+
+            merges.Add((parts[0], parts[1]));
+        }
+
+        return merges;
+    }
+
+    /// <summary>vocab.txt: one token per line; the line index is the id.</summary>
+    private static Dictionary<string, int> ReadVocabTxt(string path)
+    {
+        var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
+        int id = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            // As transformers' load_vocab: the token is the line without its line break; a repeated token keeps
+            // its last line.
+            vocabulary[line.TrimEnd('\n', '\r')] = id++;
+        }
+
+        return vocabulary;
+    }
+}
