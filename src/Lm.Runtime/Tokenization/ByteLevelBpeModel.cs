@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Lm.Runtime.Errors;
 
@@ -31,7 +31,7 @@ internal sealed class ByteLevelBpeModel
     // Pair of token ids -> (rank << 32) | merged id.
     private readonly Dictionary<long, long> _mergeTable;
     private readonly int[] _byteTokenIds;
-    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int[]> _cache = new(Environment.ProcessorCount, 1 << 15, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
     private int _cacheCount;
 
@@ -51,7 +51,7 @@ internal sealed class ByteLevelBpeModel
     {
         _vocabulary = new TokenVocabulary(vocabulary, source);
         _merges = merges.ToArray();
-        _mergeTable = new Dictionary<long, long>(_merges.Length);
+        _mergeTable = new Dictionary<long, long>(_merges.Length, PairComparer.Instance);
         for (int rank = 0; rank < _merges.Length; rank++)
         {
             (string left, string right) = _merges[rank];
@@ -130,6 +130,7 @@ internal sealed class ByteLevelBpeModel
         EncodePieces(text, ids);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EncodePieces(ReadOnlySpan<char> text, List<int> ids)
     {
         int start = 0;
@@ -141,12 +142,13 @@ internal sealed class ByteLevelBpeModel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EncodePiece(ReadOnlySpan<char> piece, List<int> ids)
     {
         bool cacheable = piece.Length <= MaxCachedPieceLength;
         if (cacheable && _cacheBySpan.TryGetValue(piece, out int[]? cached))
         {
-            ids.AddRange(cached);
+            ids.AddRange((ReadOnlySpan<int>)cached);
             return;
         }
 
@@ -181,6 +183,7 @@ internal sealed class ByteLevelBpeModel
     }
 
     /// <summary>Writes the ids of one piece into <paramref name="symbols"/> and returns how many there are.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal int MergePiece(ReadOnlySpan<byte> bytes, Span<int> symbols, int quadraticLimit = QuadraticMergeLimit)
     {
         if (IgnoreMerges && bytes.Length <= MaxCachedPieceLength * 4)
@@ -216,6 +219,7 @@ internal sealed class ByteLevelBpeModel
     /// Short words: keep the rank of every adjacent pair in an array, merge the lowest (leftmost on ties), and
     /// look up only the two pairs a merge changes.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int MergeByScanning(Span<int> symbols, int count)
     {
         if (count < 2)
@@ -345,4 +349,17 @@ internal sealed class ByteLevelBpeModel
         _mergeTable.TryGetValue(PairKey(left, right), out long value) ? value : long.MaxValue;
 
     private static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;
+
+    /// <summary>
+    /// long's own hash is left ^ right, which piles BPE pairs of small ids into few buckets; a multiplicative hash
+    /// spreads them.
+    /// </summary>
+    internal sealed class PairComparer : IEqualityComparer<long>
+    {
+        public static readonly PairComparer Instance = new();
+
+        public bool Equals(long x, long y) => x == y;
+
+        public int GetHashCode(long pair) => (int)((ulong)(pair * unchecked((long)0x9E3779B97F4A7C15)) >> 32);
+    }
 }

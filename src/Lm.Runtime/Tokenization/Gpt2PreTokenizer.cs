@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace Lm.Runtime.Tokenization;
 
@@ -25,6 +26,7 @@ internal static class Gpt2PreTokenizer
     private static readonly CharClass[] s_ascii = BuildAsciiClasses();
 
     /// <summary>Length in UTF-16 code units of the piece that starts at <paramref name="start"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int NextPieceLength(ReadOnlySpan<char> text, int start)
     {
         char first = text[start];
@@ -86,6 +88,7 @@ internal static class Gpt2PreTokenizer
         return 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int RunLength(ReadOnlySpan<char> text, int from, CharClass cls)
     {
         int i = from;
@@ -97,6 +100,7 @@ internal static class Gpt2PreTokenizer
         return i - from;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static CharClass Classify(ReadOnlySpan<char> text, int index, out int width)
     {
         char c = text[index];

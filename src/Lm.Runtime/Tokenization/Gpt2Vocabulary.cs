@@ -72,7 +72,7 @@ internal static class Gpt2Vocabulary
         }
 
         // (left id, right id) -> merged id; a lower merged id is an earlier (better ranked) merge.
-        var merged = new Dictionary<long, int>(tokens.Count);
+        var merged = new Dictionary<long, int>(tokens.Count, ByteLevelBpeModel.PairComparer.Instance);
         var merges = new (string, string)[tokens.Count - 256];
         var spelled = tokens.Select(bytes => ByteLevelAlphabet.Spell(bytes)).ToArray();
         var symbols = new List<int>();
