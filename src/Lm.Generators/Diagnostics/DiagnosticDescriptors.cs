@@ -74,11 +74,15 @@ namespace Lm.Generators.Diagnostics
             "Job attribute without [FineTuneJob]",
             "[{0}] on '{1}' has no effect without [FineTuneJob(\"<job name>\")] on the same class");
 
+        public static readonly DiagnosticDescriptor UnsupportedDataFile = Error("LM1016",
+            "Data file of an unsupported type",
+            "{0} '{1}' is not a data file lm-tune reads; use .txt, .csv, .json, .jsonl or .parquet");
+
         /// <summary>The whole table, in id order.</summary>
         public static readonly ImmutableArray<DiagnosticDescriptor> All = ImmutableArray.Create(
             ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
             ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
-            InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob);
+            InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile);
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
 

@@ -56,6 +56,8 @@ namespace Lm.Generators.Emitting
             WriteFactory(writer, job, JobSchema.Training, TrainingArguments, "CreateTrainingArguments",
                 "Hugging Face <c>TrainingArguments</c>: HF's defaults with this job's values applied.");
 
+            DatasetLoaderEmitter.Write(writer, job);
+
             writer.Line("/// <summary>The whole job, as <c>lm-tune train</c> would read it from the same values.</summary>")
                 .Line("public static " + FineTuneJob + " CreateJob() => new " + FineTuneJob)
                 .Line("{")

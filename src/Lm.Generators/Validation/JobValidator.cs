@@ -74,6 +74,8 @@ namespace Lm.Generators.Validation
                 case FieldKind.Text:
                     if (field.Name == "output_dir" && value.Text.Trim().Length == 0)
                         return DiagnosticInfo.Create(DiagnosticDescriptors.MalformedValue, value.Location, DisplayName(value), "a folder path", value.Text);
+                    if ((field.Name == "train_file" || field.Name == "validation_file") && !IsDataFile(value.Text))
+                        return DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedDataFile, value.Location, DisplayName(value), value.Text);
                     if (field.Choices is null || IsChoice(field.Choices, value.Text)) return null;
                     string? nearest = Nearest(field.Choices, value.Text);
                     return DiagnosticInfo.Create(DiagnosticDescriptors.UnknownChoice, value.Location, DisplayName(value),
@@ -150,6 +152,15 @@ namespace Lm.Generators.Validation
             if (patience is not null && evalStrategy == "no")
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InconsistentArguments, patience.Location,
                     DisplayName(patience) + " needs EvalStrategy steps or epoch: early stopping compares evaluations"));
+        }
+
+        // The extensions Lm.Runtime's TextSource.FromFile opens (run_clm.py's "text", "csv", "json", "parquet" builders).
+        private static readonly string[] DataFileExtensions = { ".txt", ".text", ".raw", ".tokens", ".csv", ".json", ".jsonl", ".parquet" };
+
+        private static bool IsDataFile(string path)
+        {
+            string extension = System.IO.Path.GetExtension(path.Trim()).ToLowerInvariant();
+            return DataFileExtensions.Contains(extension);
         }
 
         private static bool IsChoice(string[] choices, string text)

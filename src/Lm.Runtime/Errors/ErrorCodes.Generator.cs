@@ -35,6 +35,8 @@ public static partial class ErrorCodes
     public const string ItemJobNameMismatch = "LM1014";
     /// <summary>[TextDataset] or [Training] is on a class without [FineTuneJob].</summary>
     public const string AttributeWithoutJob = "LM1015";
+    /// <summary>TrainFile or ValidationFile has an extension no data source reads.</summary>
+    public const string UnsupportedDataFile = "LM1016";
 
     // Run-time errors of generated members.
 

@@ -163,6 +163,12 @@ public class DiagnosticTests
     public void Data_or_training_attribute_without_a_job_is_LM1015(string markup) =>
         AssertSingle(markup, "LM1015");
 
+    [Theory]
+    [InlineData("""[FineTuneJob("j")][TextDataset([|TrainFile = "data/train.tsv"|])] partial class C { }""")]
+    [InlineData("""[FineTuneJob("j")][TextDataset(TrainFile = "a.txt", [|ValidationFile = "data/validation"|])] partial class C { }""")]
+    public void Data_file_of_an_unsupported_type_is_LM1016(string markup) =>
+        AssertSingle(markup, "LM1016");
+
     [Fact]
     public void Item_values_are_range_checked_even_without_a_class()
     {

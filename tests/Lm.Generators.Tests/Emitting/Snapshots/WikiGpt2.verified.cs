@@ -44,6 +44,28 @@ namespace Sample
             LrSchedulerKwargs = new global::System.Collections.Generic.Dictionary<string, double> { ["num_cycles"] = 0.5 },
         };
 
+        /// <summary>The train file <c>data/train.txt</c> (text: one row per line, keeping its line break), opened as run_clm.py and run_mlm.py load it.</summary>
+        /// <param name="baseDirectory">The folder relative paths start from; the current directory when null.</param>
+        public static global::Lm.Runtime.Data.TextSource OpenTrainFile(string? baseDirectory = null) =>
+            global::Lm.Runtime.Data.TextSource.FromFile(global::Lm.Runtime.Configuration.JobFiles.Resolve("data/train.txt", baseDirectory), null, true);
+
+        /// <summary>The validation file <c>data/validation.txt</c> (text: one row per line, keeping its line break), opened as run_clm.py and run_mlm.py load it.</summary>
+        /// <param name="baseDirectory">The folder relative paths start from; the current directory when null.</param>
+        public static global::Lm.Runtime.Data.TextSource OpenValidationFile(string? baseDirectory = null) =>
+            global::Lm.Runtime.Data.TextSource.FromFile(global::Lm.Runtime.Configuration.JobFiles.Resolve("data/validation.txt", baseDirectory), null, true);
+
+        /// <summary>The job's train and validation splits as run_clm.py and run_mlm.py load them (validation from part of train when no file gives it).</summary>
+        /// <param name="baseDirectory">The folder relative paths start from; the current directory when null.</param>
+        public static global::Lm.Runtime.Data.DatasetSplits OpenSplits(string? baseDirectory = null) =>
+            global::Lm.Runtime.Data.DataPipeline.OpenSplits(global::Lm.Runtime.Configuration.JobFiles.ResolveDataFiles(CreateDataArguments(), baseDirectory));
+
+        /// <summary>
+        /// Tokenizes, groups and caches the job's data for its objective (clm), as run_clm.py preprocesses it: the train split and the validation split.
+        /// </summary>
+        /// <param name="baseDirectory">The folder relative paths start from; the current directory when null.</param>
+        public static global::Lm.Runtime.Data.PreparedData PrepareData(global::Lm.Runtime.Data.ITextEncoder encoder, string? baseDirectory = null, int? maxPositionEmbeddings = null, string? cacheRoot = null, global::System.Action<string>? log = null) =>
+            global::Lm.Runtime.Data.DataPipeline.Prepare(global::Lm.Runtime.Configuration.JobFiles.ResolveDataFiles(CreateDataArguments(), baseDirectory), encoder, global::Lm.Runtime.Data.DataObjective.Clm, train: true, validation: true, maxPositionEmbeddings: maxPositionEmbeddings, cacheRoot: cacheRoot, log: log);
+
         /// <summary>The whole job, as <c>lm-tune train</c> would read it from the same values.</summary>
         public static global::Lm.Runtime.Jobs.FineTuneJob CreateJob() => new global::Lm.Runtime.Jobs.FineTuneJob
         {
