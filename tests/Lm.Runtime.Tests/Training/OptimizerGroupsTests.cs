@@ -40,3 +40,64 @@ public class OptimizerGroupsTests
         public NormNames() : base(nameof(NormNames)) => RegisterComponents();
     }
 }
+
+public class OptimizerGroupsForHfModelsTests
+{
+    [Fact]
+    public void Gpt2_groups_equal_HF()
+    {
+        using var model = Lm.Runtime.Models.LanguageModel.Create(new Lm.Runtime.Models.Gpt2Config { VocabSize = 50, NPositions = 16, NEmbd = 8, NLayer = 2, NHead = 2 }, 1);
+
+        var (decay, noDecay) = OptimizerGroups.Split(model);
+
+        var decayExpected = new List<string> { "transformer.wte.weight", "transformer.wpe.weight" };
+        var noDecayExpected = new List<string>();
+        for (int i = 0; i < 2; i++)
+        {
+            string h = $"transformer.h.{i}.";
+            decayExpected.AddRange([h + "attn.c_attn.weight", h + "attn.c_proj.weight", h + "mlp.c_fc.weight", h + "mlp.c_proj.weight"]);
+            noDecayExpected.AddRange([h + "ln_1.weight", h + "ln_1.bias", h + "attn.c_attn.bias", h + "attn.c_proj.bias",
+                h + "ln_2.weight", h + "ln_2.bias", h + "mlp.c_fc.bias", h + "mlp.c_proj.bias"]);
+        }
+        noDecayExpected.AddRange(["transformer.ln_f.weight", "transformer.ln_f.bias"]);
+        Assert.Equal(Sorted(decayExpected), Sorted(decay.Select(p => p.Name)));
+        Assert.Equal(Sorted(noDecayExpected), Sorted(noDecay.Select(p => p.Name)));
+    }
+
+    [Fact]
+    public void Roberta_groups_equal_HF()
+    {
+        using var model = Lm.Runtime.Models.LanguageModel.Create(new Lm.Runtime.Models.RobertaConfig
+        {
+            VocabSize = 50, HiddenWidth = 8, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 16, MaxPositionEmbeddings = 20,
+        }, 1);
+
+        var (decay, noDecay) = OptimizerGroups.Split(model);
+
+        var decayExpected = new List<string>
+        {
+            "roberta.embeddings.word_embeddings.weight", "roberta.embeddings.position_embeddings.weight",
+            "roberta.embeddings.token_type_embeddings.weight", "lm_head.dense.weight",
+        };
+        var noDecayExpected = new List<string>
+        {
+            "roberta.embeddings.LayerNorm.weight", "roberta.embeddings.LayerNorm.bias",
+            "lm_head.bias", "lm_head.dense.bias", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias",
+        };
+        for (int i = 0; i < 2; i++)
+        {
+            string l = $"roberta.encoder.layer.{i}.";
+            foreach (var dense in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense" })
+            {
+                decayExpected.Add(l + dense + ".weight");
+                noDecayExpected.Add(l + dense + ".bias");
+            }
+            noDecayExpected.AddRange([l + "attention.output.LayerNorm.weight", l + "attention.output.LayerNorm.bias",
+                l + "output.LayerNorm.weight", l + "output.LayerNorm.bias"]);
+        }
+        Assert.Equal(Sorted(decayExpected), Sorted(decay.Select(p => p.Name)));
+        Assert.Equal(Sorted(noDecayExpected), Sorted(noDecay.Select(p => p.Name)));
+    }
+
+    private static List<string> Sorted(IEnumerable<string> names) => names.OrderBy(n => n, StringComparer.Ordinal).ToList();
+}

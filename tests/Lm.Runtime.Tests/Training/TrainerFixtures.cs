@@ -68,19 +68,6 @@ internal static class TrainerFixtures
             .SelectMany(p => p.parameter.detach().to(ScalarType.Float32).data<float>().ToArray()).ToArray();
 }
 
-/// <summary>A fresh temp folder, deleted afterwards.</summary>
-internal sealed class TempFolder : IDisposable
-{
-    public TempFolder() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lm-trainer-" + Guid.NewGuid().ToString("N"));
-
-    public void Dispose()
-    {
-        if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
-    }
-}
-
 /// <summary>
 /// Tests whose results depend on torch's global generator (dropout): they run alone, since other test classes
 /// running in parallel would draw from the same generator.

@@ -1,3 +1,4 @@
+using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Training;
 
 namespace Lm.Runtime.Tests.Training;
@@ -22,7 +23,7 @@ public class TrainerStateTests
     [Fact]
     public void State_round_trips_through_its_file()
     {
-        using var dir = new TempFolder();
+        using var dir = new ScratchFolder();
         var state = new TrainerState { Epoch = 0.75, GlobalStep = 3, BestMetric = 1.25, BestGlobalStep = 2, BestModelCheckpoint = "out/checkpoint-2" };
         state.LogHistory.Add(new LogEntry(3, [KeyValuePair.Create("eval_loss", 1.25)]));
         string path = Path.Combine(dir.Path, "trainer_state.json");

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Training;
 using static TorchSharp.torch;
 
@@ -11,7 +12,7 @@ public class TrainerTests
     [Fact]
     public void Accumulating_two_batches_of_four_equals_one_batch_of_eight()
     {
-        using var dir = new TempFolder();
+        using var dir = new ScratchFolder();
         var data = MemoryBlocks.Patterned(24, 16, TrainerFixtures.Vocab, seed: 3);
         using var big = TrainerFixtures.TinyGpt2();
         using var small = TrainerFixtures.TinyGpt2();
@@ -37,7 +38,7 @@ public class TrainerTests
     [Fact]
     public void Logs_hold_the_mean_loss_since_the_last_log_the_step_learning_rate_and_the_fractional_epoch()
     {
-        using var dir = new TempFolder();
+        using var dir = new ScratchFolder();
         var data = MemoryBlocks.Patterned(18, 16, TrainerFixtures.Vocab, seed: 5); // 5 batches of 4 (last of 2)
         using var model = TrainerFixtures.TinyGpt2();
         var args = TrainerFixtures.Args(dir.Path, maxSteps: 7);
@@ -77,8 +78,8 @@ public class TrainerTests
     [Fact]
     public void Resuming_from_a_checkpoint_continues_bit_for_bit()
     {
-        using var straightDir = new TempFolder();
-        using var resumedDir = new TempFolder();
+        using var straightDir = new ScratchFolder();
+        using var resumedDir = new ScratchFolder();
         var data = MemoryBlocks.Patterned(20, 16, TrainerFixtures.Vocab, seed: 11);
         TrainingArguments Args(string dir)
         {
@@ -122,7 +123,7 @@ public class TrainerTests
     [Fact]
     public void A_checkpoint_without_its_marker_is_skipped_and_reported_on_resume()
     {
-        using var dir = new TempFolder();
+        using var dir = new ScratchFolder();
         var data = MemoryBlocks.Patterned(12, 16, TrainerFixtures.Vocab, seed: 2);
         var args = TrainerFixtures.Args(dir.Path, maxSteps: 3);
         args.SaveStrategy = IntervalStrategy.Steps;
@@ -156,7 +157,7 @@ public class TrainerTests
     [Fact]
     public void A_non_finite_loss_stops_with_LM0410_and_keeps_the_last_checkpoint()
     {
-        using var dir = new TempFolder();
+        using var dir = new ScratchFolder();
         var data = MemoryBlocks.Patterned(12, 16, TrainerFixtures.Vocab, seed: 2);
         var args = TrainerFixtures.Args(dir.Path, maxSteps: 6);
         args.SaveStrategy = IntervalStrategy.Steps;
@@ -181,7 +182,7 @@ public class TrainerTests
     [Fact]
     public void Output_files_have_Hugging_Face_keys()
     {
-        using var dir = new TempFolder();
+        using var dir = new ScratchFolder();
         var data = MemoryBlocks.Patterned(12, 16, TrainerFixtures.Vocab, seed: 4);
         var eval = MemoryBlocks.Patterned(6, 16, TrainerFixtures.Vocab, seed: 8);
         var args = TrainerFixtures.Args(dir.Path, maxSteps: 4);
@@ -232,7 +233,7 @@ public class TrainerTests
     [Fact]
     public void Memory_stays_flat_over_many_steps()
     {
-        using var dir = new TempFolder();
+        using var dir = new ScratchFolder();
         var data = MemoryBlocks.Patterned(64, 16, TrainerFixtures.Vocab, seed: 9);
         var args = TrainerFixtures.Args(dir.Path, maxSteps: 200);
         args.LoggingSteps = 50;
