@@ -61,6 +61,20 @@ internal sealed class ByteLevelBpeTokenizer : LmTokenizer
 
     internal override void WriteVocabularyFiles(string folder) => PretrainedTokenizerWriter.WriteBpeVocabulary(_model, folder);
 
+    internal override IEnumerable<string> ModelIdentity()
+    {
+        yield return $"byte-level bpe add_prefix_space={_model.AddPrefixSpace} ignore_merges={_model.IgnoreMerges} unk={_model.UnknownToken}";
+        foreach ((string token, int id) in _model.VocabularyInIdOrder())
+        {
+            yield return $"{id} {token}";
+        }
+
+        foreach ((string left, string right) in _model.Merges)
+        {
+            yield return $"{left} {right}";
+        }
+    }
+
     internal override IEnumerable<KeyValuePair<string, JsonNode?>> ConfigEntries()
     {
         yield return new("add_prefix_space", _model.AddPrefixSpace);

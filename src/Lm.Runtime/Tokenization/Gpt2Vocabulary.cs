@@ -59,7 +59,9 @@ internal static class Gpt2Vocabulary
 
         vocabulary["<mask>"] = next;
         var model = new ByteLevelBpeModel(vocabulary, merges, unknownToken: "<unk>", addPrefixSpace: false, ignoreMerges: false, "RoBERTa vocabulary");
-        return new ByteLevelBpeTokenizer(model, PretrainedTokenizerDefaults.Create("RobertaTokenizer", RobertaMaxLength));
+        TokenizerSettings settings = PretrainedTokenizerDefaults.Create("RobertaTokenizer", RobertaMaxLength);
+        PretrainedTokenizerDefaults.ApplyClassTokenFlags(settings);
+        return new ByteLevelBpeTokenizer(model, settings);
     }
 
     private static (Dictionary<string, int>, (string, string)[]) Derive()

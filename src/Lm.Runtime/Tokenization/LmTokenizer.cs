@@ -1,4 +1,6 @@
 using System.Collections.Frozen;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Lm.Runtime.Tokenization;
@@ -24,6 +26,7 @@ public abstract class LmTokenizer
     private readonly FrozenSet<int> _specialIds;
     private readonly int[] _prefix;
     private readonly int[] _suffix;
+    private readonly Lazy<string> _fingerprint;
 
     private protected LmTokenizer(TokenizerSettings settings, Func<string, int?> modelTokenToId, int modelVocabularySize, Func<string, string>? normalize)
     {
@@ -47,6 +50,7 @@ public abstract class LmTokenizer
         ModelMaxLength = settings.ModelMaxLength;
         CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
         VocabSize = modelVocabularySize + AddedTokens.Count(t => modelTokenToId(t.Content) is null);
+        _fingerprint = new Lazy<string>(ComputeFingerprint);
     }
 
     /// <summary>The algorithm: byte-level BPE or WordPiece.</summary>
@@ -105,6 +109,13 @@ public abstract class LmTokenizer
     /// token flagged special.
     /// </summary>
     public IReadOnlySet<int> AllSpecialIds => _specialIds;
+
+    /// <summary>
+    /// A SHA-256 (hex) of everything that decides the ids: algorithm, vocabulary, merges, normalization, added and
+    /// special tokens. Two tokenizers with the same fingerprint encode every text alike, in any process; the token
+    /// cache keys on it.
+    /// </summary>
+    public string Fingerprint => _fingerprint.Value;
 
     /// <summary>Ids <see cref="Encode"/> puts before the text when asked for special tokens (RoBERTa: <c>&lt;s&gt;</c>).</summary>
     public IReadOnlyList<int> PrefixTokenIds => _prefix;
@@ -251,8 +262,40 @@ public abstract class LmTokenizer
     /// <summary>Writes the model's vocabulary files into <paramref name="folder"/>.</summary>
     internal abstract void WriteVocabularyFiles(string folder);
 
+    /// <summary>Lines that identify the model's behaviour (options, vocabulary, merges) for <see cref="Fingerprint"/>.</summary>
+    internal abstract IEnumerable<string> ModelIdentity();
+
     /// <summary>The model's own tokenizer_config.json entries (e.g. <c>do_lower_case</c>).</summary>
     internal abstract IEnumerable<KeyValuePair<string, JsonNode?>> ConfigEntries();
+
+    private string ComputeFingerprint()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] length = new byte[4];
+        void Add(string line)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(line);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, bytes.Length);
+            hash.AppendData(length);
+            hash.AppendData(bytes);
+        }
+
+        Add("lm-tune tokenizer fingerprint 1");
+        Add(Kind.ToString());
+        foreach (string line in ModelIdentity())
+        {
+            Add(line);
+        }
+
+        foreach (AddedToken token in AddedTokens.OrderBy(t => t.Id))
+        {
+            Add($"added {token.Id} {token.SingleWord} {token.LStrip} {token.RStrip} {token.Normalized} {token.Content}");
+        }
+
+        Add("prefix " + string.Join(' ', _prefix));
+        Add("suffix " + string.Join(' ', _suffix));
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
 
     private AddedToken? NamedToken(string role)
     {

@@ -52,7 +52,7 @@ internal static class PretrainedTokenizerDefaults
                 tokens["eos_token"] = tokens["sep_token"] = new AddedTokenSpec("</s>");
                 tokens["unk_token"] = new AddedTokenSpec("<unk>");
                 tokens["pad_token"] = new AddedTokenSpec("<pad>");
-                tokens["mask_token"] = RobertaMask("<mask>");
+                tokens["mask_token"] = new AddedTokenSpec("<mask>");
                 break;
             case Family.Bert:
                 tokens["unk_token"] = new AddedTokenSpec("[UNK]");
@@ -68,8 +68,19 @@ internal static class PretrainedTokenizerDefaults
         return settings;
     }
 
-    /// <summary>RobertaTokenizer makes a plain-string mask token swallow the space before it.</summary>
-    public static AddedTokenSpec RobertaMask(string content) => new(content, HasFlags: true, LStrip: true);
+    /// <summary>
+    /// RobertaTokenizer turns a mask token given as a plain string into one that swallows the space before it;
+    /// flags the files declare for the token (added_tokens_decoder, tokenizer.json) win over that.
+    /// </summary>
+    public static void ApplyClassTokenFlags(TokenizerSettings settings)
+    {
+        if (FamilyOf(settings.TokenizerClass) == Family.Roberta
+            && settings.SpecialTokens.GetValueOrDefault("mask_token") is { HasFlags: false } mask
+            && settings.DeclaredAddedTokens.All(t => t.Content != mask.Content))
+        {
+            settings.SpecialTokens["mask_token"] = mask with { HasFlags = true, LStrip = true };
+        }
+    }
 
     /// <summary>
     /// How the slow class's <c>build_inputs_with_special_tokens</c> wraps one text: RoBERTa and BERT put the

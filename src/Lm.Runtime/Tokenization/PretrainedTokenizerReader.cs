@@ -148,12 +148,7 @@ internal static class PretrainedTokenizerReader
             }
         }
 
-        if (PretrainedTokenizerDefaults.FamilyOf(tokenizerClass) == PretrainedTokenizerDefaults.Family.Roberta
-            && settings.SpecialTokens.GetValueOrDefault("mask_token") is { HasFlags: false } mask
-            && settings.DeclaredAddedTokens.All(t => t.Content != mask.Content))
-        {
-            settings.SpecialTokens["mask_token"] = PretrainedTokenizerDefaults.RobertaMask(mask.Content);
-        }
+        PretrainedTokenizerDefaults.ApplyClassTokenFlags(settings);
 
         return settings;
     }

@@ -51,6 +51,16 @@ internal sealed class WordPieceTokenizer : LmTokenizer
 
     internal override void WriteVocabularyFiles(string folder) => PretrainedTokenizerWriter.WriteWordPieceVocabulary(_model, folder);
 
+    internal override IEnumerable<string> ModelIdentity()
+    {
+        yield return $"wordpiece unk={_model.UnknownToken} prefix={_model.ContinuingSubwordPrefix} max_chars={_model.MaxInputCharsPerWord}";
+        yield return $"normalizer {_model.Normalizer}";
+        foreach ((string token, int id) in _model.VocabularyInIdOrder())
+        {
+            yield return $"{id} {token}";
+        }
+    }
+
     internal override IEnumerable<KeyValuePair<string, JsonNode?>> ConfigEntries()
     {
         BertNormalizer? normalizer = _model.Normalizer;

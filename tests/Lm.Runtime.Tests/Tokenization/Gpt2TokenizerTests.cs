@@ -129,6 +129,14 @@ public class Gpt2TokenizerTests
         Assert.Equal(1024, loaded.ModelMaxLength);
         Assert.Equal(50256, loaded.EosTokenId);
         Assert.Equal(s_gpt2.AllSpecialIds.Order(), loaded.AllSpecialIds.Order());
+        Assert.Equal(s_gpt2.Fingerprint, loaded.Fingerprint);
+    }
+
+    [Fact]
+    public void Fingerprint_is_a_sha256_that_tells_vocabularies_apart()
+    {
+        Assert.Matches("^[0-9a-f]{64}$", s_gpt2.Fingerprint);
+        Assert.NotEqual(s_gpt2.Fingerprint, LmTokenizer.RobertaFromGpt2().Fingerprint);
     }
 
     [Fact]

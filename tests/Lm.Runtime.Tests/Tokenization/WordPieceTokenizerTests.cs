@@ -72,6 +72,8 @@ public class WordPieceTokenizerTests
         using var folder = WriteVocabTxt("""{"do_lower_case": false}""");
         LmTokenizer cased = LmTokenizer.FromPretrained(folder.Path);
         Assert.Equal(new[] { 2, 1, 5, 1, 3 }, cased.Encode("Hello hello naïve"));
+        using var uncasedFolder = WriteVocabTxt();
+        Assert.NotEqual(LmTokenizer.FromPretrained(uncasedFolder.Path).Fingerprint, cased.Fingerprint);
     }
 
     [Fact]
