@@ -7,12 +7,11 @@ namespace Lm.Generators.Diagnostics
 {
     /// <summary>
     /// Every diagnostic the generator reports, with its stable id (LM1xxx; the same constants are in
-    /// <c>Lm.Runtime.Errors.ErrorCodes</c> and each has a row in docs/errors.md).
+    /// <c>Lm.Runtime.Errors.ErrorCodes</c> and each has a row, cause and fix, in docs/errors.md).
     /// </summary>
     internal static class DiagnosticDescriptors
     {
         private const string Category = "LmTune";
-        private const string HelpLink = "docs/errors.md#lm1xxx-source-generator-diagnostics";
 
         public static readonly DiagnosticDescriptor ValueMustBePositive = Error("LM1001",
             "Argument must be positive",
@@ -89,9 +88,9 @@ namespace Lm.Generators.Diagnostics
         public static DiagnosticDescriptor ById(string id) => Table[id];
 
         private static DiagnosticDescriptor Error(string id, string title, string message) =>
-            new DiagnosticDescriptor(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpLink);
+            new DiagnosticDescriptor(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         private static DiagnosticDescriptor Warning(string id, string title, string message) =>
-            new DiagnosticDescriptor(id, title, message, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpLink);
+            new DiagnosticDescriptor(id, title, message, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
     }
 }
