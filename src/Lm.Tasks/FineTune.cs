@@ -96,7 +96,8 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
 
         string config = PrepareRun(outputDir);
         Log.LogMessage(MessageImportance.High, "{0}: fine-tuning with lm-tune into {1}", name, outputDir);
-        var arguments = ToolArguments.Concat(["train", "--config", config, "--json"]).ToList();
+        // Detailed: lm-tune then writes its per-step lines, which the build log shows or hides by its own verbosity.
+        var arguments = ToolArguments.Concat(["train", "--config", config, "--json", "--verbosity", "detailed"]).ToList();
         Log.LogMessage(MessageImportance.Normal, "{0} {1}", ToolExecutable, string.Join(" ", arguments.Select(Quote)));
 
         var environment = new Dictionary<string, string>();
@@ -144,23 +145,22 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
     }
 
     /// <summary>
-    /// Chooses between resuming and starting over. An interrupted run of the same job (same hash, checkpoints on disk)
-    /// resumes from its last checkpoint; otherwise the output folder, which belongs to this job alone, is emptied.
-    /// Returns the configuration file to pass to the tool.
+    /// Chooses between resuming and starting over. A run interrupted before completion (no stamp) resumes from its
+    /// last checkpoint when nothing it depends on changed since it started (same job, same input files); otherwise the
+    /// output folder, which belongs to this job alone, is emptied. Returns the configuration file to pass to the tool.
     /// </summary>
     private string PrepareRun(string outputDir)
     {
         string jobFile = Job.GetMetadata("JobFile");
         string startedFile = Job.GetMetadata("StartedFile");
-        string hash = Job.GetMetadata("JobHash");
-        if (File.Exists(Job.GetMetadata("StampFile"))) File.Delete(Job.GetMetadata("StampFile"));
-        string? lastCheckpoint = File.Exists(startedFile) && File.ReadAllText(startedFile).Trim() == hash
-            ? LastCheckpoint(outputDir)
-            : null;
+        string stampFile = Job.GetMetadata("StampFile");
+        string runKey = RunKey();
+        bool interrupted = !File.Exists(stampFile) && File.Exists(startedFile) && File.ReadAllText(startedFile).Trim() == runKey;
+        string? lastCheckpoint = interrupted ? LastCheckpoint(outputDir) : null;
         if (lastCheckpoint is null)
         {
             if (Directory.Exists(outputDir)) Directory.Delete(outputDir, recursive: true);
-            AtomicFile.WriteAllText(startedFile, hash);
+            AtomicFile.WriteAllText(startedFile, runKey);
             return jobFile;
         }
         Log.LogMessage(MessageImportance.High, "{0}: resuming the interrupted run from {1}", Job.ItemSpec, lastCheckpoint);
@@ -170,6 +170,22 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
         AtomicFile.WriteAllText(resumeFile, job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return resumeFile;
     }
+
+    /// <summary>What a run depends on: the job's hash and each input file's path, size and time.</summary>
+    private string RunKey()
+    {
+        var key = new System.Text.StringBuilder(Job.GetMetadata("JobHash"));
+        foreach (string input in Inputs())
+        {
+            var info = new FileInfo(input);
+            key.Append('\n').Append(input).Append('|')
+                .Append(info.Exists ? info.Length : -1).Append('|')
+                .Append(info.Exists ? info.LastWriteTimeUtc.Ticks : 0);
+        }
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key.ToString())));
+    }
+
+    private IEnumerable<string> Inputs() => Job.GetMetadata("Inputs").Split(';', StringSplitOptions.RemoveEmptyEntries);
 
     private static string? LastCheckpoint(string outputDir)
     {
@@ -188,8 +204,7 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
         string stamp = Job.GetMetadata("StampFile");
         if (CompletionStamp.ReadJobHash(stamp) != Job.GetMetadata("JobHash")) return false;
         var stampTime = File.GetLastWriteTimeUtc(stamp);
-        return Job.GetMetadata("Inputs").Split(';', StringSplitOptions.RemoveEmptyEntries)
-            .All(input => File.Exists(input) && File.GetLastWriteTimeUtc(input) <= stampTime);
+        return Inputs().All(input => File.Exists(input) && File.GetLastWriteTimeUtc(input) <= stampTime);
     }
 
     /// <summary>Logs one stderr line; returns whether it was an error.</summary>
@@ -205,7 +220,7 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
                 int column = own ? line.Column : ParseInt(Job.GetMetadata("Column"));
                 string message = $"{Job.ItemSpec}: {line.Text}";
                 if (line.Kind == ToolLineKind.Error)
-                    Log.LogError(null, line.Code, null, file, lineNumber, column, 0, 0, message);
+                    Log.LogError(null, line.Code ?? TaskErrorCodes.FineTuneToolFailed, null, file, lineNumber, column, 0, 0, message);
                 else
                     Log.LogWarning(null, line.Code, null, file, lineNumber, column, 0, 0, message);
                 return line.Kind == ToolLineKind.Error;

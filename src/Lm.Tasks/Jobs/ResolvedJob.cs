@@ -22,7 +22,7 @@ internal sealed record ResolvedJob(
     /// <summary>Written when training succeeded: the hash of the job it trained and the tool's results.</summary>
     public string StampFile => Path.Combine(OutputDir, CompletionStamp.FileName);
 
-    /// <summary>Hash of the job whose run left the output folder's content; decides between resuming and starting over.</summary>
+    /// <summary>The key (job hash + input files) of the run that left the output folder's content; decides between resuming and starting over.</summary>
     public string StartedFile => Path.Combine(JobRoot, Name + ".started");
 
     /// <summary>The job plus <c>resume_from_checkpoint</c>, when an interrupted run of the same job resumes.</summary>

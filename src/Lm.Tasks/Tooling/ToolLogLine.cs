@@ -7,16 +7,17 @@ internal enum ToolLineKind { Phase, Step, Warning, Error }
 
 /// <summary>
 /// One stderr line of lm-tune, classified: <c>error LM####: …</c> and <c>warning LM####: …</c> (optionally preceded
-/// by <c>file(line,col): </c>, MSBuild's canonical form) become build errors and warnings; per-step progress
-/// (Hugging Face's log dictionaries <c>{'loss': …}</c>, <c>step N/M</c>, progress bars) is detailed; anything else is a
-/// phase line at normal verbosity.
+/// by <c>file(line,col): </c>, MSBuild's canonical form; the code may be missing, <c>error: …</c>) become build errors
+/// and warnings; per-step progress (lm-tune's <c>train: 120 loss=3.2 …</c> detail lines, Hugging Face's log
+/// dictionaries <c>{'loss': …}</c>, progress bars) is detailed; anything else (<c>train: 500 steps</c>,
+/// <c>train: done in 80 s</c>) is a phase line at normal verbosity.
 /// </summary>
 internal sealed partial record ToolLogLine(ToolLineKind Kind, string Text, string? Code = null, string? File = null, int Line = 0, int Column = 0)
 {
-    [GeneratedRegex(@"^(?:(?<file>[^\s(][^(]*?)(?:\((?<line>\d+)(?:,(?<col>\d+))?\))?\s*:\s*)?(?<kind>error|warning)\s+(?<code>LM\d{4})\s*:\s*(?<message>.*)$")]
+    [GeneratedRegex(@"^(?:(?<file>[^\s(][^(]*?)(?:\((?<line>\d+)(?:,(?<col>\d+))?\))?\s*:\s*)?(?<kind>error|warning)(?:\s+(?<code>LM\d{4}))?\s*:\s*(?<message>.*)$")]
     private static partial Regex Diagnostic();
 
-    [GeneratedRegex(@"^\s*(?:\{['""]|\[?step\s+\d+|\d+/\d+\b|\d+%\|)", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^\s*(?:\{['""]|\[?step\s+\d+|\d+/\d+\b|\d+%\||[A-Za-z][\w -]*: \d+(?:$| (?!steps$)))", RegexOptions.IgnoreCase)]
     private static partial Regex StepProgress();
 
     public static ToolLogLine Parse(string line)
@@ -27,7 +28,7 @@ internal sealed partial record ToolLogLine(ToolLineKind Kind, string Text, strin
             return new ToolLogLine(
                 match.Groups["kind"].Value == "error" ? ToolLineKind.Error : ToolLineKind.Warning,
                 match.Groups["message"].Value,
-                match.Groups["code"].Value,
+                match.Groups["code"].Success ? match.Groups["code"].Value : null,
                 match.Groups["file"].Success ? match.Groups["file"].Value.Trim() : null,
                 match.Groups["line"].Success ? int.Parse(match.Groups["line"].Value, System.Globalization.CultureInfo.InvariantCulture) : 0,
                 match.Groups["col"].Success ? int.Parse(match.Groups["col"].Value, System.Globalization.CultureInfo.InvariantCulture) : 0);

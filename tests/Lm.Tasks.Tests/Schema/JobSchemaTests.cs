@@ -15,6 +15,15 @@ public class JobSchemaTests
             "src/Lm.Tasks/Schema/JobSchema.cs is out of date with FineTuneJob.Fields; replace its table with:\n" + Expected());
     }
 
+    [Fact]
+    public void Targets_make_every_schema_field_visible_to_the_generator()
+    {
+        var targets = System.Xml.Linq.XDocument.Load(Path.Combine(RepoRoot.Path, "src", "Lm.Tasks", "build", "Lm.Build.targets"));
+        string include = (string)targets.Descendants("_LmCompilerVisibleMetadata").Single().Attribute("Include")!;
+        var visible = include.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(["Identity", "Config", "Model", .. FineTuneJob.Fields.Select(f => f.PascalName)], visible);
+    }
+
     [Theory]
     [InlineData("LearningRate", "3e-5", "3E-05")]
     [InlineData("learningrate", "0.001", "0.001")]

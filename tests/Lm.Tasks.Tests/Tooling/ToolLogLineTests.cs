@@ -18,7 +18,15 @@ public class ToolLogLineTests
             ToolLogLine.Parse("data/train.txt(12,3): warning LM0301: empty line skipped"));
     }
 
+    [Fact]
+    public void Uncoded_warning_is_a_warning_without_code()
+    {
+        Assert.Equal(new ToolLogLine(ToolLineKind.Warning, "no pad token; using eos"), ToolLogLine.Parse("warning: no pad token; using eos"));
+    }
+
     [Theory]
+    [InlineData("train: 120 loss=3.2104 lr=4.8e-05")]
+    [InlineData("eval: 3")]
     [InlineData("{'loss': 3.21, 'grad_norm': 1.5, 'learning_rate': 4.9e-05, 'epoch': 0.1}")]
     [InlineData("{\"loss\": 3.21, \"step\": 10}")]
     [InlineData("step 10/100 loss 3.21")]
@@ -31,6 +39,9 @@ public class ToolLogLineTests
 
     [Theory]
     [InlineData("Loading model tiny-gpt2")]
+    [InlineData("train: 500 steps")]
+    [InlineData("train: started")]
+    [InlineData("train: done in 80.2 s, 6.23 it/s")]
     [InlineData("***** Running training *****")]
     [InlineData("  Num examples = 1,000")]
     [InlineData("the error LM0403 is mentioned mid-line")]

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Lm.Tasks.Tests.Build;
+
+/// <summary>The outcome of one <c>dotnet</c> command on a temporary project.</summary>
+internal sealed record DotnetRun(int ExitCode, string Output, TimeSpan Elapsed)
+{
+    public override string ToString() => $"exit {ExitCode} after {Elapsed.TotalSeconds:0.0} s\n{Output}";
+}
+
+/// <summary>
+/// A console project in a temporary folder outside the repository (so the repository's Directory.Build.* files do
+/// not apply), importing the fine-tune props and targets from source and the task assembly these tests were built
+/// with, and built with the real <c>dotnet build</c>.
+/// </summary>
+internal sealed class TempProject : IDisposable
+{
+    /// <summary>The task assembly under test: the copy in this test's output folder.</summary>
+    public static string TasksAssembly => typeof(Lm.Tasks.Schema.JobSchema).Assembly.Location;
+
+    public static string BuildFolder => Path.Combine(RepoRoot.Path, "src", "Lm.Tasks", "build");
+
+    public TempProject(string items, string? extraProperties = null, bool importFromSource = true)
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("lm-tasks-test-").FullName;
+        File.WriteAllText(Path.Combine(Directory, "train.txt"), "The tower is 324 metres tall.\nIt was the first structure to reach 300 metres.\n");
+        File.WriteAllText(Path.Combine(Directory, "Program.cs"), "System.Console.WriteLine(\"app ran\");\n");
+        string imports = importFromSource
+            ? $"""
+                <Import Project="{BuildFolder}/Lm.Build.props" />
+                <Import Project="{BuildFolder}/Lm.Build.targets" />
+              """
+            : "";
+        ProjectText = $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <LmTasksAssembly>{TasksAssembly}</LmTasksAssembly>
+                <LmToolPath>{FakeTool.FileName}</LmToolPath>
+            {extraProperties}
+              </PropertyGroup>
+              <ItemGroup>
+            {items}
+              </ItemGroup>
+            {imports}
+            </Project>
+            """;
+        File.WriteAllText(ProjectFile, ProjectText);
+        FakeTool.WriteTo(Directory);
+    }
+
+    public string Directory { get; }
+
+    public string ProjectText { get; private set; }
+
+    public string ProjectFile => Path.Combine(Directory, "app.csproj");
+
+    public string PathOf(string relative) => Path.Combine(Directory, relative);
+
+    /// <summary>Replaces text in the project file (a new hyperparameter, say).</summary>
+    public void EditProject(string oldText, string newText)
+    {
+        Assert.Contains(oldText, ProjectText);
+        ProjectText = ProjectText.Replace(oldText, newText);
+        File.WriteAllText(ProjectFile, ProjectText);
+    }
+
+    /// <summary>The 1-based line of the first project-file line containing <paramref name="text"/>.</summary>
+    public int LineOf(string text) => Array.FindIndex(ProjectText.Split('\n'), l => l.Contains(text)) + 1;
+
+    /// <summary>How many times the fake tool ran in this project.</summary>
+    public int ToolRuns => File.Exists(PathOf(FakeTool.CallLog)) ? File.ReadAllLines(PathOf(FakeTool.CallLog)).Length : 0;
+
+    public DotnetRun Build(params string[] arguments) => Dotnet(["build", .. arguments]);
+
+    public DotnetRun Dotnet(string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        using var process = Start(arguments, environment);
+        var output = new StringBuilder();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        var clock = Stopwatch.StartNew();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(8)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(" ", arguments)} did not finish:\n{output}");
+        }
+        process.WaitForExit();
+        return new DotnetRun(process.ExitCode, output.ToString(), clock.Elapsed);
+    }
+
+    /// <summary>Starts <c>dotnet ARGS</c> in the project folder, with MSBuild node reuse off so no node outlives the test.</summary>
+    public Process Start(string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var startInfo = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in arguments) startInfo.ArgumentList.Add(argument);
+        startInfo.ArgumentList.Add("-nodeReuse:false");
+        // The test host runs under `dotnet test`, whose MSBuild settings must not leak into the project's build.
+        foreach (string name in startInfo.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
+            startInfo.Environment.Remove(name);
+        startInfo.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        startInfo.Environment["DOTNET_NOLOGO"] = "1";
+        startInfo.Environment["DOTNET_CLI_UI_LANGUAGE"] = "en";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) startInfo.Environment[name] = value;
+        return Process.Start(startInfo)!;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A process the test started may still hold a file for a moment; the folder is under the temp root.
+        }
+    }
+}
