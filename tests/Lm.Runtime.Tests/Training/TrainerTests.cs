@@ -1,5 +1,9 @@
 using System.Text.Json.Nodes;
+using Lm.Runtime.Checkpoints;
+using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Jobs;
+using Lm.Runtime.Models;
 using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Training;
 using static TorchSharp.torch;
@@ -118,6 +122,76 @@ public class TrainerTests
         var actual = JsonNode.Parse(File.ReadAllText(Path.Combine(resumedDir.Path, "checkpoint-10", "trainer_state.json")))!;
         Assert.Equal(expected.ToJsonString(), actual.ToJsonString());
         Assert.Equal(new[] { 3, 6, 9 }, expected["log_history"]!.AsArray().Select(e => e!["step"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public void Resuming_masked_lm_training_restores_the_masking_generator()
+    {
+        using var scratch = new ScratchFolder();
+        var encoder = new CharEncoder(addSpecialTokens: true);
+        using var data = DataPipeline.Prepare(new DataArguments
+        {
+            TrainFile = TestData.Corpus("wikitext-2-raw/sample/validation.txt"), BlockSize = 32, MaxTrainSamples = 48,
+        }, encoder, DataObjective.Mlm, validation: false, cacheRoot: Path.Combine(scratch.Path, "cache"));
+        LanguageModel Roberta(long seed) => LanguageModel.Create(new RobertaConfig
+        {
+            VocabSize = 1000, HiddenWidth = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64,
+            MaxPositionEmbeddings = 40, PadTokenId = CharEncoder.Pad,
+        }, seed);
+        TrainingArguments Args(string dir)
+        {
+            var args = TrainerFixtures.Args(dir, maxSteps: 6);
+            args.SaveStrategy = IntervalStrategy.Steps;
+            args.SaveSteps = 3;
+            args.LoggingSteps = 2;
+            return args;
+        }
+        DatasetBatches Batches() => new(data.Train!, new MaskingCollator(encoder, new MaskingOptions { Seed = 42 }));
+
+        using var straightModel = Roberta(1);
+        using (var straight = new Trainer(straightModel, Args(Path.Combine(scratch.Path, "a")), Batches()))
+            straight.Train();
+        using var cancel = new CancellationTokenSource();
+        using (var interruptedModel = Roberta(1))
+        using (var interrupted = new Trainer(interruptedModel, Args(Path.Combine(scratch.Path, "b")), Batches()))
+        {
+            interrupted.StepEnd += (_, e) => { if (e.GlobalStep == 3) cancel.Cancel(); };
+            Assert.Throws<LmException>(() => interrupted.Train(cancel.Token));
+        }
+        using var resumedModel = Roberta(2);
+        var resumeArgs = Args(Path.Combine(scratch.Path, "b"));
+        resumeArgs.ResumeFromCheckpoint = Path.Combine(scratch.Path, "b", "checkpoint-3");
+        using (var resumed = new Trainer(resumedModel, resumeArgs, Batches()))
+            resumed.Train();
+
+        Assert.Equal(TrainerFixtures.Weights(straightModel), TrainerFixtures.Weights(resumedModel));
+    }
+
+    [Fact]
+    public void Bf16_training_keeps_fp32_masters_and_saves_fp32_weights()
+    {
+        using var dir = new ScratchFolder();
+        var data = MemoryBlocks.Patterned(16, 16, TrainerFixtures.Vocab, seed: 6);
+        using var fp32Model = TrainerFixtures.TinyGpt2();
+        using var bf16Model = TrainerFixtures.TinyGpt2();
+        var fp32Args = TrainerFixtures.Args(Path.Combine(dir.Path, "fp32"), maxSteps: 12);
+        var bf16Args = TrainerFixtures.Args(Path.Combine(dir.Path, "bf16"), maxSteps: 12);
+        bf16Args.Bf16 = true;
+        bf16Args.SaveStrategy = IntervalStrategy.Steps;
+        bf16Args.SaveSteps = 6;
+        using var fp32 = new Trainer(fp32Model, fp32Args, data);
+        using var bf16 = new Trainer(bf16Model, bf16Args, data);
+
+        double fp32Loss = fp32.Train().TrainingLoss;
+        double bf16Loss = bf16.Train().TrainingLoss;
+
+        Assert.True(Math.Abs(fp32Loss - bf16Loss) < 0.05 * fp32Loss, $"fp32 {fp32Loss}, bf16 {bf16Loss}");
+        Assert.All(bf16Model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+        var saved = SafeTensorsReader.Read(Path.Combine(dir.Path, "bf16", "checkpoint-6", "model.safetensors"));
+        Assert.All(saved.Values, t => Assert.Equal(ScalarType.Float32, t.dtype));
+        foreach (var t in saved.Values) t.Dispose();
+        float[] a = TrainerFixtures.Weights(fp32Model), b = TrainerFixtures.Weights(bf16Model);
+        Assert.True(a.Zip(b).Max(p => Math.Abs(p.First - p.Second)) < 0.05);
     }
 
     [Fact]
