@@ -8,6 +8,7 @@ public class FineTuneJobGeneratorTests
     private static readonly string[] TrackedSteps =
     {
         FineTuneJobGenerator.TrackingNames.JobClasses,
+        FineTuneJobGenerator.TrackingNames.JobItems,
         FineTuneJobGenerator.TrackingNames.ResolvedJobs,
         FineTuneJobGenerator.TrackingNames.ProjectDiagnostics,
     };

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
+using Lm.Runtime.Tokenization;
 
 namespace Lm.Runtime.Configuration;
 
@@ -70,15 +72,30 @@ public sealed class JobArtifacts
     }
 
     /// <summary>
+    /// Loads the fine-tuned model (in eval mode) onto <paramref name="device"/> (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>,
+    /// <c>auto</c>) in <paramref name="dtype"/> (<c>float32</c>, <c>bfloat16</c>, <c>auto</c>). Throws LM1101 when the
+    /// job has not been trained.
+    /// </summary>
+    public LanguageModel LoadModel(string device = "cpu", string dtype = "float32")
+    {
+        RequireTrained();
+        return PretrainedModel.Load(ModelDirectory, device, dtype);
+    }
+
+    /// <summary>Loads the tokenizer saved with the fine-tuned model. Throws LM1101 when the job has not been trained.</summary>
+    public LmTokenizer LoadTokenizer()
+    {
+        RequireTrained();
+        return LmTokenizer.FromPretrained(ModelDirectory);
+    }
+
+    /// <summary>
     /// The numeric metrics of <see cref="MetricsFile"/> (<c>train_loss</c>, <c>eval_loss</c>, <c>perplexity</c>,
     /// <c>train_runtime</c>, ...). Throws LM1101 when the job has not been trained.
     /// </summary>
     public IReadOnlyDictionary<string, double> ReadMetrics()
     {
-        if (!File.Exists(MetricsFile))
-            throw new LmException(ErrorCodes.JobResultsMissing,
-                $"job '{JobName}' has no results at '{MetricsFile}'; build the project to train it (LmSkipFineTune must not be true)")
-            { File = MetricsFile };
+        if (!File.Exists(MetricsFile)) throw NotTrained(MetricsFile);
         using var document = JsonDocument.Parse(File.ReadAllText(MetricsFile));
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var property in document.RootElement.EnumerateObject())
@@ -87,6 +104,16 @@ public sealed class JobArtifacts
         }
         return metrics;
     }
+
+    private void RequireTrained()
+    {
+        if (!IsTrained) throw NotTrained(Path.Combine(ModelDirectory, "model.safetensors"));
+    }
+
+    private LmException NotTrained(string missing) =>
+        new(ErrorCodes.JobResultsMissing,
+            $"job '{JobName}' has no results at '{missing}'; build the project to train it (LmSkipFineTune must not be true)")
+        { File = missing };
 
     private static long StepOf(string folderName) =>
         long.TryParse(folderName.AsSpan("checkpoint-".Length), NumberStyles.None, CultureInfo.InvariantCulture, out long step) ? step : -1;

@@ -40,6 +40,6 @@ public static partial class ErrorCodes
 
     // Run-time errors of generated members.
 
-    /// <summary>A job's results (all_results.json) are not there: the job has not been trained yet.</summary>
+    /// <summary>A job's results (model, all_results.json) are not there: the job has not been trained yet.</summary>
     public const string JobResultsMissing = "LM1101";
 }

@@ -120,6 +120,17 @@ public class JobSchemaTests
     }
 
     [Fact]
+    public void Every_model_preset_is_a_known_model_of_its_family()
+    {
+        foreach (string preset in Lm.Runtime.Models.ModelPresets.Names)
+        {
+            Assert.True(JobSchema.KnownModels.TryGetValue(preset, out ModelFamily? family), $"preset {preset} is missing from JobSchema.KnownModels");
+            Assert.Equal(Lm.Runtime.Models.ModelPresets.Config(preset).ModelType, family!.ModelType);
+        }
+        Assert.Equal(Lm.Runtime.Models.ModelConfig.SupportedModelTypes.Order(), JobSchema.ModelTypes.Keys.Order());
+    }
+
+    [Fact]
     public void Every_diagnostic_id_has_a_runtime_constant_and_a_row_in_the_error_table()
     {
         var constants = typeof(ErrorCodes).GetFields().Select(f => (string)f.GetValue(null)!).ToHashSet();

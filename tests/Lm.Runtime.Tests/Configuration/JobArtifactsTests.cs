@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Reflection.Emit;
 using Lm.Runtime.Configuration;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
 
 namespace Lm.Runtime.Tests.Configuration;
 
@@ -55,6 +56,31 @@ public class JobArtifactsTests : IDisposable
         Assert.Equal(ErrorCodes.JobResultsMissing, e.Code);
         Assert.Equal(artifacts.MetricsFile, e.File);
         Assert.Contains("'j'", e.Message);
+    }
+
+    [Fact]
+    public void Loading_the_model_of_an_untrained_job_is_LM1101_naming_the_weights()
+    {
+        var artifacts = JobArtifacts.At("j", _folder);
+        var e = Assert.Throws<LmException>(() => artifacts.LoadModel());
+        Assert.Equal(ErrorCodes.JobResultsMissing, e.Code);
+        Assert.Equal(Path.Combine(_folder, "model.safetensors"), e.File);
+        Assert.Equal(ErrorCodes.JobResultsMissing, Assert.Throws<LmException>(() => artifacts.LoadTokenizer()).Code);
+    }
+
+    [Fact]
+    public void Trained_model_loads_from_the_output_folder_with_the_saved_weights()
+    {
+        using (var saved = ModelPresets.Create("tiny-gpt2", seed: 7))
+        {
+            PretrainedModel.Save(saved, _folder);
+        }
+        using var expected = ModelPresets.Create("tiny-gpt2", seed: 7);
+        using var loaded = JobArtifacts.At("j", _folder).LoadModel();
+        var expectedParameters = expected.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, parameter) in loaded.named_parameters())
+            Assert.True(parameter.equal(expectedParameters[name]).all().item<bool>(), name);
+        Assert.Equal(expectedParameters.Count, loaded.named_parameters().Count());
     }
 
     [Fact]
