@@ -20,6 +20,16 @@ public class Gpt2TokenizerTests
     }
 
     [Fact]
+    public void Tutorial_first_wikitext_line_gives_its_hugging_face_ids()
+    {
+        IReadOnlyList<string> lines = TokenizerTestFiles.CorpusLines("wikitext-2-raw/sample/train.txt", 2);
+        Assert.Equal(" \n", lines[0]);
+        Assert.Equal(" = Valkyria Chronicles III = \n", lines[1]);
+        Assert.Equal(new[] { 220, 198 }, s_gpt2.Encode(lines[0]));
+        Assert.Equal(new[] { 796, 569, 18354, 7496, 17740, 6711, 796, 220, 198 }, s_gpt2.Encode(lines[1]));
+    }
+
+    [Fact]
     public void Special_tokens_are_endoftext_and_none_is_added_around_text()
     {
         Assert.Equal(TokenizerKind.ByteLevelBpe, s_gpt2.Kind);
@@ -180,6 +190,30 @@ public class Gpt2TokenizerTests
         var parallel = new int[lines.Count][];
         Parallel.For(0, lines.Count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i] = s_gpt2.Encode(lines[i]));
         Assert.Equal(sequential, parallel);
+    }
+
+    [Fact]
+    public void EncodeInto_allocates_nothing_once_the_words_are_cached()
+    {
+        string[] lines = TokenizerTestFiles.CorpusLines("wikitext-2-raw/sample/train.txt", 200).ToArray();
+        var ids = new List<int>(4096);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            foreach (string line in lines)
+            {
+                ids.Clear();
+                s_gpt2.EncodeInto(line, ids);
+            }
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (string line in lines)
+        {
+            ids.Clear();
+            s_gpt2.EncodeInto(line, ids);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
