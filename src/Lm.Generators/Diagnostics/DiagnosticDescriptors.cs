@@ -77,11 +77,15 @@ namespace Lm.Generators.Diagnostics
             "Data file of an unsupported type",
             "{0} '{1}' is not a data file lm-tune reads; use .txt, .csv, .json, .jsonl or .parquet");
 
+        public static readonly DiagnosticDescriptor AmbiguousConfigClass = Error("LM1017",
+            "Fine-tune item names several classes",
+            "<LanguageModelFineTune Include=\"{0}\"> has Config=\"{1}\", which names several classes with [FineTuneJob] ({2}); use the full name");
+
         /// <summary>The whole table, in id order.</summary>
         public static readonly ImmutableArray<DiagnosticDescriptor> All = ImmutableArray.Create(
             ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
             ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
-            InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile);
+            InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile, AmbiguousConfigClass);
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
 

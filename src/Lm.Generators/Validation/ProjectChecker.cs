@@ -35,8 +35,12 @@ namespace Lm.Generators.Validation
                 JobClassModel? configured = null;
                 if (item.ConfigClass is not null)
                 {
-                    configured = classes.FirstOrDefault(c => JobResolver.Names(item.ConfigClass, c));
-                    if (configured is null)
+                    JobClassModel[] named = classes.Where(c => JobResolver.Names(item.ConfigClass, c)).ToArray();
+                    configured = named.FirstOrDefault();
+                    if (named.Length > 1)
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.AmbiguousConfigClass, null, item.Name, item.ConfigClass,
+                            string.Join(", ", named.Select(c => c.FullName))));
+                    else if (configured is null)
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ItemWithoutClass, null, item.Name, item.ConfigClass));
                     else if (!string.Equals(configured.JobName, item.Name, StringComparison.Ordinal))
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ItemJobNameMismatch, configured.JobNameLocation,

@@ -37,6 +37,8 @@ public static partial class ErrorCodes
     public const string AttributeWithoutJob = "LM1015";
     /// <summary>TrainFile or ValidationFile has an extension no data source reads.</summary>
     public const string UnsupportedDataFile = "LM1016";
+    /// <summary>An item's Config is a simple name that several [FineTuneJob] classes share.</summary>
+    public const string AmbiguousConfigClass = "LM1017";
 
     // Run-time errors of generated members.
 

@@ -170,6 +170,16 @@ public class DiagnosticTests
         AssertSingle(markup, "LM1016");
 
     [Fact]
+    public void Item_config_simple_name_shared_by_two_classes_is_LM1017()
+    {
+        var diagnostic = AssertSingle("""
+            namespace A { [FineTuneJob("j")] partial class Job { } }
+            namespace B { [FineTuneJob("k")] partial class Job { } }
+            """, "LM1017", new TestItem("j", ("Config", "Job")), new TestItem("k", ("Config", "B.Job")));
+        Assert.Contains("(A.Job, B.Job)", diagnostic.GetMessage());
+    }
+
+    [Fact]
     public void Item_values_are_range_checked_even_without_a_class()
     {
         var diagnostic = AssertSingle("", "LM1001", new TestItem("j", ("LearningRate", "-1")));
