@@ -305,6 +305,38 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Early_stopping_stops_after_patience_evaluations_without_improvement_and_keeps_the_best()
+    {
+        using var dir = new ScratchFolder();
+        var data = MemoryBlocks.Patterned(16, 16, TrainerFixtures.Vocab, seed: 12);
+        var args = TrainerFixtures.Args(dir.Path, maxSteps: 10);
+        args.EvalStrategy = IntervalStrategy.Steps;
+        args.EvalSteps = 1;
+        args.SaveStrategy = IntervalStrategy.Steps;
+        args.SaveSteps = 1;
+        args.LoadBestModelAtEnd = true;
+        // The loss falls with training, so "greater is better" makes every evaluation after the first a non-improvement.
+        args.GreaterIsBetter = true;
+        args.EarlyStoppingPatience = 2;
+        using var model = TrainerFixtures.TinyGpt2();
+        using var trainer = new Trainer(model, args, data, data);
+
+        trainer.Train();
+
+        Assert.Equal(3, trainer.State.GlobalStep);
+        Assert.Equal(1, trainer.State.BestGlobalStep);
+        Assert.Equal(Path.Combine(dir.Path, "checkpoint-1"), trainer.State.BestModelCheckpoint);
+        Assert.Equal(trainer.State.LogHistory.First(e => e.Values.ContainsKey("eval_loss"))["eval_loss"], trainer.State.BestMetric);
+        var checkpointState = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "checkpoint-3", "trainer_state.json")))!;
+        Assert.Equal(2, checkpointState["stateful_callbacks"]!["EarlyStoppingCallback"]!["attributes"]!["early_stopping_patience_counter"]!.GetValue<int>());
+        // load_best_model_at_end: the weights are those of checkpoint-1.
+        var best = SafeTensorsReader.Read(Path.Combine(dir.Path, "checkpoint-1", "model.safetensors"));
+        foreach (var (name, parameter) in model.named_parameters())
+            Assert.Equal(best[name].data<float>().ToArray(), parameter.data<float>().ToArray());
+        foreach (var t in best.Values) t.Dispose();
+    }
+
+    [Fact]
     public void Memory_stays_flat_over_many_steps()
     {
         using var dir = new ScratchFolder();
