@@ -50,8 +50,7 @@ public sealed class ResolveFineTuneJobs : Microsoft.Build.Utilities.Task
         var items = Jobs.Select(ToJobItem).ToList();
         IReadOnlyList<CompiledJobConfiguration> configurations = [];
         IReadOnlyList<string> typeNames = [];
-        bool needsConfigurations = items.Any(i => i.Get("Config").Length > 0);
-        if (needsConfigurations && CompiledAssembly is { Length: > 0 } assembly && File.Exists(assembly))
+        if (CompiledAssembly is { Length: > 0 } assembly && File.Exists(assembly))
             configurations = CompiledJobConfiguration.ReadFrom(assembly, out typeNames);
 
         var resolver = new JobResolver(ProjectDirectory, JobRoot, BuildOutputRoots, configurations, typeNames, DefaultDevice ?? "");

@@ -88,7 +88,10 @@ internal sealed class JobResolver
 
         var job = new JsonObject();
         string config = item.Get(ConfigMetadata);
-        if (config.Length > 0 && ClassConfiguration(item, config, At(ConfigMetadata)) is { } classJson)
+        var classJson = config.Length > 0
+            ? ClassConfiguration(item, config, At(ConfigMetadata))
+            : ImplicitClassConfiguration(item);
+        if (classJson is not null)
         {
             foreach (var (key, value) in classJson) job[key] = value?.DeepClone();
         }
@@ -148,22 +151,17 @@ internal sealed class JobResolver
         return new ResolvedJob(item.Name, Serialize(job), _jobRoot, outputDir, inputs, location, knownCopyMode!);
     }
 
+    /// <summary>Without <c>Config</c>, the class whose job name is the item's identity configures it, as the generator pairs them.</summary>
+    private JsonObject? ImplicitClassConfiguration(JobItem item)
+    {
+        var matches = _configurations.Where(c => c.JobName == item.Name).ToList();
+        return matches.Count == 1 ? ParseConfiguration(item, matches[0], item.Name, ItemLocation.Find(item.DefiningProjectFile, ItemType, item.Name)) : null;
+    }
+
     private JsonObject? ClassConfiguration(JobItem item, string config, ItemLocation location)
     {
         var matches = _configurations.Where(c => c.IsNamedBy(config)).ToList();
-        if (matches.Count == 1)
-        {
-            try
-            {
-                if (JsonNode.Parse(matches[0].Json) is JsonObject json) return json;
-            }
-            catch (JsonException)
-            {
-            }
-            Error(TaskErrorCodes.FineTuneConfigNotFound,
-                $"{ItemType} '{item.Name}': the compiled configuration of '{config}' is not a JSON object; rebuild the project", location);
-            return null;
-        }
+        if (matches.Count == 1) return ParseConfiguration(item, matches[0], config, location);
         string known = _configurations.Count == 0
             ? "the assembly has no fine-tune config classes"
             : "config classes found: " + string.Join(", ", _configurations.Select(c => c.ConfigType ?? c.JobName));
@@ -173,6 +171,20 @@ internal sealed class JobResolver
                 ? $"{ItemType} '{item.Name}': class '{config}' has no fine-tune configuration; mark it with the fine-tune config attribute ({known})"
                 : $"{ItemType} '{item.Name}': Config '{config}' names no class in the compiled assembly ({known})";
         Error(TaskErrorCodes.FineTuneConfigNotFound, message, location);
+        return null;
+    }
+
+    private JsonObject? ParseConfiguration(JobItem item, CompiledJobConfiguration configuration, string config, ItemLocation location)
+    {
+        try
+        {
+            if (JsonNode.Parse(configuration.Json) is JsonObject json) return json;
+        }
+        catch (JsonException)
+        {
+        }
+        Error(TaskErrorCodes.FineTuneConfigNotFound,
+            $"{ItemType} '{item.Name}': the compiled configuration of '{config}' is not a JSON object; rebuild the project", location);
         return null;
     }
 

@@ -21,28 +21,33 @@ internal sealed class TempProject : IDisposable
 
     public static string BuildFolder => Path.Combine(RepoRoot.Path, "src", "Lm.Tasks", "build");
 
-    public TempProject(string items, string? extraProperties = null, bool importFromSource = true)
+    /// <param name="items">The project's LanguageModelFineTune items (and any other items).</param>
+    /// <param name="packageReference">Null: import the props and targets from source and use the task assembly under
+    /// test. Else a PackageReference line: the project gets the fine-tune step from that package.</param>
+    /// <param name="program">Program.cs.</param>
+    public TempProject(string items, string? packageReference = null, string program = "System.Console.WriteLine(\"app ran\");\n")
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("lm-tasks-test-").FullName;
         File.WriteAllText(Path.Combine(Directory, "train.txt"), "The tower is 324 metres tall.\nIt was the first structure to reach 300 metres.\n");
-        File.WriteAllText(Path.Combine(Directory, "Program.cs"), "System.Console.WriteLine(\"app ran\");\n");
-        string imports = importFromSource
+        File.WriteAllText(Path.Combine(Directory, "Program.cs"), program);
+        string imports = packageReference is null
             ? $"""
                 <Import Project="{BuildFolder}/Lm.Build.props" />
                 <Import Project="{BuildFolder}/Lm.Build.targets" />
               """
             : "";
+        string tasksAssembly = packageReference is null ? $"<LmTasksAssembly>{TasksAssembly}</LmTasksAssembly>" : "";
         ProjectText = $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
                 <TargetFramework>net10.0</TargetFramework>
                 <ImplicitUsings>enable</ImplicitUsings>
-                <LmTasksAssembly>{TasksAssembly}</LmTasksAssembly>
+                {tasksAssembly}
                 <LmToolPath>{FakeTool.FileName}</LmToolPath>
-            {extraProperties}
               </PropertyGroup>
               <ItemGroup>
+            {packageReference}
             {items}
               </ItemGroup>
             {imports}

@@ -52,6 +52,15 @@ public sealed class JobResolverTests : IDisposable
     }
 
     [Fact]
+    public void Without_Config_the_class_named_like_the_job_configures_it()
+    {
+        var resolver = Resolver(new CompiledJobConfiguration("wiki", """{"block_size":128}""", "App.WikiGpt2"),
+            new CompiledJobConfiguration("other", """{"block_size":32}""", "App.Other"));
+        var job = Assert.Single(resolver.Resolve([Item("wiki", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"))]));
+        Assert.Equal(128, (int)JsonNode.Parse(job.JobJson)!["block_size"]!);
+    }
+
+    [Fact]
     public void Equal_items_give_byte_identical_job_files_written_once()
     {
         ResolvedJob Resolve() => Resolver().Resolve([Item("job", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"))])[0];
