@@ -52,6 +52,7 @@ public static class TokenCache
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
+        RemoveAbandonedPartials(folder);
         string partial = $"{folder}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}";
         try
         {
@@ -146,6 +147,34 @@ public static class TokenCache
             Directory.Move(folder, stale);
             Directory.Delete(stale, recursive: true);
             Directory.Move(partial, folder);
+        }
+    }
+
+    /// <summary>Deletes half-written folders of this entry left by processes that no longer run (killed mid-write).</summary>
+    private static void RemoveAbandonedPartials(string folder)
+    {
+        string prefix = Path.GetFileName(folder) + ".partial-";
+        foreach (string partial in Directory.EnumerateDirectories(Path.GetDirectoryName(folder)!, prefix + "*"))
+        {
+            string rest = Path.GetFileName(partial)[prefix.Length..];
+            int dash = rest.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(rest[..dash], out int pid) || IsRunning(pid)) continue;
+            try { Directory.Delete(partial, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 

@@ -111,6 +111,23 @@ public class TokenCacheTests
     }
 
     [Fact]
+    public void Half_written_folders_of_dead_processes_are_ignored_and_removed()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\n");
+        var options = Options(dir.Path);
+        string folder = TokenCache.EntryFolder(TokenCache.Fingerprint(TextSource.FromFile(path), new CharEncoder(), options), options);
+        // A writer killed mid-write: its partial folder holds tokens but no marker. Pid int.MaxValue runs nowhere.
+        string abandoned = $"{folder}.partial-{int.MaxValue}-0123";
+        Directory.CreateDirectory(abandoned);
+        File.WriteAllBytes(Path.Combine(abandoned, "tokens.u16"), new byte[6]);
+        using var dataset = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        Assert.False(dataset.FromCache);
+        Assert.Equal("hell".Select(CharEncoder.Id).ToArray(), dataset.GetIds(0));
+        Assert.False(Directory.Exists(abandoned));
+    }
+
+    [Fact]
     public void A_truncated_tokens_file_is_not_trusted()
     {
         using var dir = new ScratchFolder();
