@@ -131,6 +131,6 @@ public static class HubDatasetCache
 
         public override IEnumerable<string> ReadRows() => parts.SelectMany(p => p.ReadRows());
 
-        public override long CountRows() => parts.Sum(p => p.CountRows());
+        protected override long CountRowsCore() => parts.Sum(p => p.CountRows());
     }
 }

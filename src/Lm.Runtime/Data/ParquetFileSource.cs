@@ -13,7 +13,7 @@ public sealed class ParquetFileSource(string path, string? textColumn) : ColumnF
     /// <summary>The file's top-level column names.</summary>
     public override IReadOnlyList<string> Columns => Open(reader => reader.Schema.DataFields.Select(f => f.Name).ToList());
 
-    public override long CountRows() =>
+    protected override long CountRowsCore() =>
         Open(reader => Enumerable.Range(0, reader.RowGroupCount).Sum(i => reader.OpenRowGroupReader(i).RowCount));
 
     public override IEnumerable<string> ReadRows()

@@ -52,7 +52,7 @@ public sealed class TextFileSource : TextSource
         }
     }
 
-    public override long CountRows()
+    protected override long CountRowsCore()
     {
         long count = 0;
         using var reader = new Utf8ChunkReader(_path);

@@ -21,8 +21,13 @@ public abstract class TextSource
     /// <summary>Reads the rows in order. Errors in the file are <see cref="LmException"/>s naming file and line.</summary>
     public abstract IEnumerable<string> ReadRows();
 
-    /// <summary>The number of rows (reads the file once when it has to).</summary>
-    public virtual long CountRows()
+    private long? _rowCount;
+
+    /// <summary>The number of rows (reads the file once, the first time it is asked).</summary>
+    public long CountRows() => _rowCount ??= CountRowsCore();
+
+    /// <summary>Counts the rows; sources that can count faster than reading every row override it.</summary>
+    protected virtual long CountRowsCore()
     {
         long count = 0;
         foreach (var _ in ReadRows()) count++;
@@ -108,7 +113,7 @@ public abstract class TextSource
             }
         }
 
-        public override long CountRows()
+        protected override long CountRowsCore()
         {
             var (start, end) = Range();
             return end - start;

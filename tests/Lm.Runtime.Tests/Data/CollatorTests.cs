@@ -1,5 +1,6 @@
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -207,7 +208,7 @@ public class CollatorTests
     [Fact]
     public void Masking_needs_a_mask_token()
     {
-        var e = Assert.Throws<LmException>(() => new MaskingCollator(TiktokenGpt2Encoder.Instance));
+        var e = Assert.Throws<LmException>(() => new MaskingCollator(LmTokenizer.Gpt2().AsTextEncoder()));
         Assert.Equal(ErrorCodes.TokenizerLacksSpecialToken, e.Code);
     }
 

@@ -39,26 +39,12 @@ internal sealed class CharEncoder : ITextEncoder
 }
 
 /// <summary>
-/// GPT-2's byte-level BPE from Microsoft.ML.Tokenizers' tiktoken data (token id = rank, as GPT-2's vocab.json),
-/// used here as an oracle independent of the product's own tokenizer.
+/// GPT-2's byte-level BPE from Microsoft.ML.Tokenizers' tiktoken data (token id = rank, as GPT-2's vocab.json): an
+/// oracle for expected ids that is independent of the product's own tokenizer.
 /// </summary>
-internal sealed class TiktokenGpt2Encoder : ITextEncoder
+internal static class TiktokenGpt2
 {
     private static readonly Lazy<TiktokenTokenizer> Shared = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
 
-    public static TiktokenGpt2Encoder Instance { get; } = new();
-
     public static IReadOnlyList<int> Ids(string text) => Shared.Value.EncodeToIds(text);
-
-    public void EncodeContent(ReadOnlySpan<char> text, List<int> ids) => ids.AddRange(Shared.Value.EncodeToIds(text));
-
-    public IReadOnlyList<int> PrefixIds => [];
-    public IReadOnlyList<int> SuffixIds => [];
-    public int VocabSize => 50257;
-    public int ModelMaxLength => 1024;
-    public int? PadTokenId => null;
-    public int? MaskTokenId => null;
-    public IReadOnlyCollection<int> SpecialTokenIds => [50256];
-    public string IdToToken(int id) => Shared.Value.Decode([id]);
-    public string Fingerprint => "tiktoken-gpt2";
 }

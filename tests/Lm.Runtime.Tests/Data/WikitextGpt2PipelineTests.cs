@@ -1,5 +1,6 @@
 using Lm.Runtime.Data;
 using Lm.Runtime.Jobs;
+using Lm.Runtime.Tokenization;
 
 namespace Lm.Runtime.Tests.Data;
 
@@ -13,6 +14,8 @@ public class WikitextGpt2PipelineTests
 {
     private const int BlockSize = 128;
 
+    private static readonly ITextEncoder Gpt2 = LmTokenizer.Gpt2().AsTextEncoder();
+
     private static readonly string RawTrain = TestData.Corpus("wikitext-2-raw/sample/train.txt");
     private static readonly string RawValidation = TestData.Corpus("wikitext-2-raw/sample/validation.txt");
 
@@ -21,7 +24,7 @@ public class WikitextGpt2PipelineTests
         var blocks = new List<int[]>();
         foreach (var batch in rows.Chunk(batchRows))
         {
-            int[] concatenated = batch.SelectMany(TiktokenGpt2Encoder.Ids).ToArray();
+            int[] concatenated = batch.SelectMany(TiktokenGpt2.Ids).ToArray();
             for (int start = 0; start + blockSize <= concatenated.Length; start += blockSize)
                 blocks.Add(concatenated[start..(start + blockSize)]);
         }
@@ -35,7 +38,7 @@ public class WikitextGpt2PipelineTests
     public void Hub_rows_tokenize_as_gpt2_does()
     {
         var rows = new TextFileSource(RawTrain, TextLineRule.Wikitext).ReadRows().Take(2).ToList();
-        var ids = rows.Select(row => { var list = new List<int>(); TiktokenGpt2Encoder.Instance.Encode(row, list); return list; }).ToList();
+        var ids = rows.Select(row => { var list = new List<int>(); Gpt2.Encode(row, list); return list; }).ToList();
         Assert.Empty(ids[0]);
         Assert.Equal([796, 569, 18354, 7496, 17740, 6711, 796, 220, 198], ids[1]);
     }
@@ -46,7 +49,7 @@ public class WikitextGpt2PipelineTests
         using var dir = new ScratchFolder();
         var source = new TextFileSource(RawTrain, TextLineRule.Wikitext);
         var options = new PreprocessingOptions { BlockSize = BlockSize, CacheRoot = dir.Path, Workers = 2 };
-        using var dataset = TokenCache.GetOrBuild(source, "train", TiktokenGpt2Encoder.Instance, options);
+        using var dataset = TokenCache.GetOrBuild(source, "train", Gpt2, options);
 
         var rows = WikitextRows(RawTrain);
         Assert.Equal(rows, source.ReadRows());
@@ -57,7 +60,7 @@ public class WikitextGpt2PipelineTests
         // Written down from the derivation above, so a change in it or in the tokenizer shows up here too.
         Assert.Equal(496, dataset.Count);
         Assert.Equal([796, 569, 18354, 7496, 17740, 6711, 796, 220, 198, 2311, 73, 13090, 645, 569, 18354, 7496], dataset.GetIds(0)[..16]);
-        long totalTokens = rows.Sum(r => (long)TiktokenGpt2Encoder.Ids(r).Count);
+        long totalTokens = rows.Sum(r => (long)TiktokenGpt2.Ids(r).Count);
         Assert.Equal(totalTokens, dataset.Stats.Tokens);
         Assert.Equal(totalTokens - 496 * BlockSize, dataset.Stats.DroppedTokens);
     }
@@ -67,7 +70,7 @@ public class WikitextGpt2PipelineTests
     {
         using var dir = new ScratchFolder();
         var args = new DataArguments { TrainFile = RawTrain, BlockSize = BlockSize };
-        using var data = DataPipeline.Prepare(args, TiktokenGpt2Encoder.Instance, DataObjective.Clm, cacheRoot: dir.Path);
+        using var data = DataPipeline.Prepare(args, Gpt2, DataObjective.Clm, cacheRoot: dir.Path);
 
         // The text builder keeps blank lines as " \n"; train[:5%] is the first round(1018 * 5 / 100) = 51 rows.
         var rows = File.ReadAllText(RawTrain).Split('\n')[..^1].Select(line => line + "\n").ToList();
@@ -87,7 +90,7 @@ public class WikitextGpt2PipelineTests
     {
         using var dir = new ScratchFolder();
         var args = new DataArguments { TrainFile = RawTrain, ValidationFile = RawValidation, BlockSize = BlockSize, MaxTrainSamples = 10, MaxEvalSamples = 3 };
-        using var data = DataPipeline.Prepare(args, TiktokenGpt2Encoder.Instance, DataObjective.Clm, cacheRoot: dir.Path);
+        using var data = DataPipeline.Prepare(args, Gpt2, DataObjective.Clm, cacheRoot: dir.Path);
         var rows = File.ReadAllText(RawValidation).Split('\n')[..^1].Select(line => line + "\n");
         var expectedValidation = ExpectedBlocks(rows, BlockSize);
         Assert.Equal(10, data.Train!.Count);
