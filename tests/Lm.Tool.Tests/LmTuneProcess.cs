@@ -15,6 +15,9 @@ internal static class LmTuneProcess
 
     public static string RepoRoot => Metadata("LmRepoRoot");
 
+    /// <summary>lm-tune's cache (token cache, patched native bridge) for this test run only.</summary>
+    private static readonly Lazy<string> Cache = new(() => Directory.CreateTempSubdirectory("lm-tool-cache-").FullName);
+
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
     {
         public JsonObject Json => JsonNode.Parse(Stdout)!.AsObject();
@@ -40,6 +43,7 @@ internal static class LmTuneProcess
         start.Environment["HF_ENDPOINT"] = "http://127.0.0.1:1";
         start.Environment["HF_HOME"] = Path.Combine(Path.GetTempPath(), "lm-tune-tests-hf-home");
         start.Environment["OMP_NUM_THREADS"] = "1";
+        start.Environment["LM_TUNE_CACHE"] = Cache.Value;
         start.Environment.Remove("CI");
         start.Environment.Remove("HF_TOKEN");
         start.Environment.Remove("HF_HUB_OFFLINE");

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -9,7 +10,8 @@ namespace Lm.Tool.Cli;
 /// </summary>
 internal sealed class CliOutput
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    // Text stays readable (é, –, ') rather than \u-escaped; the output is JSON for programs, not HTML.
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public CliOutput(TextWriter stdout, TextWriter stderr, bool json, Verbosity verbosity, bool verbose, bool interactive)
     {
@@ -74,7 +76,12 @@ internal sealed class CliOutput
     public void Error(string? code, string message, Exception? detail = null)
     {
         Err.WriteLine(code is null ? $"error: {message}" : $"error {code}: {message}");
-        if (Verbose && detail is not null) Err.WriteLine(detail.ToString());
+        if (Verbose)
+        {
+            // LmException's ToString is its message alone: print the chain with stack traces explicitly.
+            for (var e = detail; e is not null; e = e.InnerException)
+                Err.WriteLine($"{e.GetType().FullName}: {e.Message}{Environment.NewLine}{e.StackTrace}");
+        }
         if (Json)
         {
             WriteJson(new JsonObject

@@ -13,16 +13,17 @@ namespace Lm.Tool.Cli;
 /// </summary>
 internal sealed class JobOptions
 {
-    private readonly List<(JobField Field, Option<string> Option)> _fields = new();
+    private readonly List<(JobField Field, Option<string[]> Option)> _fields = new();
 
-    public JobOptions()
+    /// <param name="include">Which fields become options (all by default; <c>generate</c> takes the model section only).</param>
+    public JobOptions(Func<JobField, bool>? include = null)
     {
         JsonObject defaults = new FineTuneJob().ToJsonObject();
-        foreach (var field in FineTuneJob.Fields)
+        foreach (var field in FineTuneJob.Fields.Where(include ?? (_ => true)))
         {
             var option = field.Name == "model_name_or_path"
-                ? new Option<string>(field.FlagName, "--model")
-                : new Option<string>(field.FlagName);
+                ? new Option<string[]>(field.FlagName, "--model")
+                : new Option<string[]>(field.FlagName);
             option.HelpName = field.Kind switch
             {
                 JobFieldKind.Integer => "int",
@@ -31,8 +32,10 @@ internal sealed class JobOptions
                 JobFieldKind.Map => "key=value,...",
                 _ => "text",
             };
-            // A bare boolean flag means true, as HfArgumentParser reads `--do_train`.
-            if (field.Kind == JobFieldKind.Boolean) option.Arity = ArgumentArity.ZeroOrOne;
+            // A bare boolean flag means true, as HfArgumentParser reads `--do_train`; a flag given twice takes its last
+            // value, as argparse does (one value per occurrence).
+            option.Arity = field.Kind == JobFieldKind.Boolean ? ArgumentArity.ZeroOrMore : ArgumentArity.OneOrMore;
+            option.AllowMultipleArgumentsPerToken = false;
             string? defaultText = DefaultText(defaults[field.Name]);
             option.Description = $"{field.Name}" + (defaultText is null ? "" : $" (default {defaultText})");
             _fields.Add((field, option));

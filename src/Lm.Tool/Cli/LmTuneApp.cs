@@ -22,6 +22,13 @@ internal sealed class LmTuneApp
         _stderr = stderr;
         Root = new RootCommand("Fine-tune GPT-2, RoBERTa and BERT language models, Hugging Face-compatible.");
         Globals.AddTo(Root);
+        Root.Subcommands.Add(TrainCommand.Create(this));
+        Root.Subcommands.Add(EvaluateCommand.Create(this));
+        Root.Subcommands.Add(GenerateCommand.Create(this));
+        Root.Subcommands.Add(FillMaskCommand.Create(this));
+        Root.Subcommands.Add(InitCommand.Create(this));
+        Root.Subcommands.Add(DataCommand.Create(this));
+        Root.Subcommands.Add(QuickstartCommand.Create(this));
         Root.Subcommands.Add(DoctorCommand.Create(this));
     }
 
@@ -65,6 +72,12 @@ internal sealed class LmTuneApp
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             output.Error(null, "cancelled");
+            return ExitCodes.Cancelled;
+        }
+        catch (LmException e) when (e.Code == ErrorCodes.TrainingCancelled)
+        {
+            // The trainer stopped at a step boundary and saved a checkpoint; the message names it.
+            output.Error(e.Code, e.Message, e);
             return ExitCodes.Cancelled;
         }
         catch (LmException e)

@@ -16,6 +16,7 @@ internal sealed class LiveProgress : ProgressReporter
     private readonly ManualResetEventSlim _finished = new();
     private readonly Task _display;
     private ProgressContext? _context;
+    private bool _disposed;
 
     public LiveProgress(CliOutput output)
     {
@@ -69,6 +70,8 @@ internal sealed class LiveProgress : ProgressReporter
 
     public override void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _finished.Set();
         _display.Wait();
         _ready.Dispose();

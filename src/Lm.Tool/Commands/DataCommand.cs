@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Lm.Runtime.Data;
+using Lm.Runtime.Errors;
+using Lm.Runtime.Jobs;
+using Lm.Tool.Cli;
+using Spectre.Console;
+
+namespace Lm.Tool.Commands;
+
+/// <summary>
+/// <c>lm-tune data preview|stats</c>: look at a job's data before training: random rows as a table (the tutorial's
+/// <c>show_random_elements</c>), and rows, tokens, blocks and dropped tokens per split as the pipeline will make them.
+/// Both take the train command's data flags (and <c>--config</c>).
+/// </summary>
+internal static class DataCommand
+{
+    public static Command Create(LmTuneApp app)
+    {
+        var command = new Command("data", "Inspect a job's data: random examples, and token/block statistics");
+        command.Subcommands.Add(Preview(app));
+        command.Subcommands.Add(Stats(app));
+        return command;
+    }
+
+    private static Command Preview(LmTuneApp app)
+    {
+        var jobOptions = new JobOptions(f => f.Section is "data" || f.Name == "seed");
+        var split = new Option<string>("--split") { Description = "train or validation", DefaultValueFactory = _ => "train" };
+        split.AcceptOnlyFromAmong("train", "validation");
+        var count = new Option<int>("--count", "-n") { Description = "How many random rows", DefaultValueFactory = _ => 10 };
+        var command = new Command("preview", "Show random rows of a split as a table") { split, count };
+        jobOptions.AddTo(command);
+        app.SetAction(command, invocation =>
+        {
+            int n = invocation.Get(count);
+            if (n <= 0) throw new LmException(ErrorCodes.InvalidOption, $"--count must be positive, got {n}");
+            var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation.Parse));
+            var splits = DataPipeline.OpenSplits(job.Data);
+            string name = invocation.Get(split)!;
+            var source = (name == "train" ? splits.Train : splits.Validation)
+                ?? throw new LmException(ErrorCodes.InvalidDataArgument, $"the data has no {name} split; give --train-file or --dataset-name");
+            var rows = DatasetPreview.RandomRows(source, n, job.Training.Seed);
+            var json = new JsonObject
+            {
+                ["split"] = name,
+                ["source"] = source.Name,
+                ["rows"] = new JsonArray(rows.Select(r => (JsonNode?)new JsonObject { ["index"] = r.Index, ["text"] = r.Text }).ToArray()),
+            };
+            return Task.FromResult(new CommandResult(json, o =>
+            {
+                var table = new Table().AddColumn(new TableColumn("row").RightAligned()).AddColumn("text");
+                foreach (var row in rows) table.AddRow(new Text(row.Index.ToString()), new Text(row.Text.TrimEnd('\n')));
+                Console(o).Write(table);
+            }));
+        });
+        return command;
+    }
+
+    private static Command Stats(LmTuneApp app)
+    {
+        var jobOptions = new JobOptions(f => f.Section is "data" or "model");
+        var command = new Command("stats", "Tokenize and group the data as training would (token cache included): rows, tokens, blocks, dropped tokens");
+        jobOptions.AddTo(command);
+        app.SetAction(command, async invocation =>
+        {
+            var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation.Parse));
+            if (string.IsNullOrWhiteSpace(job.Model.ModelNameOrPath) && job.Model.ConfigName is null && job.Model.ModelType is null)
+                throw new LmException(ErrorCodes.InvalidArgument, "data stats needs --model: its tokenizer and length decide the blocks");
+            var source = await ModelSource.ResolveAsync(job.Model, invocation.Output, invocation.Cancellation);
+            var objective = source.Objective(job.Model) == "clm" ? DataObjective.Clm : DataObjective.Mlm;
+            var splits = DataPipeline.OpenSplits(job.Data, job.Model.CacheDir);
+            using var prepared = DataPipeline.Prepare(job.Data, new TokenizerTextEncoder(source.Tokenizer), objective,
+                train: splits.Train is not null, validation: splits.Validation is not null, source.Config.MaxPositions,
+                hubCacheDir: job.Model.CacheDir, log: invocation.Output.Info);
+            var splitsJson = new JsonObject();
+            var table = new Table().AddColumns("split", "rows", "tokens", "examples", "block size", "dropped tokens", "source");
+            foreach (var dataset in new[] { prepared.Train, prepared.Validation }.OfType<LmDataset>())
+            {
+                var s = dataset.Stats;
+                splitsJson[s.Split] = new JsonObject
+                {
+                    ["rows"] = s.Rows,
+                    ["tokens"] = s.Tokens,
+                    ["examples"] = s.Examples,
+                    ["block_size"] = s.BlockSize,
+                    ["dropped_tokens"] = s.DroppedTokens,
+                    ["line_by_line"] = s.LineByLine,
+                    ["source"] = s.Source,
+                };
+                table.AddRow(s.Split, $"{s.Rows:N0}", $"{s.Tokens:N0}", $"{s.Examples:N0}", s.BlockSize.ToString(), $"{s.DroppedTokens:N0}", Markup.Escape(s.Source));
+            }
+            var json = new JsonObject
+            {
+                ["model"] = source.Name,
+                ["objective"] = objective == DataObjective.Clm ? "clm" : "mlm",
+                ["splits"] = splitsJson,
+            };
+            foreach (string warning in prepared.Warnings) invocation.Output.Warning(warning);
+            return new CommandResult(json, o => Console(o).Write(table));
+        });
+        return command;
+    }
+
+    /// <summary>A Spectre console on the result stream: colour and box drawing only on a terminal.</summary>
+    private static IAnsiConsole Console(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(writer),
+        Ansi = System.Console.IsOutputRedirected ? AnsiSupport.No : AnsiSupport.Detect,
+        ColorSystem = System.Console.IsOutputRedirected ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+    });
+}
