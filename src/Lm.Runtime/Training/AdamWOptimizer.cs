@@ -101,7 +101,8 @@ public sealed class AdamWOptimizer : IDisposable
             master.mul_(1 - LearningRate * slot.WeightDecay);
             slot.ExpAvg!.lerp_(grad, firstMomentWeight);
             slot.ExpAvgSq!.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
-            var denom = (slot.ExpAvgSq.sqrt() / biasCorrection2Sqrt).add_(Epsilon);
+            // torch: (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps); in place after the sqrt, same arithmetic.
+            var denom = slot.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(Epsilon);
             master.addcdiv_(slot.ExpAvg, denom, -stepSize);
             if (_keepFp32Master) slot.Parameter.copy_(master);
         }
