@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 
 namespace Lm.Runtime.Data;
@@ -9,8 +11,9 @@ namespace Lm.Runtime.Data;
 internal sealed record EncodedBatch(int[] Tokens, int[] ExampleLengths, int Rows);
 
 /// <summary>
-/// Tokenizes map batches on several threads and hands them back in input order, with at most a few batches per
-/// thread in memory, so corpora larger than RAM stream through. The output never depends on the thread count.
+/// Tokenizes map batches on several threads and hands them back in input order. One thread reads rows while the
+/// others tokenize, and at most a few batches per thread are in memory at once, so corpora larger than RAM stream
+/// through. The output never depends on the thread count.
 /// </summary>
 internal static class ParallelBatchEncoder
 {
@@ -19,42 +22,136 @@ internal static class ParallelBatchEncoder
     public static IEnumerable<EncodedBatch> Encode(IEnumerable<string> rows, int rowsPerBatch, int workers,
         Func<string[], EncodedBatch> encode)
     {
-        workers = Math.Max(1, workers);
-        int window = workers * BatchesInFlightPerWorker;
-        using var rowEnumerator = rows.GetEnumerator();
-        var wave = new List<string[]>(window);
-        var results = new EncodedBatch[window];
-        var options = new ParallelOptions { MaxDegreeOfParallelism = workers };
-        bool more = true;
-        while (more)
+        if (workers <= 1)
         {
-            wave.Clear();
-            while (wave.Count < window && (more = ReadBatch(rowEnumerator, rowsPerBatch, out var batch)))
-                wave.Add(batch);
-            if (!more && wave.Count == 0) yield break;
-
-            if (workers == 1 || wave.Count == 1)
-            {
-                for (int i = 0; i < wave.Count; i++) results[i] = encode(wave[i]);
-            }
-            else
-            {
-                Parallel.For(0, wave.Count, options, i => results[i] = encode(wave[i]));
-            }
-            for (int i = 0; i < wave.Count; i++)
-            {
-                yield return results[i];
-                results[i] = null!;
-            }
+            foreach (string[] batch in Batches(rows, rowsPerBatch, CancellationToken.None)) yield return encode(batch);
+            yield break;
         }
+
+        using var pipeline = new Pipeline(rows, rowsPerBatch, workers, encode);
+        for (long next = 0; pipeline.TryTake(next, out var batch); next++) yield return batch;
     }
 
-    private static bool ReadBatch(IEnumerator<string> rows, int rowsPerBatch, out string[] batch)
+    private static IEnumerable<string[]> Batches(IEnumerable<string> rows, int rowsPerBatch, CancellationToken cancel)
     {
-        var list = new List<string>(rowsPerBatch);
-        while (list.Count < rowsPerBatch && rows.MoveNext()) list.Add(rows.Current);
-        batch = list.ToArray();
-        return list.Count > 0;
+        var batch = new List<string>(rowsPerBatch);
+        foreach (string row in rows)
+        {
+            cancel.ThrowIfCancellationRequested();
+            batch.Add(row);
+            if (batch.Count == rowsPerBatch)
+            {
+                yield return batch.ToArray();
+                batch.Clear();
+            }
+        }
+        if (batch.Count > 0) yield return batch.ToArray();
+    }
+
+    /// <summary>A reader thread, tokenizer threads, and an in-order hand-over guarded by one lock.</summary>
+    private sealed class Pipeline : IDisposable
+    {
+        private readonly object _gate = new();
+        private readonly Dictionary<long, EncodedBatch> _done = new();
+        private readonly BlockingCollection<(long Index, string[] Rows)> _queue;
+        private readonly SemaphoreSlim _inFlight;
+        private readonly CancellationTokenSource _cancel = new();
+        private readonly Task[] _tasks;
+        private long _end = -1;
+        private ExceptionDispatchInfo? _failure;
+
+        public Pipeline(IEnumerable<string> rows, int rowsPerBatch, int workers, Func<string[], EncodedBatch> encode)
+        {
+            int window = workers * BatchesInFlightPerWorker;
+            _queue = new BlockingCollection<(long, string[])>(window);
+            _inFlight = new SemaphoreSlim(window, window);
+            _tasks = new Task[workers + 1];
+            _tasks[0] = Task.Factory.StartNew(() => Read(rows, rowsPerBatch), TaskCreationOptions.LongRunning);
+            for (int i = 1; i <= workers; i++)
+                _tasks[i] = Task.Factory.StartNew(() => Tokenize(encode), TaskCreationOptions.LongRunning);
+        }
+
+        /// <summary>Waits for batch <paramref name="index"/>; false after the last one; rethrows a reader or tokenizer failure.</summary>
+        public bool TryTake(long index, out EncodedBatch batch)
+        {
+            lock (_gate)
+            {
+                while (true)
+                {
+                    _failure?.Throw();
+                    if (_done.Remove(index, out batch!))
+                    {
+                        _inFlight.Release();
+                        return true;
+                    }
+                    if (_end == index) return false;
+                    Monitor.Wait(_gate);
+                }
+            }
+        }
+
+        private void Read(IEnumerable<string> rows, int rowsPerBatch)
+        {
+            long index = 0;
+            try
+            {
+                foreach (string[] batch in Batches(rows, rowsPerBatch, _cancel.Token))
+                {
+                    _inFlight.Wait(_cancel.Token);
+                    _queue.Add((index++, batch), _cancel.Token);
+                }
+                Signal(() => _end = index);
+            }
+            catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                Signal(() => _failure ??= ExceptionDispatchInfo.Capture(e));
+            }
+            finally
+            {
+                _queue.CompleteAdding();
+            }
+        }
+
+        private void Tokenize(Func<string[], EncodedBatch> encode)
+        {
+            try
+            {
+                foreach (var (index, rows) in _queue.GetConsumingEnumerable(_cancel.Token))
+                {
+                    var batch = encode(rows);
+                    Signal(() => _done[index] = batch);
+                }
+            }
+            catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                Signal(() => _failure ??= ExceptionDispatchInfo.Capture(e));
+            }
+        }
+
+        private void Signal(Action change)
+        {
+            lock (_gate)
+            {
+                change();
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        public void Dispose()
+        {
+            // The consumer stopped (done, failed, or abandoned the enumeration): stop the threads, then free.
+            _cancel.Cancel();
+            Task.WaitAll(_tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)).ToArray());
+            _queue.Dispose();
+            _inFlight.Dispose();
+            _cancel.Dispose();
+        }
     }
 
     /// <summary>Encodes a batch for grouping: every row's <c>tokenizer(text)</c> ids, concatenated.</summary>

@@ -157,6 +157,48 @@ public class TokenCacheTests
     }
 
     [Fact]
+    public void A_read_error_late_in_the_file_stops_parallel_tokenization_with_that_error()
+    {
+        using var dir = new ScratchFolder();
+        byte[] good = System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("some words here\n", 20_000)));
+        string path = dir.Bytes("t.txt", [.. good, 0xFF, (byte)'\n']);
+        var options = Options(dir.Path, 16, 100, workers: 3);
+        var e = Assert.Throws<LmException>(() => TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options));
+        Assert.Equal(ErrorCodes.InvalidUtf8, e.Code);
+        Assert.Equal(good.Length, e.Offset);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "datasets")));
+    }
+
+    [Fact]
+    public void A_tokenizer_failure_in_a_worker_reaches_the_caller()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", string.Concat(Enumerable.Range(0, 5000).Select(i => i == 4321 ? "boom\n" : "fine\n")));
+        var e = Assert.Throws<InvalidOperationException>(() =>
+            TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new FailingEncoder("boom"), Options(dir.Path, 4, 100, workers: 2)));
+        Assert.Contains("boom", e.Message);
+    }
+
+    private sealed class FailingEncoder(string poison) : ITextEncoder
+    {
+        private readonly CharEncoder _inner = new();
+        public void EncodeContent(ReadOnlySpan<char> text, List<int> ids)
+        {
+            if (text.StartsWith(poison)) throw new InvalidOperationException($"cannot encode '{poison}'");
+            _inner.EncodeContent(text, ids);
+        }
+        public IReadOnlyList<int> PrefixIds => [];
+        public IReadOnlyList<int> SuffixIds => [];
+        public int VocabSize => _inner.VocabSize;
+        public int ModelMaxLength => _inner.ModelMaxLength;
+        public int? PadTokenId => _inner.PadTokenId;
+        public int? MaskTokenId => _inner.MaskTokenId;
+        public IReadOnlyCollection<int> SpecialTokenIds => _inner.SpecialTokenIds;
+        public string IdToToken(int id) => _inner.IdToToken(id);
+        public string Fingerprint => "failing";
+    }
+
+    [Fact]
     public void Large_vocabularies_use_32_bit_ids()
     {
         using var dir = new ScratchFolder();
