@@ -3,11 +3,13 @@ using Lm.Bench;
 return args.FirstOrDefault() switch
 {
     "preprocess" => PreprocessBenchmark.Run(args[1..]),
+    "train-step" => TrainStepBenchmark.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
     Console.Error.WriteLine("usage: Lm.Bench preprocess <train.txt> [--block-size N] [--workers N] [--cache-root DIR]");
+    Console.Error.WriteLine("       Lm.Bench train-step [--steps N] [--warmup N] [--batch N] [--seq N] [--threads N] [--eval-batches N] [--fp32-only|--bf16-only]");
     return 2;
 }

@@ -18,7 +18,7 @@ public sealed class TrainerOptions
     /// <summary>Where the model computes; the CPU by default.</summary>
     public Device? Device { get; init; }
 
-    /// <summary>Writes the model as an HF folder; by default config.json and model.safetensors (each tensor once, HF names).</summary>
+    /// <summary>Writes the model as an HF folder; <see cref="PretrainedModel.Save"/> by default.</summary>
     public Action<LanguageModel, string>? SaveModel { get; init; }
 
     /// <summary>Writes the tokenizer files next to each saved model (HF's <c>processing_class.save_pretrained</c>).</summary>
@@ -600,7 +600,7 @@ public sealed class Trainer : IDisposable
     /// <summary>The model as an HF folder; a bf16 run writes its fp32 master weights.</summary>
     private void WriteModel(string folder)
     {
-        var save = _options.SaveModel ?? SaveModelFolder;
+        var save = _options.SaveModel ?? PretrainedModel.Save;
         if (_modelInBf16)
         {
             _model.to(ScalarType.Float32);
@@ -614,12 +614,6 @@ public sealed class Trainer : IDisposable
             save(_model, folder);
         }
         _options.SaveTokenizer?.Invoke(folder);
-    }
-
-    private static void SaveModelFolder(LanguageModel model, string folder)
-    {
-        model.Config.Save(Path.Combine(folder, "config.json"));
-        SafeTensorsWriter.Write(Path.Combine(folder, "model.safetensors"), model.StateDict());
     }
 
     /// <summary>After training in bf16 the model returns to fp32 with the master weights, as HF's autocast model never left fp32.</summary>

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Globalization;
+using Lm.Runtime.Data;
+using Lm.Runtime.Evaluation;
+using Lm.Runtime.Models;
+using Lm.Runtime.Native;
+using Lm.Runtime.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Lm.Bench;
+
+/// <summary>
+/// Times the trainer on a distilgpt2-shaped model (6 layers, 768 wide, vocabulary 50257, HF random init, dropout
+/// 0.1) with random tokens: seconds per optimizer step through <see cref="Trainer"/> (forward, backward, clipping,
+/// AdamW), seconds per evaluation batch through <see cref="Evaluator"/>, tokens per second and peak RSS, in fp32
+/// and bf16. Prints a markdown table.
+/// </summary>
+internal static class TrainStepBenchmark
+{
+    public static int Run(string[] args)
+    {
+        int steps = IntOption(args, "--steps") ?? 5;
+        int warmup = Math.Max(1, IntOption(args, "--warmup") ?? 1);
+        int batch = IntOption(args, "--batch") ?? 8;
+        int length = IntOption(args, "--seq") ?? 128;
+        int threads = IntOption(args, "--threads") ?? 2;
+        int evalBatches = IntOption(args, "--eval-batches") ?? 4;
+        bool[] precisions = args.Contains("--bf16-only") ? [true] : args.Contains("--fp32-only") ? [false] : [false, true];
+
+        TorchRuntime.EnsureLoaded();
+        set_num_threads(threads);
+        Console.WriteLine($"distilgpt2 shape, batch {batch} x {length}, {threads} threads, {warmup} warm-up + {steps} timed steps");
+        Console.WriteLine();
+        Console.WriteLine("| precision | s / train step | s / eval step | train tokens/s | eval tokens/s | peak RSS |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        foreach (bool bf16 in precisions)
+        {
+            var (train, eval) = Measure(bf16, steps, warmup, batch, length, evalBatches);
+            double tokens = batch * length;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {(bf16 ? "bf16 (fp32 masters)" : "fp32")} | {train:F2} | {eval:F2} | {tokens / train:F0} | {tokens / eval:F0} | {PeakResidentBytes() / 1e9:F2} GB |"));
+        }
+        return 0;
+    }
+
+    private static (double TrainSeconds, double EvalSeconds) Measure(bool bf16, int steps, int warmup, int batch, int length, int evalBatches)
+    {
+        using var model = LanguageModel.Create(new Gpt2Config { NLayer = 6 }, seed: 42);
+        var data = new RandomBlocks(batch * (warmup + steps), length, model.VocabSize, seed: 1);
+        string output = Path.Combine(Path.GetTempPath(), "lm-bench-train-" + Guid.NewGuid().ToString("N"));
+        var args = new TrainingArguments
+        {
+            OutputDir = output,
+            PerDeviceTrainBatchSize = batch,
+            PerDeviceEvalBatchSize = batch,
+            MaxSteps = warmup + steps,
+            LoggingSteps = 1000,
+            SaveStrategy = IntervalStrategy.No,
+            ReportTo = "none",
+            Bf16 = bf16,
+        };
+        var stepEnds = new List<double>();
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            using var trainer = new Trainer(model, args, data);
+            trainer.StepEnd += (_, _) => stepEnds.Add(clock.Elapsed.TotalSeconds);
+            trainer.Train();
+        }
+        finally
+        {
+            if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        }
+        double train = (stepEnds[^1] - stepEnds[warmup - 1]) / steps;
+
+        if (bf16) model.to(ScalarType.BFloat16);
+        var evaluator = new Evaluator(model, new RandomBlocks(batch * evalBatches, length, model.VocabSize, seed: 2), batch);
+        evaluator.Evaluate(); // warm-up
+        var metrics = evaluator.Evaluate();
+        double eval = metrics["eval_runtime"] / evalBatches;
+        return (train, eval);
+    }
+
+    private static long PeakResidentBytes()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        return 0;
+    }
+
+    private static int? IntOption(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>Uniformly random token blocks, collated as run_clm.py's default_data_collator.</summary>
+    private sealed class RandomBlocks(int count, int length, int vocab, int seed) : IBatchSource
+    {
+        private readonly long[] _ids = RandomIds(count * length, vocab, seed);
+
+        public int Count => count;
+
+        public Batch Collate(IReadOnlyList<int> indices)
+        {
+            var rows = new long[indices.Count * length];
+            for (int i = 0; i < indices.Count; i++) Array.Copy(_ids, indices[i] * length, rows, i * length, length);
+            long[] shape = [indices.Count, length];
+            return new Batch(tensor(rows, shape), ones(shape, ScalarType.Int64), tensor(rows, shape));
+        }
+
+        public Tensor? GetRandomState() => null;
+
+        public void SetRandomState(Tensor state) { }
+
+        private static long[] RandomIds(int n, int vocab, int seed)
+        {
+            var random = new Random(seed);
+            var ids = new long[n];
+            for (int i = 0; i < n; i++) ids[i] = random.Next(vocab);
+            return ids;
+        }
+    }
+}
