@@ -63,7 +63,7 @@ namespace Lm.Generators.Schema
     internal sealed class KnownField
     {
         public KnownField(string name, string section, FieldKind kind, bool nullable, string pascalName, string? defaultJson,
-            ValueRange? range = null, string[]? choices = null, string? attributeProperty = null)
+            ValueRange? range = null, string[]? choices = null, string? attributeProperty = null, bool stepCount = false)
         {
             Name = name;
             Section = section;
@@ -74,6 +74,7 @@ namespace Lm.Generators.Schema
             Range = range;
             Choices = choices;
             AttributeProperty = attributeProperty ?? pascalName;
+            IsStepCount = stepCount;
         }
 
         /// <summary>HF snake_case name (<c>learning_rate</c>): the JSON key and, kebab-cased, the CLI flag.</summary>
@@ -97,6 +98,9 @@ namespace Lm.Generators.Schema
         public string? DefaultJson { get; }
 
         public ValueRange? Range { get; }
+
+        /// <summary>A step interval as HF reads it: below 1 a ratio of the total steps, above 1 a whole number of steps.</summary>
+        public bool IsStepCount { get; }
 
         /// <summary>The accepted values of a text field; null when any text is accepted.</summary>
         public string[]? Choices { get; }

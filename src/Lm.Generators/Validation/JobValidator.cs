@@ -65,6 +65,9 @@ namespace Lm.Generators.Validation
                     }
                     if (double.IsNaN(number) || double.IsInfinity(number))
                         return DiagnosticInfo.Create(DiagnosticDescriptors.ValueOutOfRange, value.Location, DisplayName(value), "a finite number", value.Text);
+                    if (field.IsStepCount && number > 1 && number != Math.Floor(number))
+                        return DiagnosticInfo.Create(DiagnosticDescriptors.ValueOutOfRange, value.Location, DisplayName(value),
+                            "a whole number when above 1 (below 1 it is a ratio of the total steps)", value.Text);
                     return null;
                 case FieldKind.Map:
                     return SchedulerKwargs.TryParse(value.Text, out _)
@@ -147,6 +150,8 @@ namespace Lm.Generators.Validation
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InconsistentArguments, loadBest.Location,
                         DisplayName(loadBest) + " needs SaveStrategy to match EvalStrategy (" + saveStrategy + " != " + evalStrategy
                         + "), so that every evaluated step has a checkpoint"));
+                else
+                    CheckSavesFallOnEvaluations(job, loadBest, evalStrategy, diagnostics);
             }
             FieldValue? patience = job.Valid("early_stopping_patience");
             if (patience is not null && evalStrategy == "no")
@@ -156,6 +161,24 @@ namespace Lm.Generators.Validation
 
         // The extensions Lm.Runtime's TextSource.FromFile opens (run_clm.py's "text", "csv", "json", "parquet" builders).
         private static readonly string[] DataFileExtensions = { ".txt", ".text", ".raw", ".tokens", ".csv", ".json", ".jsonl", ".parquet" };
+
+        /// <summary>HF: with load_best_model_at_end and step intervals, save_steps must be a multiple of the eval interval.</summary>
+        private static void CheckSavesFallOnEvaluations(JobView job, FieldValue loadBest, string evalStrategy, List<DiagnosticInfo> diagnostics)
+        {
+            if (evalStrategy != "steps") return;
+            foreach (string name in new[] { "save_steps", "eval_steps", "logging_steps" })
+                if (!job.IsValidOrUnset(name)) return;
+            FieldValue? saveValue = job.Valid("save_steps");
+            FieldValue? everyValue = job.Valid("eval_steps") ?? job.Valid("logging_steps");
+            double save = saveValue is null ? 500 : double.Parse(saveValue.Text, CultureInfo.InvariantCulture);
+            double every = everyValue is null ? 500 : double.Parse(everyValue.Text, CultureInfo.InvariantCulture);
+            if (every < 1 || save < 1 || save % every == 0) return;
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InconsistentArguments, saveValue?.Location ?? loadBest.Location,
+                "SaveSteps (save_steps) " + Format(save) + " must be a multiple of the evaluation interval " + Format(every)
+                + " with LoadBestModelAtEnd, so that every evaluation falls on a checkpoint"));
+        }
+
+        private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
         private static bool IsDataFile(string path)
         {

@@ -103,7 +103,7 @@ public class JobSchemaTests
             {
                 foreach (double bound in new[] { range.Min, range.Max }.OfType<double>())
                 {
-                    foreach (double value in new[] { bound - 1, bound - 0.5, bound, bound + 0.5, bound + 1 })
+                    foreach (double value in new[] { bound - 1, bound - 0.5, bound, bound + 0.5, bound + 1, bound + 1.5, bound + 2 })
                     {
                         if (field.Kind == FieldKind.Integer && value != Math.Floor(value)) continue;
                         data.Add(field.Name, value.ToString("R", CultureInfo.InvariantCulture));
@@ -117,6 +117,36 @@ public class JobSchemaTests
         foreach (string value in new[] { "-2", "-1", "0", "1" }) data.Add("max_steps", value);
         foreach (string value in new[] { "-1", "0", "0.5" }) data.Add("num_train_epochs", value);
         return data;
+    }
+
+    /// <summary>Arguments checked together: the generator and the runtime agree on which combinations are valid.</summary>
+    [Theory]
+    [InlineData("""{ "load_best_model_at_end": true, "eval_strategy": "steps", "save_strategy": "steps", "eval_steps": 200, "save_steps": 500 }""")]
+    [InlineData("""{ "load_best_model_at_end": true, "eval_strategy": "steps", "save_strategy": "steps", "eval_steps": 200, "save_steps": 400 }""")]
+    [InlineData("""{ "load_best_model_at_end": true, "eval_strategy": "steps", "save_strategy": "steps", "logging_steps": 100 }""")]
+    [InlineData("""{ "load_best_model_at_end": true, "eval_strategy": "steps", "save_strategy": "steps", "logging_steps": 300 }""")]
+    [InlineData("""{ "load_best_model_at_end": true, "eval_strategy": "steps", "save_strategy": "steps", "eval_steps": 0.1, "save_steps": 0.25 }""")]
+    [InlineData("""{ "load_best_model_at_end": true, "eval_strategy": "epoch", "save_strategy": "steps" }""")]
+    [InlineData("""{ "load_best_model_at_end": true, "eval_strategy": "epoch", "save_strategy": "epoch" }""")]
+    [InlineData("""{ "load_best_model_at_end": true }""")]
+    [InlineData("""{ "early_stopping_patience": 2 }""")]
+    [InlineData("""{ "early_stopping_patience": 2, "eval_strategy": "epoch" }""")]
+    [InlineData("""{ "max_steps": 10, "num_train_epochs": 0 }""")]
+    [InlineData("""{ "max_steps": -1, "num_train_epochs": 0 }""")]
+    public void Generator_and_runtime_agree_on_arguments_checked_together(string json)
+    {
+        var values = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject()
+            .Select(p => new FieldValue(p.Key, JobSchema.Find(p.Key)!.Kind == FieldKind.Boolean ? p.Value!.ToJsonString() : p.Value!.ToString(), null, null))
+            .Select(v => v with { Text = Lm.Generators.Parsing.JobItemReader.Normalize(JobSchema.Find(v.Name)!, v.Text, out _)! })
+            .ToList();
+        var generatorProblems = JobValidator.Validate(values);
+        var job = JsonNode.Parse(json)!.AsObject();
+        job["model_name_or_path"] = "m";
+        LmException? runtimeProblem = null;
+        try { FineTuneJob.FromJson(job).Validate(); }
+        catch (LmException e) { runtimeProblem = e; }
+        Assert.True((runtimeProblem is null) == (generatorProblems.Count == 0),
+            $"runtime says '{runtimeProblem?.Message ?? "valid"}', generator says '{string.Join("; ", generatorProblems.Select(d => string.Join(" ", d.Arguments)))}'");
     }
 
     [Fact]

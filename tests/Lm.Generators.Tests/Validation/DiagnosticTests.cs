@@ -26,6 +26,7 @@ public class DiagnosticTests
     [InlineData("""[FineTuneJob("j")][Training([|AdamBeta1 = 1|])] partial class C { }""")]
     [InlineData("""[FineTuneJob("j")][Training([|MaxSteps = 0|])] partial class C { }""")]
     [InlineData("""[FineTuneJob("j")][Training([|WeightDecay = double.NaN|])] partial class C { }""")]
+    [InlineData("""[FineTuneJob("j")][Training([|LoggingSteps = 2.5|])] partial class C { }""")]
     public void Values_outside_their_range_are_LM1002(string markup) =>
         AssertSingle(markup, "LM1002");
 
@@ -150,6 +151,7 @@ public class DiagnosticTests
     [InlineData("""[FineTuneJob("j")][Training([|LoadBestModelAtEnd = true|])] partial class C { }""")]
     [InlineData("""[FineTuneJob("j")][Training(EvalStrategy = "epoch", [|LoadBestModelAtEnd = true|])] partial class C { }""")]
     [InlineData("""[FineTuneJob("j")][Training([|EarlyStoppingPatience = 3|])] partial class C { }""")]
+    [InlineData("""[FineTuneJob("j")][Training(EvalStrategy = "steps", EvalSteps = 200, LoadBestModelAtEnd = true, [|SaveSteps = 500|])] partial class C { }""")]
     public void Arguments_that_need_evaluation_without_it_are_LM1013(string markup) =>
         AssertSingle(markup, "LM1013");
 
