@@ -54,7 +54,7 @@ internal sealed class FineTuneRun : IDisposable
         CheckBlockSize(job.Data, source.Config, objective);
         cancellation.ThrowIfCancellationRequested();
 
-        var encoder = new TokenizerTextEncoder(source.Tokenizer);
+        var encoder = new LmTokenizerTextEncoder(source.Tokenizer);
         progress.Begin("tokenize", 0);
         var data = DataPipeline.Prepare(job.Data, encoder, objective, train, eval, source.Config.MaxPositions,
             hubCacheDir: job.Model.CacheDir, log: progress.Line);

@@ -70,7 +70,7 @@ internal static class DataCommand
             var source = await ModelSource.ResolveAsync(job.Model, invocation.Output, invocation.Cancellation);
             var objective = source.Objective(job.Model) == "clm" ? DataObjective.Clm : DataObjective.Mlm;
             var splits = DataPipeline.OpenSplits(job.Data, job.Model.CacheDir);
-            using var prepared = DataPipeline.Prepare(job.Data, new TokenizerTextEncoder(source.Tokenizer), objective,
+            using var prepared = DataPipeline.Prepare(job.Data, new LmTokenizerTextEncoder(source.Tokenizer), objective,
                 train: splits.Train is not null, validation: splits.Validation is not null, source.Config.MaxPositions,
                 hubCacheDir: job.Model.CacheDir, log: invocation.Output.Info);
             var splitsJson = new JsonObject();
