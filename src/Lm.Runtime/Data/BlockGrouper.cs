@@ -5,18 +5,21 @@ namespace Lm.Runtime.Data;
 /// blocks of <c>block_size</c>; the remainder that does not fill a block is dropped, per batch (so every 1000 rows
 /// lose up to <c>block_size - 1</c> tokens, as in Hugging Face), or, with global concatenation, carried over so
 /// that only the split's final remainder is dropped. Labels equal the input ids; the model shifts them.
+/// run_mlm.py's variant keeps a batch that has fewer tokens than one block as one shorter block.
 /// </summary>
 public sealed class BlockGrouper
 {
     private readonly int _blockSize;
     private readonly bool _global;
+    private readonly bool _keepShortBatches;
     private readonly List<int> _carry = new();
 
-    public BlockGrouper(int blockSize, bool globalConcatenation)
+    public BlockGrouper(int blockSize, bool globalConcatenation, bool keepShortBatches = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
         _blockSize = blockSize;
         _global = globalConcatenation;
+        _keepShortBatches = keepShortBatches && !globalConcatenation;
     }
 
     /// <summary>Tokens dropped so far (remainders that did not fill a block).</summary>
@@ -34,6 +37,12 @@ public sealed class BlockGrouper
             var all = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_carry);
             int used = EmitBlocks(all, emitBlock);
             _carry.RemoveRange(0, used);
+            return;
+        }
+        if (_keepShortBatches && batchTokens.Length is > 0 && batchTokens.Length < _blockSize)
+        {
+            emitBlock(batchTokens);
+            Blocks++;
             return;
         }
         int consumed = EmitBlocks(batchTokens, emitBlock);

@@ -19,33 +19,59 @@ internal static class ParallelBatchEncoder
 {
     private const int BatchesInFlightPerWorker = 4;
 
+    /// <summary>
+    /// Cuts <paramref name="rows"/> into map batches of <paramref name="rowsPerBatch"/> (never spanning one of
+    /// <paramref name="shardEnds"/>, the row positions where a map shard ends) and encodes them on
+    /// <paramref name="workers"/> threads, yielding the results in row order.
+    /// </summary>
     public static IEnumerable<EncodedBatch> Encode(IEnumerable<string> rows, int rowsPerBatch, int workers,
-        Func<string[], EncodedBatch> encode)
+        Func<string[], EncodedBatch> encode, IReadOnlyList<long>? shardEnds = null)
     {
+        var batches = new BatchCutter(rowsPerBatch, shardEnds);
         if (workers <= 1)
         {
-            foreach (string[] batch in Batches(rows, rowsPerBatch, CancellationToken.None)) yield return encode(batch);
+            foreach (string[] batch in batches.Cut(rows, CancellationToken.None)) yield return encode(batch);
             yield break;
         }
 
-        using var pipeline = new Pipeline(rows, rowsPerBatch, workers, encode);
+        using var pipeline = new Pipeline(rows, batches, workers, encode);
         for (long next = 0; pipeline.TryTake(next, out var batch); next++) yield return batch;
     }
 
-    private static IEnumerable<string[]> Batches(IEnumerable<string> rows, int rowsPerBatch, CancellationToken cancel)
+    /// <summary>
+    /// The contiguous row ranges of <c>Dataset.shard(num_shards, index, contiguous=True)</c>: the first
+    /// <c>rows % shards</c> shards have one row more. Returns each shard's end row.
+    /// </summary>
+    public static long[] ShardEnds(long rows, int shards)
     {
-        var batch = new List<string>(rowsPerBatch);
-        foreach (string row in rows)
+        shards = (int)Math.Clamp(shards, 1, Math.Max(1, rows));
+        long size = rows / shards, extra = rows % shards;
+        return Enumerable.Range(0, shards).Select(i => size * (i + 1) + Math.Min(i + 1, extra)).ToArray();
+    }
+
+    /// <summary>Cuts rows into map batches of <c>rowsPerBatch</c>, restarting at every shard end.</summary>
+    private sealed class BatchCutter(int rowsPerBatch, IReadOnlyList<long>? shardEnds)
+    {
+        public IEnumerable<string[]> Cut(IEnumerable<string> rows, CancellationToken cancel)
         {
-            cancel.ThrowIfCancellationRequested();
-            batch.Add(row);
-            if (batch.Count == rowsPerBatch)
+            var batch = new List<string>(rowsPerBatch);
+            long position = 0;
+            int shard = 0;
+            foreach (string row in rows)
             {
-                yield return batch.ToArray();
-                batch.Clear();
+                cancel.ThrowIfCancellationRequested();
+                batch.Add(row);
+                position++;
+                bool atShardEnd = shardEnds is not null && shard < shardEnds.Count && position == shardEnds[shard];
+                if (atShardEnd) shard++;
+                if (batch.Count == rowsPerBatch || atShardEnd)
+                {
+                    yield return batch.ToArray();
+                    batch.Clear();
+                }
             }
+            if (batch.Count > 0) yield return batch.ToArray();
         }
-        if (batch.Count > 0) yield return batch.ToArray();
     }
 
     /// <summary>A reader thread, tokenizer threads, and an in-order hand-over guarded by one lock.</summary>
@@ -60,13 +86,13 @@ internal static class ParallelBatchEncoder
         private long _end = -1;
         private ExceptionDispatchInfo? _failure;
 
-        public Pipeline(IEnumerable<string> rows, int rowsPerBatch, int workers, Func<string[], EncodedBatch> encode)
+        public Pipeline(IEnumerable<string> rows, BatchCutter batches, int workers, Func<string[], EncodedBatch> encode)
         {
             int window = workers * BatchesInFlightPerWorker;
             _queue = new BlockingCollection<(long, string[])>(window);
             _inFlight = new SemaphoreSlim(window, window);
             _tasks = new Task[workers + 1];
-            _tasks[0] = Task.Factory.StartNew(() => Read(rows, rowsPerBatch), TaskCreationOptions.LongRunning);
+            _tasks[0] = Task.Factory.StartNew(() => Read(rows, batches), TaskCreationOptions.LongRunning);
             for (int i = 1; i <= workers; i++)
                 _tasks[i] = Task.Factory.StartNew(() => Tokenize(encode), TaskCreationOptions.LongRunning);
         }
@@ -90,12 +116,12 @@ internal static class ParallelBatchEncoder
             }
         }
 
-        private void Read(IEnumerable<string> rows, int rowsPerBatch)
+        private void Read(IEnumerable<string> rows, BatchCutter batches)
         {
             long index = 0;
             try
             {
-                foreach (string[] batch in Batches(rows, rowsPerBatch, _cancel.Token))
+                foreach (string[] batch in batches.Cut(rows, _cancel.Token))
                 {
                     _inFlight.Wait(_cancel.Token);
                     _queue.Add((index++, batch), _cancel.Token);

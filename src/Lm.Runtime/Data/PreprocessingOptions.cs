@@ -31,6 +31,19 @@ public sealed record PreprocessingOptions
     /// <summary>Concatenate the whole split first, so only the final remainder is dropped.</summary>
     public bool GlobalConcatenation { get; init; }
 
+    /// <summary>
+    /// <c>datasets.map</c>'s <c>num_proc</c>: the rows are cut into this many contiguous shards (sizes as
+    /// <c>Dataset.shard(contiguous=True)</c>) and each shard is grouped in map batches from its own first row, so
+    /// <c>preprocessing_num_workers</c> changes the blocks exactly as it does in Hugging Face.
+    /// </summary>
+    public int MapShards { get; init; } = 1;
+
+    /// <summary>
+    /// run_mlm.py's group_texts: a map batch with fewer tokens than one block becomes one shorter example instead of
+    /// being dropped (run_clm.py drops it).
+    /// </summary>
+    public bool KeepShortBatches { get; init; }
+
     /// <summary>Tokenizer threads (not part of the cache key: the output does not depend on it).</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
@@ -40,9 +53,13 @@ public sealed record PreprocessingOptions
     /// <summary>The token cache root; <c>TorchRuntime.CacheRoot</c> when null.</summary>
     public string? CacheRoot { get; init; }
 
+    /// <summary>Whether map batches (and their shards) decide the blocks: grouping without global concatenation.</summary>
+    internal bool GroupsPerBatch => !LineByLine && !GlobalConcatenation;
+
     /// <summary>The part of the options that decides the output, in a stable text form.</summary>
     internal string CacheKey =>
-        $"block_size={BlockSize}|line_by_line={LineByLine}|group_batch_size={(LineByLine ? 0 : GroupBatchSize)}|global_concatenation={GlobalConcatenation && !LineByLine}";
+        $"block_size={BlockSize}|line_by_line={LineByLine}|global_concatenation={GlobalConcatenation && !LineByLine}" +
+        (GroupsPerBatch ? $"|group_batch_size={GroupBatchSize}|map_shards={MapShards}|keep_short_batches={KeepShortBatches}" : "");
 
     /// <summary>
     /// Options from job arguments. Block length: for clm, <c>block_size</c> or else the tokenizer's
@@ -50,6 +67,7 @@ public sealed record PreprocessingOptions
     /// <c>min(1024, max_position_embeddings)</c>; a given <c>block_size</c> is capped at <c>model_max_length</c>.
     /// For mlm, <c>max_seq_length</c> (else <c>block_size</c>) or else <c>model_max_length</c> capped at 1024; a
     /// given length is capped at <c>model_max_length</c>. Each cap adds a line to <paramref name="warnings"/>.
+    /// <c>preprocessing_num_workers</c> sets both the threads and, as <c>num_proc</c> does, the map shards.
     /// </summary>
     public static PreprocessingOptions From(DataArguments args, DataObjective objective, int modelMaxLength,
         int? maxPositionEmbeddings = null, ICollection<string>? warnings = null)
@@ -70,6 +88,8 @@ public sealed record PreprocessingOptions
             LineByLine = args.LineByLine,
             GroupBatchSize = args.GroupBatchSize,
             GlobalConcatenation = args.GlobalConcatenation,
+            MapShards = args.PreprocessingNumWorkers ?? 1,
+            KeepShortBatches = objective == DataObjective.Mlm,
             Workers = args.PreprocessingNumWorkers ?? Environment.ProcessorCount,
             OverwriteCache = args.OverwriteCache,
         };

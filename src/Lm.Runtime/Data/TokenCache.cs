@@ -80,12 +80,15 @@ public static class TokenCache
         using (var output = new FileStream(tokensPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
         {
             var writer = new ExampleWriter(output, elementSize, offsets);
-            var grouper = new BlockGrouper(options.BlockSize, options.GlobalConcatenation);
+            var grouper = new BlockGrouper(options.BlockSize, options.GlobalConcatenation, options.KeepShortBatches);
+            long[]? shardEnds = options.GroupsPerBatch && options.MapShards > 1
+                ? ParallelBatchEncoder.ShardEnds(source.CountRows(), options.MapShards)
+                : null;
             Func<string[], EncodedBatch> encode = options.LineByLine
                 ? batch => ParallelBatchEncoder.EncodeLineByLine(encoder, batch, options.BlockSize)
                 : batch => ParallelBatchEncoder.EncodeForGrouping(encoder, batch);
 
-            foreach (var batch in ParallelBatchEncoder.Encode(source.ReadRows(), options.GroupBatchSize, options.Workers, encode))
+            foreach (var batch in ParallelBatchEncoder.Encode(source.ReadRows(), options.GroupBatchSize, options.Workers, encode, shardEnds))
             {
                 rows += batch.Rows;
                 tokens += batch.Tokens.Length;

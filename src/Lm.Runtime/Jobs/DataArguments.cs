@@ -21,7 +21,10 @@ public sealed class DataArguments
     [JsonPropertyName("overwrite_cache")] public bool OverwriteCache { get; set; }
     /// <summary>Percent of train used as validation when there is no validation file or split.</summary>
     [JsonPropertyName("validation_split_percentage")] public int ValidationSplitPercentage { get; set; } = 5;
-    /// <summary>Tokenizer threads; all cores when not set.</summary>
+    /// <summary>
+    /// datasets.map's num_proc: tokenizer threads, and the rows are grouped in this many contiguous shards as HF does;
+    /// when not set, all cores tokenize and the rows form one shard (HF's default single process).
+    /// </summary>
     [JsonPropertyName("preprocessing_num_workers")] public int? PreprocessingNumWorkers { get; set; }
     /// <summary>Keep each line's line break in .txt files (run_clm.py default true).</summary>
     [JsonPropertyName("keep_linebreaks")] public bool KeepLinebreaks { get; set; } = true;

@@ -4,9 +4,11 @@ namespace Lm.Runtime.Tests.Data;
 
 public class BlockGrouperTests
 {
-    private static (List<int[]> Blocks, long Dropped) Group(int blockSize, bool global, params int[][] batches)
+    private static (List<int[]> Blocks, long Dropped) Group(int blockSize, bool global, params int[][] batches) =>
+        Group(new BlockGrouper(blockSize, global), batches);
+
+    private static (List<int[]> Blocks, long Dropped) Group(BlockGrouper grouper, params int[][] batches)
     {
-        var grouper = new BlockGrouper(blockSize, global);
         var blocks = new List<int[]>();
         foreach (int[] batch in batches) grouper.AddBatch(batch, block => blocks.Add(block.ToArray()));
         grouper.Finish();
@@ -36,5 +38,13 @@ public class BlockGrouperTests
         var (blocks, dropped) = Group(8, false, [1, 2, 3], []);
         Assert.Empty(blocks);
         Assert.Equal(3, dropped);
+    }
+
+    [Fact]
+    public void Run_mlm_keeps_a_batch_shorter_than_a_block_as_one_short_block()
+    {
+        var (blocks, dropped) = Group(new BlockGrouper(4, false, keepShortBatches: true), [1, 2, 3, 4, 5, 6], [7, 8], []);
+        Assert.Equal([[1, 2, 3, 4], [7, 8]], blocks);
+        Assert.Equal(2, dropped);
     }
 }

@@ -33,6 +33,28 @@ public class TokenCacheTests
         Assert.Equal(new SplitStats("train", path, 4, 20, 4, 3 + 1, 4, false), dataset.Stats);
     }
 
+    [Theory]
+    [InlineData(36718, 4, new long[] { 9180, 18360, 27539, 36718 })]
+    [InlineData(10, 3, new long[] { 4, 7, 10 })]
+    [InlineData(2, 4, new long[] { 1, 2 })]
+    public void Map_shards_have_the_sizes_of_contiguous_dataset_shards(long rows, int shards, long[] ends) =>
+        Assert.Equal(ends, ParallelBatchEncoder.ShardEnds(rows, shards));
+
+    [Fact]
+    public void Map_shards_restart_the_map_batches_as_num_proc_does()
+    {
+        using var dir = new ScratchFolder();
+        // 6 rows of 2 tokens; batches of 2 rows; 2 shards of 3 rows -> batches [r0 r1] [r2] | [r3 r4] [r5].
+        string path = dir.File("t.txt", "a\nb\nc\nd\ne\nf\n");
+        var options = Options(dir.Path, blockSize: 4, groupBatchSize: 2) with { MapShards = 2, Workers = 2 };
+        using var dataset = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        int[] Ids(string s) => s.Select(CharEncoder.Id).ToArray();
+        Assert.Equal([Ids("a\nb\n"), Ids("d\ne\n")], All(dataset));
+        Assert.Equal(4, dataset.Stats.DroppedTokens);
+        using var unsharded = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options with { MapShards = 1 });
+        Assert.Equal([Ids("a\nb\n"), Ids("c\nd\n"), Ids("e\nf\n")], All(unsharded));
+    }
+
     [Fact]
     public void Second_build_is_a_cache_hit_with_the_same_examples()
     {

@@ -66,6 +66,29 @@ public class WikitextGpt2PipelineTests
     }
 
     [Fact]
+    public void Tutorial_num_proc_4_groups_each_contiguous_shard_on_its_own()
+    {
+        using var dir = new ScratchFolder();
+        var source = new TextFileSource(RawTrain, TextLineRule.Wikitext);
+        var options = PreprocessingOptions.From(new DataArguments { BlockSize = BlockSize, PreprocessingNumWorkers = 4 }, DataObjective.Clm, 1024)
+            with { CacheRoot = dir.Path };
+        Assert.Equal(4, options.MapShards);
+        using var dataset = TokenCache.GetOrBuild(source, "train", Gpt2, options);
+
+        // datasets.map(num_proc=4): shard i holds rows [i*254 + min(i, 2), ...): 255, 255, 254, 254 rows.
+        var rows = WikitextRows(RawTrain);
+        var expected = new List<int[]>();
+        int start = 0;
+        foreach (int size in new[] { 255, 255, 254, 254 })
+        {
+            expected.AddRange(ExpectedBlocks(rows.Skip(start).Take(size), BlockSize));
+            start += size;
+        }
+        Assert.Equal(expected.Count, dataset.Count);
+        Assert.Equal(expected[^1], dataset.GetIds(dataset.Count - 1));
+    }
+
+    [Fact]
     public void Train_file_with_percent_split_follows_run_clm()
     {
         using var dir = new ScratchFolder();
@@ -113,5 +136,8 @@ public class WikitextGpt2PipelineTests
         Assert.Equal(512, PreprocessingOptions.From(args, DataObjective.Mlm, modelMaxLength: 512).BlockSize);
         Assert.Equal(1024, PreprocessingOptions.From(args, DataObjective.Mlm, modelMaxLength: 1_000_000_000).BlockSize);
         Assert.Equal(512, PreprocessingOptions.From(new DataArguments { MaxSeqLength = 600 }, DataObjective.Mlm, 512).BlockSize);
+        Assert.True(PreprocessingOptions.From(args, DataObjective.Mlm, 512).KeepShortBatches);
+        Assert.False(PreprocessingOptions.From(args, DataObjective.Clm, 1024).KeepShortBatches);
+        Assert.Equal(1, PreprocessingOptions.From(args, DataObjective.Clm, 1024).MapShards);
     }
 }
