@@ -26,6 +26,12 @@ public sealed class PreparedData : IDisposable
     /// <summary>The validation split (limited to <c>max_eval_samples</c> blocks), or null when not asked for.</summary>
     public LmDataset? Validation { get; }
 
+    /// <summary>
+    /// What preprocessing did to each split prepared (rows, tokens, examples, dropped tokens), train first: what
+    /// <c>lm-tune data stats</c> shows. Counts cover whole splits, before <c>max_*_samples</c>.
+    /// </summary>
+    public IReadOnlyList<SplitStats> Stats => new[] { _fullTrain, _fullValidation }.OfType<LmDataset>().Select(d => d.Stats).ToList();
+
     /// <summary>The preprocessing that produced them (resolved block size, grouping).</summary>
     public PreprocessingOptions Options { get; }
 
