@@ -32,19 +32,20 @@ internal static class TrainStepBenchmark
         set_num_threads(threads);
         Console.WriteLine($"distilgpt2 shape, batch {batch} x {length}, {threads} threads, {warmup} warm-up + {steps} timed steps");
         Console.WriteLine();
-        Console.WriteLine("| precision | s / train step | s / eval step | train tokens/s | eval tokens/s | peak RSS |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine("| precision | s / train step | CPU s / train step | s / eval step | CPU s / eval step | train tokens/s | eval tokens/s | peak RSS |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (bool bf16 in precisions)
         {
-            var (train, eval) = Measure(bf16, steps, warmup, batch, length, evalBatches);
+            var m = Measure(bf16, steps, warmup, batch, length, evalBatches);
             double tokens = batch * length;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {(bf16 ? "bf16 (fp32 masters)" : "fp32")} | {train:F2} | {eval:F2} | {tokens / train:F0} | {tokens / eval:F0} | {PeakResidentBytes() / 1e9:F2} GB |"));
+                $"| {(bf16 ? "bf16 (fp32 masters)" : "fp32")} | {m.Train.Wall:F2} | {m.Train.Cpu:F2} | {m.Eval.Wall:F2} | {m.Eval.Cpu:F2} | " +
+                $"{tokens / m.Train.Wall:F0} | {tokens / m.Eval.Wall:F0} | {PeakResidentBytes() / 1e9:F2} GB |"));
         }
         return 0;
     }
 
-    private static (double TrainSeconds, double EvalSeconds) Measure(bool bf16, int steps, int warmup, int batch, int length, int evalBatches)
+    private static ((double Wall, double Cpu) Train, (double Wall, double Cpu) Eval) Measure(bool bf16, int steps, int warmup, int batch, int length, int evalBatches)
     {
         using var model = LanguageModel.Create(new Gpt2Config { NLayer = 6 }, seed: 42);
         var data = new RandomBlocks(batch * (warmup + steps), length, model.VocabSize, seed: 1);
@@ -60,27 +61,30 @@ internal static class TrainStepBenchmark
             ReportTo = "none",
             Bf16 = bf16,
         };
-        var stepEnds = new List<double>();
+        var stepEnds = new List<(double Wall, double Cpu)>();
         var clock = Stopwatch.StartNew();
         try
         {
             using var trainer = new Trainer(model, args, data);
-            trainer.StepEnd += (_, _) => stepEnds.Add(clock.Elapsed.TotalSeconds);
+            trainer.StepEnd += (_, _) => stepEnds.Add((clock.Elapsed.TotalSeconds, CpuSeconds()));
             trainer.Train();
         }
         finally
         {
             if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
         }
-        double train = (stepEnds[^1] - stepEnds[warmup - 1]) / steps;
+        var train = ((stepEnds[^1].Wall - stepEnds[warmup - 1].Wall) / steps, (stepEnds[^1].Cpu - stepEnds[warmup - 1].Cpu) / steps);
 
         if (bf16) model.to(ScalarType.BFloat16);
         var evaluator = new Evaluator(model, new RandomBlocks(batch * evalBatches, length, model.VocabSize, seed: 2), batch);
         evaluator.Evaluate(); // warm-up
+        double cpu = CpuSeconds();
         var metrics = evaluator.Evaluate();
-        double eval = metrics["eval_runtime"] / evalBatches;
+        var eval = (metrics["eval_runtime"] / evalBatches, (CpuSeconds() - cpu) / evalBatches);
         return (train, eval);
     }
+
+    private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
     private static long PeakResidentBytes()
     {

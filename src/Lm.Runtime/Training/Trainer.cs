@@ -62,6 +62,10 @@ public sealed class Trainer : IDisposable
     private double _currentFlos;
     private int _earlyStoppingCounter;
     private int _lastSavedStep = -1;
+    // HF's loop variables grad_norm and learning_rate: the last step's, also used by the epoch-end log.
+    private float? _gradNorm;
+    private double? _learningRate;
+    private bool _epochEndPending;
     private readonly Control _control = new();
 
     public Trainer(LanguageModel model, TrainingArguments args, IBatchSource? trainData, IBatchSource? evalData = null,
@@ -153,6 +157,8 @@ public sealed class Trainer : IDisposable
 
         var clock = Stopwatch.StartNew();
         if (_args.EvalOnStart && State.GlobalStep == 0) Evaluate();
+        // A checkpoint written by the last step of an epoch (or of training) comes before that epoch's end.
+        if (_epochEndPending) EpochEnd();
 
         for (int epoch = epochsTrained; epoch < numTrainEpochs && !_control.ShouldTrainingStop; epoch++)
         {
@@ -175,11 +181,7 @@ public sealed class Trainer : IDisposable
                 step += windowSize;
                 if (_control.ShouldEpochStop || _control.ShouldTrainingStop) break;
             }
-            // HF's DefaultFlowCallback.on_epoch_end.
-            if (_args.LoggingStrategy == IntervalStrategy.Epoch) _control.ShouldLog = true;
-            if (_args.EvalStrategy == IntervalStrategy.Epoch) _control.ShouldEvaluate = true;
-            if (_args.SaveStrategy == IntervalStrategy.Epoch) _control.ShouldSave = true;
-            MaybeLogSaveEvaluate();
+            EpochEnd();
         }
 
         if (_args.LoadBestModelAtEnd && State.BestModelCheckpoint is string best) LoadModelWeights(best);
@@ -316,13 +318,13 @@ public sealed class Trainer : IDisposable
             foreach (var batch in window) batch.Dispose();
         }
 
-        float? gradNorm = null;
         if (_args.MaxGradNorm > 0)
         {
             using var norm = optimizer.ClipGradNorm(_args.MaxGradNorm);
-            gradNorm = norm.item<float>();
+            _gradNorm = norm.item<float>();
         }
         double learningRate = _scheduler!.LearningRate;
+        _learningRate = learningRate;
         optimizer.LearningRate = learningRate;
         optimizer.Step();
         _scheduler.Step();
@@ -341,7 +343,10 @@ public sealed class Trainer : IDisposable
             if (_args.SaveStrategy == IntervalStrategy.Steps) _control.ShouldSave = true;
         }
         StepEnd?.Invoke(this, new TrainerStepEventArgs(State.GlobalStep, State.MaxSteps, State.Epoch.Value, stepLoss));
-        MaybeLogSaveEvaluate(gradNorm, learningRate);
+        // Until EpochEnd runs, a checkpoint of this step must remember that the epoch's end is still to come.
+        _epochEndPending = firstBatch + windowSize == batchesPerEpoch || _control.ShouldTrainingStop;
+        MaybeLogSaveEvaluate();
+        _epochEndPending |= _control.ShouldTrainingStop;
         if (_options.GcEverySteps > 0 && State.GlobalStep % _options.GcEverySteps == 0) GC.Collect();
 
         if (cancellationToken.IsCancellationRequested)
@@ -401,8 +406,18 @@ public sealed class Trainer : IDisposable
         return batches;
     }
 
+    /// <summary>HF's <c>DefaultFlowCallback.on_epoch_end</c> and the <c>_maybe_log_save_evaluate</c> after it.</summary>
+    private void EpochEnd()
+    {
+        _epochEndPending = false;
+        if (_args.LoggingStrategy == IntervalStrategy.Epoch) _control.ShouldLog = true;
+        if (_args.EvalStrategy == IntervalStrategy.Epoch) _control.ShouldEvaluate = true;
+        if (_args.SaveStrategy == IntervalStrategy.Epoch) _control.ShouldSave = true;
+        MaybeLogSaveEvaluate();
+    }
+
     /// <summary>HF's <c>_maybe_log_save_evaluate</c>.</summary>
-    private void MaybeLogSaveEvaluate(float? gradNorm = null, double? learningRate = null)
+    private void MaybeLogSaveEvaluate()
     {
         if (_control.ShouldLog && State.GlobalStep > _globalStepLastLogged)
         {
@@ -412,8 +427,8 @@ public sealed class Trainer : IDisposable
             {
                 ["loss"] = SpeedMetrics.PythonRound(trLossScalar / (State.GlobalStep - _globalStepLastLogged), 4),
             };
-            if (gradNorm is float norm) logs["grad_norm"] = norm;
-            logs["learning_rate"] = learningRate ?? _scheduler!.LearningRate;
+            if (_gradNorm is float norm) logs["grad_norm"] = norm;
+            logs["learning_rate"] = _learningRate ?? _scheduler!.LearningRate;
             _totalLossScalar += trLossScalar;
             _globalStepLastLogged = State.GlobalStep;
             StoreFlos();
@@ -657,6 +672,10 @@ public sealed class Trainer : IDisposable
         ["total_loss_scalar"] = _totalLossScalar,
         ["globalstep_last_logged"] = _globalStepLastLogged,
         ["early_stopping_patience_counter"] = _earlyStoppingCounter,
+        ["grad_norm"] = _gradNorm,
+        ["learning_rate"] = _learningRate,
+        ["epoch_end_pending"] = _epochEndPending,
+        ["should_training_stop"] = _control.ShouldTrainingStop,
     };
 
     private void RestoreProgress(JsonObject json)
@@ -665,6 +684,10 @@ public sealed class Trainer : IDisposable
         _totalLossScalar = json["total_loss_scalar"]?.GetValue<double>() ?? 0;
         _globalStepLastLogged = json["globalstep_last_logged"]?.GetValue<int>() ?? State.GlobalStep;
         _earlyStoppingCounter = json["early_stopping_patience_counter"]?.GetValue<int>() ?? 0;
+        _gradNorm = json["grad_norm"]?.GetValue<float>();
+        _learningRate = json["learning_rate"]?.GetValue<double>();
+        _epochEndPending = json["epoch_end_pending"]?.GetValue<bool>() ?? false;
+        _control.ShouldTrainingStop = (json["should_training_stop"]?.GetValue<bool>() ?? false) || State.GlobalStep >= State.MaxSteps;
     }
 
     private void ResetLoop()
@@ -675,6 +698,9 @@ public sealed class Trainer : IDisposable
         _currentFlos = 0;
         _earlyStoppingCounter = 0;
         _lastSavedStep = -1;
+        _gradNorm = null;
+        _learningRate = null;
+        _epochEndPending = false;
         _control.ShouldTrainingStop = false;
         _control.NewStep();
     }
