@@ -55,10 +55,12 @@ public static class DataPipeline
     /// The raw splits of a job: <c>dataset_name</c> (from the hub cache), else <c>train_file</c> /
     /// <c>validation_file</c>. Without a validation split, validation is the first
     /// <c>validation_split_percentage</c>% of train and train the rest, as run_clm.py's <c>train[:5%]</c> /
-    /// <c>train[5%:]</c>.
+    /// <c>train[5%:]</c>. Text files keep their line breaks per <c>keep_linebreaks</c> for clm (run_clm.py); for
+    /// mlm they never do, because run_mlm.py loads them with the <c>text</c> builder's default.
     /// </summary>
-    public static DatasetSplits OpenSplits(DataArguments args, string? hubCacheDir = null)
+    public static DatasetSplits OpenSplits(DataArguments args, string? hubCacheDir = null, DataObjective objective = DataObjective.Clm)
     {
+        bool keepLinebreaks = objective == DataObjective.Clm && args.KeepLinebreaks;
         DatasetSplits splits;
         if (args.DatasetName is not null)
         {
@@ -67,8 +69,8 @@ public static class DataPipeline
         else if (args.TrainFile is not null || args.ValidationFile is not null)
         {
             splits = new DatasetSplits(
-                args.TrainFile is null ? null : TextSource.FromFile(args.TrainFile, args.TextColumn, args.KeepLinebreaks),
-                args.ValidationFile is null ? null : TextSource.FromFile(args.ValidationFile, args.TextColumn, args.KeepLinebreaks),
+                args.TrainFile is null ? null : TextSource.FromFile(args.TrainFile, args.TextColumn, keepLinebreaks),
+                args.ValidationFile is null ? null : TextSource.FromFile(args.ValidationFile, args.TextColumn, keepLinebreaks),
                 null);
         }
         else
@@ -104,7 +106,7 @@ public static class DataPipeline
             with { CacheRoot = cacheRoot };
         foreach (string warning in warnings) log?.Invoke("warning: " + warning);
 
-        var splits = OpenSplits(args, hubCacheDir);
+        var splits = OpenSplits(args, hubCacheDir, objective);
         LmDataset? trainSet = null, validationSet = null;
         try
         {
