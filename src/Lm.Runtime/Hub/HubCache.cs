@@ -11,16 +11,21 @@ namespace Lm.Runtime.Hub;
 /// </summary>
 public sealed partial class HubCache
 {
-    public HubCache(string cacheDir)
+    public HubCache(string cacheDir, HubRepoKind kind = HubRepoKind.Model)
     {
         CacheDir = cacheDir;
+        Kind = kind;
     }
 
     /// <summary>The cache root (<c>$HF_HOME/hub</c> by default).</summary>
     public string CacheDir { get; }
 
-    /// <summary><c>models--org--name</c> under the cache root.</summary>
-    public string RepoFolder(string repoId) => Path.Combine(CacheDir, "models--" + repoId.Replace("/", "--"));
+    /// <summary>Models or datasets: they live in <c>models--…</c> and <c>datasets--…</c> folders.</summary>
+    public HubRepoKind Kind { get; }
+
+    /// <summary><c>models--org--name</c> (or <c>datasets--org--name</c>) under the cache root.</summary>
+    public string RepoFolder(string repoId) =>
+        Path.Combine(CacheDir, (Kind == HubRepoKind.Dataset ? "datasets--" : "models--") + repoId.Replace("/", "--"));
 
     public string BlobPath(string repoId, string etag) => Path.Combine(RepoFolder(repoId), "blobs", etag);
 
@@ -110,4 +115,14 @@ public sealed partial class HubCache
 
     [GeneratedRegex(@"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_])?/)?[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_])?$")]
     private static partial Regex RepoIdPattern();
+}
+
+/// <summary>The two kinds of hub repositories lm-tune reads.</summary>
+public enum HubRepoKind
+{
+    /// <summary><c>{endpoint}/{repo}/resolve/…</c>, cached as <c>models--org--name</c>.</summary>
+    Model,
+
+    /// <summary><c>{endpoint}/datasets/{repo}/resolve/…</c>, cached as <c>datasets--org--name</c>.</summary>
+    Dataset,
 }

@@ -31,8 +31,9 @@ public sealed class HubClient : IDisposable
     private readonly Uri _endpoint;
 
     /// <param name="settings">Endpoint, cache and token (see <see cref="HubSettings.FromEnvironment"/>).</param>
+    /// <param name="kind">Model or dataset repositories.</param>
     /// <param name="handler">The HTTP stack; a redirect-free <see cref="SocketsHttpHandler"/> when null.</param>
-    public HubClient(HubSettings settings, HttpMessageHandler? handler = null)
+    public HubClient(HubSettings settings, HubRepoKind kind = HubRepoKind.Model, HttpMessageHandler? handler = null)
     {
         _settings = settings;
         _endpoint = new Uri(settings.Endpoint.TrimEnd('/') + "/");
@@ -43,8 +44,11 @@ public sealed class HubClient : IDisposable
             Timeout = TimeSpan.FromSeconds(100),
         };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("lm-tune/" + typeof(HubClient).Assembly.GetName().Version);
-        Cache = new HubCache(settings.CacheDir);
+        Cache = new HubCache(settings.CacheDir, kind);
+        _pathPrefix = kind == HubRepoKind.Dataset ? "datasets/" : "";
     }
+
+    private readonly string _pathPrefix;
 
     public HubCache Cache { get; }
 
@@ -77,6 +81,41 @@ public sealed class HubClient : IDisposable
             await DownloadFileAsync(repoId, commit, optional, cancellation);
         Cache.WriteRef(repoId, revision, commit);
         return Cache.SnapshotFolder(repoId, commit);
+    }
+
+    /// <summary>
+    /// Downloads every parquet file under <paramref name="folder"/> of a dataset repository (a config's folder, such as
+    /// <c>wikitext-2-raw-v1/</c>), listed by the hub's tree API, and returns the snapshot folder; null when the
+    /// repository has no such folder.
+    /// </summary>
+    public async Task<string?> DownloadParquetFolderAsync(string repoId, string revision, string folder, CancellationToken cancellation)
+    {
+        var address = new Uri(_endpoint, $"api/{_pathPrefix}{repoId}/tree/{Uri.EscapeDataString(revision)}/{string.Join('/', folder.Split('/').Select(Uri.EscapeDataString))}");
+        using var response = await SendAsync(HttpMethod.Get, address, 0, followAbsoluteRedirects: false, repoId, folder, cancellation);
+        string? errorCode = Header(response, "X-Error-Code");
+        if (response.StatusCode == HttpStatusCode.NotFound && errorCode == "EntryNotFound") return null;
+        ThrowForRepositoryErrors(response, errorCode, repoId, revision, folder);
+        if (!response.IsSuccessStatusCode)
+            throw new LmException(ErrorCodes.HubDownloadFailed, $"{repoId}/{folder}: listing failed, the hub answered {(int)response.StatusCode} {response.ReasonPhrase}");
+        var listing = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellation)) as JsonArray
+            ?? throw new LmException(ErrorCodes.HubDownloadFailed, $"{repoId}/{folder}: the hub's file listing is not a JSON array");
+        var files = listing.OfType<JsonObject>()
+            .Where(e => e["type"]?.GetValue<string>() == "file")
+            .Select(e => e["path"]?.GetValue<string>())
+            .OfType<string>()
+            .Where(p => p.EndsWith(".parquet", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (files.Count == 0) return null;
+        string? commit = null;
+        foreach (string file in files)
+        {
+            var downloaded = await DownloadFileAsync(repoId, commit ?? revision, file, cancellation)
+                ?? throw new LmException(ErrorCodes.HubFileMissing, $"dataset '{repoId}' lists {file} but does not serve it");
+            commit ??= downloaded.Commit;
+        }
+        Cache.WriteRef(repoId, revision, commit!);
+        return Cache.SnapshotFolder(repoId, commit!);
     }
 
     /// <summary>A file in the snapshot and the commit it came from; null when the repository has no such file.</summary>
@@ -234,7 +273,7 @@ public sealed class HubClient : IDisposable
     private Uri ResolveAddress(string repoId, string revision, string fileName)
     {
         string path = string.Join('/', fileName.Split('/').Select(Uri.EscapeDataString));
-        return new Uri(_endpoint, $"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{path}");
+        return new Uri(_endpoint, $"{_pathPrefix}{repoId}/resolve/{Uri.EscapeDataString(revision)}/{path}");
     }
 
     private static void ThrowForRepositoryErrors(HttpResponseMessage response, string? errorCode, string repoId, string revision, string fileName)

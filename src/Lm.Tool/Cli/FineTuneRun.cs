@@ -2,6 +2,7 @@ using System.Globalization;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Evaluation;
+using Lm.Runtime.Hub;
 using Lm.Runtime.Jobs;
 using Lm.Runtime.Models;
 using Lm.Runtime.Native;
@@ -54,6 +55,7 @@ internal sealed class FineTuneRun : IDisposable
         CheckBlockSize(job.Data, source.Config, objective);
         cancellation.ThrowIfCancellationRequested();
 
+        await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(job.Model.CacheDir), output.Info, cancellation);
         var encoder = new LmTokenizerTextEncoder(source.Tokenizer);
         progress.Begin("tokenize", 0);
         var data = DataPipeline.Prepare(job.Data, encoder, objective, train, eval, source.Config.MaxPositions,

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Hub;
 using Lm.Runtime.Jobs;
 using Lm.Tool.Cli;
 using Spectre.Console;
@@ -31,11 +32,12 @@ internal static class DataCommand
         var count = new Option<int>("--count", "-n") { Description = "How many random rows", DefaultValueFactory = _ => 10 };
         var command = new Command("preview", "Show random rows of a split as a table") { split, count };
         jobOptions.AddTo(command);
-        app.SetAction(command, invocation =>
+        app.SetAction(command, async invocation =>
         {
             int n = invocation.Get(count);
             if (n <= 0) throw new LmException(ErrorCodes.InvalidOption, $"--count must be positive, got {n}");
             var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation.Parse));
+            await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(), invocation.Output.Info, invocation.Cancellation);
             var splits = DataPipeline.OpenSplits(job.Data);
             string name = invocation.Get(split)!;
             var source = (name == "train" ? splits.Train : splits.Validation)
@@ -47,12 +49,12 @@ internal static class DataCommand
                 ["source"] = source.Name,
                 ["rows"] = new JsonArray(rows.Select(r => (JsonNode?)new JsonObject { ["index"] = r.Index, ["text"] = r.Text }).ToArray()),
             };
-            return Task.FromResult(new CommandResult(json, o =>
+            return new CommandResult(json, o =>
             {
                 var table = new Table().AddColumn(new TableColumn("row").RightAligned()).AddColumn("text");
                 foreach (var row in rows) table.AddRow(new Text(row.Index.ToString()), new Text(row.Text.TrimEnd('\n')));
                 Console(o).Write(table);
-            }));
+            });
         });
         return command;
     }
@@ -68,6 +70,7 @@ internal static class DataCommand
             if (string.IsNullOrWhiteSpace(job.Model.ModelNameOrPath) && job.Model.ConfigName is null && job.Model.ModelType is null)
                 throw new LmException(ErrorCodes.InvalidArgument, "data stats needs --model: its tokenizer and length decide the blocks");
             var source = await ModelSource.ResolveAsync(job.Model, invocation.Output, invocation.Cancellation);
+            await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(job.Model.CacheDir), invocation.Output.Info, invocation.Cancellation);
             var objective = source.Objective(job.Model) == "clm" ? DataObjective.Clm : DataObjective.Mlm;
             var splits = DataPipeline.OpenSplits(job.Data, job.Model.CacheDir);
             using var prepared = DataPipeline.Prepare(job.Data, new LmTokenizerTextEncoder(source.Tokenizer), objective,

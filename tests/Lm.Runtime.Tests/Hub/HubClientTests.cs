@@ -193,6 +193,35 @@ public sealed class HubClientTests : IDisposable
         Assert.Equal(online, cached);
     }
 
+    [Fact]
+    public async Task Dataset_config_is_downloaded_into_the_cache_where_the_data_pipeline_finds_it()
+    {
+        string shards = Directory.CreateTempSubdirectory("lm-parquet-").FullName;
+        try
+        {
+            await Data.TextSourceTests.WriteParquet(Path.Combine(shards, "train.parquet"), ("text", [[" Hello\n", ""], [" World\n"]]));
+            await Data.TextSourceTests.WriteParquet(Path.Combine(shards, "validation.parquet"), ("text", [[" Valid\n"]]));
+            _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/train-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "train.parquet")), lfs: true);
+            _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/validation-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "validation.parquet")), lfs: true);
+            _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-v1/train-00000-of-00001.parquet", new byte[] { 1 }, lfs: true);
+            var args = new Lm.Runtime.Jobs.DataArguments { DatasetName = "wikitext", DatasetConfigName = "wikitext-2-raw-v1" };
+
+            await DatasetLocator.EnsureCachedAsync(args, Settings(), null, CancellationToken.None);
+
+            var splits = Lm.Runtime.Data.HubDatasetCache.Resolve("wikitext", "wikitext-2-raw-v1", _cache);
+            Assert.Equal(new[] { " Hello\n", "", " World\n" }, splits.Train!.ReadRows());
+            Assert.Equal(new[] { " Valid\n" }, splits.Validation!.ReadRows());
+            Assert.DoesNotContain(_hub.Requests, r => r.Path.Contains("wikitext-2-v1/", StringComparison.Ordinal));
+            int requests = _hub.Requests.Count;
+            await DatasetLocator.EnsureCachedAsync(args, Settings(offline: true), null, CancellationToken.None);
+            Assert.Equal(requests, _hub.Requests.Count);
+        }
+        finally
+        {
+            Directory.Delete(shards, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("gpt2", true)]
     [InlineData("distilbert/distilgpt2", true)]

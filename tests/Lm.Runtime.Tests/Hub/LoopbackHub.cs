@@ -11,7 +11,8 @@ namespace Lm.Runtime.Tests.Hub;
 /// hub's headers (<c>X-Repo-Commit</c>, <c>ETag</c> = git blob sha1 for regular files; a 302 to a CDN address on
 /// <c>localhost</c> with <c>X-Linked-Etag</c> = sha256 and <c>X-Linked-Size</c> for LFS files), missing files get
 /// 404 + <c>X-Error-Code: EntryNotFound</c>, unknown repositories 401 + <c>RepoNotFound</c>. The CDN honours
-/// <c>Range</c>. Faults can be injected: cut a transfer after N bytes once, or serve bytes that do not match the ETag.
+/// <c>Range</c>. Dataset repositories are registered as <c>datasets/org/name</c> (their resolve path), and the tree API
+/// lists a folder's files. Faults can be injected: cut a transfer after N bytes once, or serve bytes that do not match the ETag.
 /// </summary>
 public sealed class LoopbackHub : IDisposable
 {
@@ -113,6 +114,11 @@ public sealed class LoopbackHub : IDisposable
                 sent = SendBytes(request, response, fileName, file);
                 return;
             }
+            if (path.StartsWith("/api/", StringComparison.Ordinal))
+            {
+                sent = SendTree(response, path["/api/".Length..]);
+                return;
+            }
             int resolve = path.IndexOf("/resolve/", StringComparison.Ordinal);
             if (resolve < 0) { response.StatusCode = 404; return; }
             string repoId = path[1..resolve];
@@ -150,6 +156,37 @@ public sealed class LoopbackHub : IDisposable
                 request.Headers["Authorization"], sent));
             try { response.Close(); } catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { }
         }
+    }
+
+    /// <summary>The hub's tree API, <c>/api/{models|datasets}/{repo}/tree/{revision}/{folder}</c>: the files under a folder.</summary>
+    private long SendTree(HttpListenerResponse response, string rest)
+    {
+        int tree = rest.IndexOf("/tree/", StringComparison.Ordinal);
+        string repoKey = rest.StartsWith("models/", StringComparison.Ordinal) ? rest["models/".Length..tree] : rest[..tree];
+        string[] revisionAndFolder = rest[(tree + "/tree/".Length)..].Split('/', 2);
+        string folder = revisionAndFolder.Length > 1 ? revisionAndFolder[1].TrimEnd('/') + "/" : "";
+        Repo? repo;
+        lock (_repos) _repos.TryGetValue(repoKey, out repo);
+        if (repo is null)
+        {
+            response.StatusCode = 401;
+            response.Headers["X-Error-Code"] = "RepoNotFound";
+            return 0;
+        }
+        var entries = repo.Files.Where(f => f.Key.StartsWith(folder, StringComparison.Ordinal)).ToList();
+        if (entries.Count == 0)
+        {
+            response.StatusCode = 404;
+            response.Headers["X-Error-Code"] = "EntryNotFound";
+            return 0;
+        }
+        string json = "[" + string.Join(",", entries.Select(f =>
+            $"{{\"type\":\"file\",\"path\":\"{f.Key}\",\"size\":{f.Value.Content.Length},\"oid\":\"{f.Value.Etag}\"}}")) + "]";
+        byte[] body = Encoding.UTF8.GetBytes(json);
+        response.ContentType = "application/json";
+        response.ContentLength64 = body.Length;
+        response.OutputStream.Write(body);
+        return body.Length;
     }
 
     private long SendBytes(HttpListenerRequest request, HttpListenerResponse response, string fileName, HubFile file)

@@ -1,0 +1,32 @@
+using Lm.Runtime.Data;
+using Lm.Runtime.Errors;
+using Lm.Runtime.Jobs;
+
+namespace Lm.Runtime.Hub;
+
+/// <summary>
+/// Makes a job's <c>dataset_name</c> / <c>dataset_config_name</c> present in the hub cache, where
+/// <see cref="HubDatasetCache"/> reads it: nothing to do when it is cached; otherwise (online) the config's parquet
+/// files are downloaded from the hub's dataset repository (<c>wikitext</c> → <c>Salesforce/wikitext</c>).
+/// </summary>
+public static class DatasetLocator
+{
+    public static async Task EnsureCachedAsync(DataArguments args, HubSettings settings, Action<string>? log, CancellationToken cancellation)
+    {
+        if (args.DatasetName is null) return;
+        try
+        {
+            HubDatasetCache.Resolve(args.DatasetName, args.DatasetConfigName, settings.CacheDir, args.TextColumn);
+            return;
+        }
+        catch (LmException missing) when (missing.Code is ErrorCodes.DatasetNotCached or ErrorCodes.UnknownDatasetConfig && !settings.Offline)
+        {
+            string repoId = HubDatasetCache.RepositoryIds(args.DatasetName)[0];
+            string folder = args.DatasetConfigName ?? "data";
+            log?.Invoke($"dataset {repoId} ({folder}): downloading from {settings.Endpoint}");
+            using var client = new HubClient(settings, HubRepoKind.Dataset);
+            if (log is not null) client.Log += log;
+            if (await client.DownloadParquetFolderAsync(repoId, "main", folder, cancellation) is null) throw;
+        }
+    }
+}
