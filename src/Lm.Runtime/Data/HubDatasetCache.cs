@@ -19,26 +19,27 @@ public static class HubDatasetCache
     private static readonly string[] SplitNames = ["train", "validation", "test"];
 
     /// <summary>
-    /// The hub cache folder: <c>$HF_HUB_CACHE</c>, else <c>$HF_HOME/hub</c>, else <c>~/.cache/huggingface/hub</c>.
+    /// The parquet files of a <c>wikitext</c> config in the <c>Salesforce/wikitext</c> repository, relative to a
+    /// snapshot (<c>wikitext-2-raw-v1/train-00000-of-00001.parquet</c>, ...): what a hub client downloads into
+    /// <c>datasets--Salesforce--wikitext/snapshots/REV/</c> for <see cref="Resolve"/> to find.
     /// </summary>
-    public static string DefaultHubCacheDir
+    public static IReadOnlyList<string> WikitextFiles(string configName)
     {
-        get
-        {
-            string? hubCache = Environment.GetEnvironmentVariable("HF_HUB_CACHE");
-            if (!string.IsNullOrEmpty(hubCache)) return hubCache;
-            string? home = Environment.GetEnvironmentVariable("HF_HOME");
-            if (string.IsNullOrEmpty(home))
-            {
-                string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-                string cache = string.IsNullOrEmpty(xdg)
-                    ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache")
-                    : xdg;
-                home = Path.Combine(cache, "huggingface");
-            }
-            return Path.Combine(home, "hub");
-        }
+        if (!WikitextConfigs.Contains(configName))
+            throw new LmException(ErrorCodes.UnknownDatasetConfig,
+                $"unknown config '{configName}' for dataset 'wikitext'; the configs are: {string.Join(", ", WikitextConfigs)}");
+        int trainShards = configName.StartsWith("wikitext-103", StringComparison.Ordinal) ? 2 : 1;
+        var files = Enumerable.Range(0, trainShards).Select(i => $"{configName}/train-{i:D5}-of-{trainShards:D5}.parquet").ToList();
+        files.Add($"{configName}/validation-00000-of-00001.parquet");
+        files.Add($"{configName}/test-00000-of-00001.parquet");
+        return files;
     }
+
+    /// <summary>
+    /// The hub cache folder: <c>$HF_HUB_CACHE</c>, else <c>$HF_HOME/hub</c>, else <c>~/.cache/huggingface/hub</c>
+    /// (the hub client's own default).
+    /// </summary>
+    public static string DefaultHubCacheDir => Hub.HubSettings.DefaultCacheDir;
 
     /// <summary>
     /// The repository ids a dataset name may be cached under: <c>wikitext</c> moved to <c>Salesforce/wikitext</c>,

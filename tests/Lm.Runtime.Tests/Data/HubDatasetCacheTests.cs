@@ -86,6 +86,16 @@ public class HubDatasetCacheTests
     }
 
     [Fact]
+    public void Wikitext_files_name_the_parquet_shards_of_a_config()
+    {
+        Assert.Equal(
+            ["wikitext-2-raw-v1/train-00000-of-00001.parquet", "wikitext-2-raw-v1/validation-00000-of-00001.parquet", "wikitext-2-raw-v1/test-00000-of-00001.parquet"],
+            HubDatasetCache.WikitextFiles("wikitext-2-raw-v1"));
+        Assert.Equal(4, HubDatasetCache.WikitextFiles("wikitext-103-v1").Count);
+        Assert.Equal(ErrorCodes.UnknownDatasetConfig, Assert.Throws<LmException>(() => HubDatasetCache.WikitextFiles("wikitext-5")).Code);
+    }
+
+    [Fact]
     public void Hub_cache_folder_follows_the_hf_environment_variables()
     {
         string? hubCache = Environment.GetEnvironmentVariable("HF_HUB_CACHE");
