@@ -32,6 +32,22 @@ internal static class LmTuneProcess
     public static Result Run(IEnumerable<string> args, IDictionary<string, string?>? environment = null, string? workingDirectory = null,
         int timeoutSeconds = 300)
     {
+        using var process = Process.Start(StartInfo(args, environment, workingDirectory))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"lm-tune {string.Join(' ', args)} ran longer than {timeoutSeconds} s");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static Result Run(params string[] args) => Run((IEnumerable<string>)args);
+
+    /// <summary>How <see cref="Run(IEnumerable{string}, IDictionary{string, string?}?, string?, int)"/> starts lm-tune, for tests that talk to the process while it runs.</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args, IDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    {
         var start = new ProcessStartInfo(Executable)
         {
             RedirectStandardOutput = true,
@@ -52,16 +68,6 @@ internal static class LmTuneProcess
             if (value is null) start.Environment.Remove(key);
             else start.Environment[key] = value;
         }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"lm-tune {string.Join(' ', args)} ran longer than {timeoutSeconds} s");
-        }
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        return start;
     }
-
-    public static Result Run(params string[] args) => Run((IEnumerable<string>)args);
 }

@@ -98,7 +98,7 @@ internal sealed class FineTuneRun : IDisposable
         };
         trainer.StepEnd += (_, e) =>
         {
-            string metrics = (e.Loss is float loss ? $"loss {loss:0.0000}" : "") + (learningRate is double lr ? $"  lr {lr:0.###e+0}" : "");
+            string metrics = (e.Loss is float loss ? $"loss {loss.ToString("0.000", CultureInfo.InvariantCulture)}" : "") + (learningRate is double lr ? $"  lr {lr.ToString("0.0e+0", CultureInfo.InvariantCulture)}" : "");
             progress.Update("train", e.GlobalStep, metrics.Trim());
         };
         trainer.Logged += (_, e) =>
