@@ -45,7 +45,9 @@ public static class TokenCache
     {
         string fingerprint = Fingerprint(source, encoder, options);
         string folder = EntryFolder(fingerprint, options);
-        if (!options.OverwriteCache && TryLoad(folder, fromCache: true) is { } cached)
+        // The same rows may come from another path (a copy) or serve another split name: report the current ones.
+        SplitStats Relabel(SplitStats stats) => stats with { Split = split, Source = source.Name };
+        if (!options.OverwriteCache && TryLoad(folder, fromCache: true, Relabel) is { } cached)
         {
             log?.Invoke($"{split}: {cached.Count} examples from the token cache {folder}");
             return cached;
@@ -65,7 +67,7 @@ public static class TokenCache
         {
             if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         }
-        return TryLoad(folder, fromCache: false)
+        return TryLoad(folder, fromCache: false, Relabel)
             ?? throw new IOException($"the token cache entry {folder} could not be read back after writing it");
     }
 
@@ -182,7 +184,7 @@ public static class TokenCache
     }
 
     /// <summary>Loads a complete entry; null when the folder is missing, incomplete or inconsistent.</summary>
-    internal static LmDataset? TryLoad(string folder, bool fromCache)
+    internal static LmDataset? TryLoad(string folder, bool fromCache, Func<SplitStats, SplitStats>? relabel = null)
     {
         var marker = TryReadMarker(folder);
         if (marker is null) return null;
@@ -195,7 +197,8 @@ public static class TokenCache
             if (new FileInfo(offsetsPath).Length != (marker.Examples + 1) * sizeof(long)) return null;
             long[] offsets = LmDataset.ReadOffsets(offsetsPath);
             if (offsets[0] != 0 || offsets[^1] != marker.Tokens) return null;
-            return new LmDataset(tokensPath, marker.ElementSize, offsets, marker.Stats, folder, fromCache);
+            var stats = relabel is null ? marker.Stats : relabel(marker.Stats);
+            return new LmDataset(tokensPath, marker.ElementSize, offsets, stats, folder, fromCache);
         }
         catch (IOException)
         {

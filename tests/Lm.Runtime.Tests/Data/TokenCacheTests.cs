@@ -70,6 +70,20 @@ public class TokenCacheTests
     }
 
     [Fact]
+    public void A_copy_of_the_data_elsewhere_hits_and_reports_its_own_path()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\n");
+        string copy = dir.File("copy/t.txt", "hello world\n");
+        var options = Options(dir.Path);
+        using var first = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        using var second = TokenCache.GetOrBuild(TextSource.FromFile(copy), "validation", new CharEncoder(), options);
+        Assert.True(second.FromCache);
+        Assert.Equal(copy, second.Stats.Source);
+        Assert.Equal("validation", second.Stats.Split);
+    }
+
+    [Fact]
     public void Changing_one_byte_of_the_data_misses()
     {
         using var dir = new ScratchFolder();
