@@ -29,21 +29,27 @@ namespace Lm.Generators.Emitting
             string? validationFile = Value(job, "validation_file");
             if (trainFile is null && validationFile is null && Value(job, "dataset_name") is null) return;
 
-            string textColumn = Value(job, "text_column") is string column ? Literals.CSharpString(column) : "null";
-            string keepLinebreaks = Value(job, "keep_linebreaks") ?? "true";
-            if (trainFile is not null) WriteOpenFile(writer, "OpenTrainFile", "train", trainFile, textColumn, keepLinebreaks, Value(job, "text_column"));
-            if (validationFile is not null) WriteOpenFile(writer, "OpenValidationFile", "validation", validationFile, textColumn, keepLinebreaks, Value(job, "text_column"));
+            // A loader of a job whose objective the compiler cannot know takes it as a parameter.
+            string? objective = Objective(job);
+            string objectiveParameter = objective is null ? DataObjective + " objective, " : "";
+            string objectiveArgument = objective is null ? "objective" : DataObjective + "." + (objective == "clm" ? "Clm" : "Mlm");
+
+            // run_clm.py keeps line breaks per keep_linebreaks; run_mlm.py never passes it, so the text builder drops them.
+            bool keepOption = Value(job, "keep_linebreaks") != "false";
+            string keepLinebreaks = objective == "mlm" || !keepOption ? "false"
+                : objective == "clm" ? "true"
+                : "objective == " + DataObjective + ".Clm";
+            string? column = Value(job, "text_column");
+            if (trainFile is not null) WriteOpenFile(writer, "OpenTrainFile", "train", trainFile, column, objectiveParameter, keepLinebreaks);
+            if (validationFile is not null) WriteOpenFile(writer, "OpenValidationFile", "validation", validationFile, column, objectiveParameter, keepLinebreaks);
 
             writer.Line("/// <summary>The job's train and validation splits as run_clm.py and run_mlm.py load them (validation from part of train when no file gives it).</summary>")
                 .Line("/// " + BaseDirectoryDoc)
-                .Line("public static " + DatasetSplits + " OpenSplits(string? baseDirectory = null) =>")
-                .Line("    " + DataPipeline + ".OpenSplits(" + JobFiles + ".ResolveDataFiles(CreateDataArguments(), baseDirectory));")
+                .Line("public static " + DatasetSplits + " OpenSplits(" + objectiveParameter + "string? baseDirectory = null) =>")
+                .Line("    " + DataPipeline + ".OpenSplits(" + JobFiles + ".ResolveDataFiles(CreateDataArguments(), baseDirectory), objective: " + objectiveArgument + ");")
                 .Line();
 
-            string? objective = Objective(job);
             bool validation = validationFile is not null || Value(job, "dataset_name") is not null || Value(job, "validation_split_percentage") != "0";
-            string objectiveParameter = objective is null ? DataObjective + " objective, " : "";
-            string objectiveArgument = objective is null ? "objective" : DataObjective + "." + (objective == "clm" ? "Clm" : "Mlm");
             writer.Line("/// <summary>")
                 .Line("/// Tokenizes, groups and caches the job's data for " + (objective is null ? "<paramref name=\"objective\"/>" : "its objective (" + objective + ")")
                       + ", as run_" + (objective ?? "clm") + ".py preprocesses it: the train split" + (validation ? " and the validation split." : "."))
@@ -58,13 +64,13 @@ namespace Lm.Generators.Emitting
                 .Line();
         }
 
-        private static void WriteOpenFile(SourceWriter writer, string method, string split, string path, string textColumn, string keepLinebreaks, string? column)
+        private static void WriteOpenFile(SourceWriter writer, string method, string split, string path, string? column, string objectiveParameter, string keepLinebreaks)
         {
-            writer.Line("/// <summary>The " + split + " file <c>" + Escape(path) + "</c> (" + Describe(path, column, keepLinebreaks == "true") + "), opened as run_clm.py and run_mlm.py load it.</summary>")
+            writer.Line("/// <summary>The " + split + " file <c>" + Escape(path) + "</c> (" + Describe(path, column, keepLinebreaks) + "), opened as run_clm.py and run_mlm.py load it.</summary>")
                 .Line("/// " + BaseDirectoryDoc)
-                .Line("public static " + TextSource + " " + method + "(string? baseDirectory = null) =>")
+                .Line("public static " + TextSource + " " + method + "(" + objectiveParameter + "string? baseDirectory = null) =>")
                 .Line("    " + TextSource + ".FromFile(" + JobFiles + ".Resolve(" + Literals.CSharpString(path) + ", baseDirectory), "
-                      + textColumn + ", " + keepLinebreaks + ");")
+                      + (column is null ? "null" : Literals.CSharpString(column)) + ", " + keepLinebreaks + ");")
                 .Line();
         }
 
@@ -77,7 +83,7 @@ namespace Lm.Generators.Emitting
             return null;
         }
 
-        private static string Describe(string path, string? column, bool keepLinebreaks)
+        private static string Describe(string path, string? column, string keepLinebreaks)
         {
             string extension = Path.GetExtension(path).ToLowerInvariant();
             switch (extension)
@@ -86,7 +92,8 @@ namespace Lm.Generators.Emitting
                 case ".text":
                 case ".raw":
                 case ".tokens":
-                    return "text: one row per line" + (keepLinebreaks ? ", keeping its line break" : "");
+                    return "text: one row per line" + (keepLinebreaks == "true" ? ", keeping its line break"
+                        : keepLinebreaks == "false" ? "" : ", keeping its line break for clm");
                 default:
                     string format = extension.TrimStart('.');
                     return format + ": " + (column is null ? "column <c>text</c>, else the first column" : "column <c>" + Escape(column) + "</c>");

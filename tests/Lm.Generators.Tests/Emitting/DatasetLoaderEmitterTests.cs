@@ -29,6 +29,22 @@ public class DatasetLoaderEmitterTests : IDisposable
     }
 
     [Fact]
+    public void Masked_lm_text_loader_drops_line_breaks_as_run_mlm_does()
+    {
+        Type job = Compile("""[FineTuneJob("j", Model = "roberta-base")][TextDataset(TrainFile = "data/train.txt")]""");
+        Assert.Equal(new[] { "abcdef", "ghij" }, ((TextSource)Invoke(job, "OpenTrainFile", _folder)).ReadRows());
+    }
+
+    [Fact]
+    public void Loaders_of_a_job_with_an_unknown_model_take_the_objective()
+    {
+        Type job = Compile("""[FineTuneJob("j", Model = "my/model")][TextDataset(TrainFile = "data/train.txt")]""");
+        Assert.Equal(new[] { "abcdef\n", "ghij\n" }, ((TextSource)Invoke(job, "OpenTrainFile", DataObjective.Clm, _folder)).ReadRows());
+        Assert.Equal(new[] { "abcdef", "ghij" }, ((TextSource)Invoke(job, "OpenTrainFile", DataObjective.Mlm, _folder)).ReadRows());
+        Assert.Contains(job.GetMethod("OpenSplits")!.GetParameters(), p => p.ParameterType == typeof(DataObjective));
+    }
+
+    [Fact]
     public void Csv_loader_reads_the_declared_column()
     {
         Type job = Compile("""[FineTuneJob("j", Model = "roberta-base")][TextDataset(TrainFile = "data/train.csv", TextColumn = "body")]""");

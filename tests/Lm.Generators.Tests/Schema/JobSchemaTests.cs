@@ -164,16 +164,13 @@ public class JobSchemaTests
     public void Every_diagnostic_id_has_a_runtime_constant_and_a_row_in_the_error_table()
     {
         var constants = typeof(ErrorCodes).GetFields().Select(f => (string)f.GetValue(null)!).ToHashSet();
-        string table = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "errors.md"));
+        string table = File.ReadAllText(Path.Combine(Repository.Root, "docs", "errors.md"));
         foreach (var descriptor in Lm.Generators.Diagnostics.DiagnosticDescriptors.All)
         {
             Assert.Contains(descriptor.Id, constants);
             Assert.Contains("| " + descriptor.Id + " |", table);
         }
     }
-
-    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", "..", ".."));
 
     // Compare numbers by value (5e-05 and 5E-05 are one default).
     private static JsonNode? Normalize(JsonNode? node) => node switch

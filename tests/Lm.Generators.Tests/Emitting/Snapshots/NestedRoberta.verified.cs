@@ -49,12 +49,12 @@ namespace Company.Models
             /// <summary>The train file <c>data\train.csv</c> (csv: column <c>body "quoted"</c>), opened as run_clm.py and run_mlm.py load it.</summary>
             /// <param name="baseDirectory">The folder relative paths start from; the current directory when null.</param>
             public static global::Lm.Runtime.Data.TextSource OpenTrainFile(string? baseDirectory = null) =>
-                global::Lm.Runtime.Data.TextSource.FromFile(global::Lm.Runtime.Configuration.JobFiles.Resolve("data\\train.csv", baseDirectory), "body \"quoted\"", true);
+                global::Lm.Runtime.Data.TextSource.FromFile(global::Lm.Runtime.Configuration.JobFiles.Resolve("data\\train.csv", baseDirectory), "body \"quoted\"", false);
 
             /// <summary>The job's train and validation splits as run_clm.py and run_mlm.py load them (validation from part of train when no file gives it).</summary>
             /// <param name="baseDirectory">The folder relative paths start from; the current directory when null.</param>
             public static global::Lm.Runtime.Data.DatasetSplits OpenSplits(string? baseDirectory = null) =>
-                global::Lm.Runtime.Data.DataPipeline.OpenSplits(global::Lm.Runtime.Configuration.JobFiles.ResolveDataFiles(CreateDataArguments(), baseDirectory));
+                global::Lm.Runtime.Data.DataPipeline.OpenSplits(global::Lm.Runtime.Configuration.JobFiles.ResolveDataFiles(CreateDataArguments(), baseDirectory), objective: global::Lm.Runtime.Data.DataObjective.Mlm);
 
             /// <summary>
             /// Tokenizes, groups and caches the job's data for its objective (mlm), as run_mlm.py preprocesses it: the train split and the validation split.

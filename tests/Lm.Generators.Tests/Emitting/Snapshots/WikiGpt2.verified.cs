@@ -57,7 +57,7 @@ namespace Sample
         /// <summary>The job's train and validation splits as run_clm.py and run_mlm.py load them (validation from part of train when no file gives it).</summary>
         /// <param name="baseDirectory">The folder relative paths start from; the current directory when null.</param>
         public static global::Lm.Runtime.Data.DatasetSplits OpenSplits(string? baseDirectory = null) =>
-            global::Lm.Runtime.Data.DataPipeline.OpenSplits(global::Lm.Runtime.Configuration.JobFiles.ResolveDataFiles(CreateDataArguments(), baseDirectory));
+            global::Lm.Runtime.Data.DataPipeline.OpenSplits(global::Lm.Runtime.Configuration.JobFiles.ResolveDataFiles(CreateDataArguments(), baseDirectory), objective: global::Lm.Runtime.Data.DataObjective.Clm);
 
         /// <summary>
         /// Tokenizes, groups and caches the job's data for its objective (clm), as run_clm.py preprocesses it: the train split and the validation split.
