@@ -1,0 +1,58 @@
+using Lm.Runtime.Configuration;
+using Lm.Runtime.Generation;
+using Lm.Runtime.Native;
+using SampleProject.Jobs;
+
+// The models were fine-tuned by `dotnet build` (the <LanguageModelFineTune> items in sample-project.csproj); the
+// generated Artifacts accessors find them next to this app, where CopyToOutputDirectory put them.
+foreach (var job in new[] { WikiGpt2.Artifacts, WikiRoberta.Artifacts })
+{
+    if (!job.IsTrained)
+    {
+        Console.Error.WriteLine($"'{job.JobName}' has not been trained: build the project without -p:LmSkipFineTune=true.");
+        return 1;
+    }
+}
+
+TorchRuntime.EnsureLoaded();
+Continue(WikiGpt2.Artifacts, " The tower is");
+FillIn(WikiRoberta.Artifacts, "The tower is the tallest {0} in Paris.");
+return 0;
+
+static void Continue(JobArtifacts job, string prompt)
+{
+    PrintMetrics(job);
+    using var model = job.LoadModel();
+    model.eval();
+    var tokenizer = job.LoadTokenizer();
+    long[] promptIds = [.. tokenizer.Encode(prompt).Select(id => (long)id)];
+    var options = new GenerationOptions
+    {
+        MaxNewTokens = 20,
+        EosTokenIds = tokenizer.EosTokenId is int eos ? [eos] : [],
+    };
+    var result = TextGenerator.Generate(ids => model.Forward(ids).Logits, promptIds, options, model.MaxPositions);
+    Console.WriteLine($"  continuation: {prompt}{tokenizer.Decode(result.NewTokenIds.Select(id => (int)id), skipSpecialTokens: true)}");
+}
+
+static void FillIn(JobArtifacts job, string template)
+{
+    PrintMetrics(job);
+    using var model = job.LoadModel();
+    model.eval();
+    var tokenizer = job.LoadTokenizer();
+    string mask = tokenizer.MaskToken ?? throw new InvalidOperationException($"{job.JobName}'s tokenizer has no mask token");
+    string text = string.Format(System.Globalization.CultureInfo.InvariantCulture, template, mask);
+    long[] ids = [.. tokenizer.Encode(text).Select(id => (long)id)];
+    var prediction = FillMask.Predict(x => model.Forward(x).Logits, ids, tokenizer.MaskTokenId!.Value, topK: 5, mask).Single();
+    Console.WriteLine($"  fill-mask:    {text}");
+    foreach (var candidate in prediction.Candidates)
+        Console.WriteLine($"    {tokenizer.Decode([(int)candidate.TokenId]),-16} {candidate.Score:0.0000}");
+}
+
+static void PrintMetrics(JobArtifacts job)
+{
+    var metrics = job.ReadMetrics();
+    string Metric(string name) => metrics.TryGetValue(name, out double value) ? value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) : "-";
+    Console.WriteLine($"{job.JobName}: train_loss {Metric("train_loss")}, eval_loss {Metric("eval_loss")}, perplexity {Metric("perplexity")}");
+}
