@@ -26,9 +26,13 @@ static void Continue(JobArtifacts job, string prompt)
     model.eval();
     var tokenizer = job.LoadTokenizer();
     long[] promptIds = [.. tokenizer.Encode(prompt).Select(id => (long)id)];
+    // Seeded top-k sampling: reproducible, and less repetitive than greedy search on a model trained for a minute.
     var options = new GenerationOptions
     {
         MaxNewTokens = 20,
+        DoSample = true,
+        TopK = 50,
+        Seed = 42,
         EosTokenIds = tokenizer.EosTokenId is int eos ? [eos] : [],
     };
     var result = TextGenerator.Generate(ids => model.Forward(ids).Logits, promptIds, options, model.MaxPositions);

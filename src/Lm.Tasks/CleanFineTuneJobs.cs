@@ -25,12 +25,12 @@ public sealed class CleanFineTuneJobs : Microsoft.Build.Utilities.Task
 
     public override bool Execute()
     {
-        string root = Path.GetFullPath(JobRoot, ProjectDirectory);
+        string root = ProjectPath.Full(JobRoot, ProjectDirectory);
         foreach (var item in Jobs)
         {
             string name = item.ItemSpec;
             string outputDir = item.GetMetadata("OutputDir") is { Length: > 0 } dir
-                ? Path.GetFullPath(dir, ProjectDirectory)
+                ? ProjectPath.Full(dir, ProjectDirectory)
                 : Path.Combine(root, name);
             string startedFile = Path.Combine(root, name + ".started");
             if (Directory.Exists(outputDir)
@@ -41,7 +41,7 @@ public sealed class CleanFineTuneJobs : Microsoft.Build.Utilities.Task
             }
             foreach (string suffix in new[] { ".job.json", ".started", ".resume.json", ".lock" })
                 File.Delete(Path.Combine(root, name + suffix));
-            if (!string.IsNullOrEmpty(OutDir)) DeleteIfEmpty(Path.Combine(Path.GetFullPath(OutDir, ProjectDirectory), name));
+            if (!string.IsNullOrEmpty(OutDir)) DeleteIfEmpty(Path.Combine(ProjectPath.Full(OutDir, ProjectDirectory), name));
         }
         DeleteIfEmpty(root);
         return true;

@@ -138,8 +138,8 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
             }
             CompletionStamp.Write(Job.GetMetadata("StampFile"), Job.GetMetadata("JobHash"), results);
             Result = ResultItem(name, results);
-            Log.LogMessage(MessageImportance.High, "{0}: fine-tuned in {1:0.0} s{2} -> {3}", name, stopwatch.Elapsed.TotalSeconds,
-                Summary(results), outputDir);
+            Log.LogMessage(MessageImportance.High,
+                string.Create(CultureInfo.InvariantCulture, $"{name}: fine-tuned in {stopwatch.Elapsed.TotalSeconds:0.0} s{Summary(results)} -> {outputDir}"));
             return true;
         }
     }
@@ -214,8 +214,8 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
         switch (line.Kind)
         {
             case ToolLineKind.Error or ToolLineKind.Warning:
-                bool own = line.File is not null && File.Exists(Path.GetFullPath(line.File, ProjectDirectory));
-                string file = own ? Path.GetFullPath(line.File!, ProjectDirectory) : Job.GetMetadata("ProjectFile");
+                bool own = line.File is not null && File.Exists(ProjectPath.Full(line.File, ProjectDirectory));
+                string file = own ? ProjectPath.Full(line.File!, ProjectDirectory) : Job.GetMetadata("ProjectFile");
                 int lineNumber = own ? line.Line : ParseInt(Job.GetMetadata("Line"));
                 int column = own ? line.Column : ParseInt(Job.GetMetadata("Column"));
                 string message = $"{Job.ItemSpec}: {line.Text}";

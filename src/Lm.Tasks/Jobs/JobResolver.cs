@@ -43,9 +43,9 @@ internal sealed class JobResolver
     public JobResolver(string projectDirectory, string jobRoot, IReadOnlyList<string> buildOutputRoots,
         IReadOnlyList<CompiledJobConfiguration> configurations, IReadOnlyList<string> compiledTypeNames, string defaultDevice)
     {
-        _projectDirectory = AsFolder(Path.GetFullPath(projectDirectory));
-        _jobRoot = Path.GetFullPath(jobRoot, _projectDirectory);
-        _buildOutputRoots = buildOutputRoots.Where(r => r.Length > 0).Select(r => AsFolder(Path.GetFullPath(r, _projectDirectory))).ToList();
+        _projectDirectory = AsFolder(ProjectPath.Full(projectDirectory, Environment.CurrentDirectory));
+        _jobRoot = ProjectPath.Full(jobRoot, _projectDirectory);
+        _buildOutputRoots = buildOutputRoots.Where(r => r.Length > 0).Select(r => AsFolder(ProjectPath.Full(r, _projectDirectory))).ToList();
         _configurations = configurations;
         _compiledTypeNames = compiledTypeNames;
         _defaultDevice = string.IsNullOrWhiteSpace(defaultDevice) ? "auto" : defaultDevice.Trim();
@@ -115,7 +115,7 @@ internal sealed class JobResolver
         foreach (string field in DataFileFields)
         {
             if (IsBlank(job, field)) continue;
-            string full = Path.GetFullPath(job[field]!.GetValue<string>(), _projectDirectory);
+            string full = ProjectPath.Full(job[field]!.GetValue<string>(), _projectDirectory);
             job[field] = full;
             if (File.Exists(full)) inputs.Add(full);
             else
@@ -126,7 +126,7 @@ internal sealed class JobResolver
         {
             // A local folder or file is made absolute and becomes an input; anything else is a preset or hub id.
             if (IsBlank(job, field)) continue;
-            string full = Path.GetFullPath(job[field]!.GetValue<string>(), _projectDirectory);
+            string full = ProjectPath.Full(job[field]!.GetValue<string>(), _projectDirectory);
             if (Directory.Exists(full))
             {
                 job[field] = full;
@@ -142,7 +142,7 @@ internal sealed class JobResolver
         if (!job.ContainsKey("do_train")) job["do_train"] = true;
         if (!job.ContainsKey("do_eval")) job["do_eval"] = !IsBlank(job, "validation_file");
 
-        string outputDir = AsFolder(Path.GetFullPath(
+        string outputDir = AsFolder(ProjectPath.Full(
             IsBlank(job, "output_dir") ? Path.Combine(_jobRoot, item.Name) : job["output_dir"]!.GetValue<string>(), _projectDirectory));
         job["output_dir"] = outputDir;
         CheckOutputPlace(item, outputDir, inputs, At("OutputDir"));

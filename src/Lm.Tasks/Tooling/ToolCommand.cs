@@ -18,7 +18,7 @@ internal sealed record ToolCommand(string Executable, IReadOnlyList<string> Pref
     {
         if (!string.IsNullOrWhiteSpace(toolPath))
         {
-            string full = Path.GetFullPath(toolPath, projectDirectory);
+            string full = Lm.Tasks.Jobs.ProjectPath.Full(toolPath, projectDirectory);
             return File.Exists(full) ? FromFile(full) : null;
         }
         string executable = RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? ToolName + ".exe" : ToolName;

@@ -61,6 +61,14 @@ public sealed class JobResolverTests : IDisposable
     }
 
     [Fact]
+    public void Windows_separators_from_msbuild_are_separators()
+    {
+        var job = Resolver().Resolve([Item("wiki", ("Model", "tiny-gpt2"), ("TrainFile", ".\\train.txt"), ("OutputDir", "obj\\lm\\wiki\\"))])[0];
+        Assert.Equal(Path.Combine(_project, "obj", "lm", "wiki") + Path.DirectorySeparatorChar, job.OutputDir);
+        Assert.Equal([Path.Combine(_project, "train.txt")], job.InputFiles);
+    }
+
+    [Fact]
     public void Equal_items_give_byte_identical_job_files_written_once()
     {
         ResolvedJob Resolve() => Resolver().Resolve([Item("job", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"))])[0];

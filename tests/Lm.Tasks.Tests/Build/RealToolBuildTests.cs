@@ -1,0 +1,43 @@
+using System.Text.Json.Nodes;
+using Xunit.Abstractions;
+
+namespace Lm.Tasks.Tests.Build;
+
+/// <summary>The fine-tune step with the real lm-tune: a build trains a tiny model, evaluates it, and the next build skips.</summary>
+[Collection(BuildCollection.Name)]
+[Trait("Category", "Slow")]
+public sealed class RealToolBuildTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Build_trains_a_tiny_gpt2_with_lm_tune_then_skips()
+    {
+        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        string tool = Path.Combine(RepoRoot.Path, "src", "Lm.Tool", "bin", configuration, "net10.0", "lm-tune.dll");
+        Assert.True(File.Exists(tool), $"{tool} is built with this test project");
+        string data = Path.Combine(RepoRoot.Path, "data", "wikitext-2-raw", "sample");
+        using var project = new TempProject($"""
+            <LanguageModelFineTune Include="tiny" Model="tiny-gpt2" Device="cpu"
+                                   TrainFile="{data}/train.txt" ValidationFile="{data}/validation.txt"
+                                   MaxTrainSamples="16" MaxEvalSamples="4" BlockSize="32" MaxSteps="3"
+                                   PerDeviceTrainBatchSize="2" PerDeviceEvalBatchSize="2" LoggingSteps="1" />
+            """);
+        project.EditProject($"<LmToolPath>{FakeTool.FileName}</LmToolPath>", $"<LmToolPath>{tool}</LmToolPath>");
+
+        var first = project.Build("-v:n");
+        output.WriteLine(first.ToString());
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("tiny: fine-tuned in", first.Output);
+        string outputDir = project.PathOf("obj/lm/tiny");
+        Assert.True(File.Exists(Path.Combine(outputDir, "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(outputDir, "config.json")));
+        var results = JsonNode.Parse(File.ReadAllText(Path.Combine(outputDir, ".lm-complete")))!["results"]!;
+        Assert.Equal(3, (int)results["global_step"]!);
+        double evalLoss = (double)results["eval_loss"]!;
+        Assert.True(double.IsFinite((double)results["train_loss"]!) && evalLoss > 0);
+        Assert.Equal(Math.Exp(evalLoss), (double)results["perplexity"]!, 6);
+
+        var second = project.Build("--no-restore", "-v:d");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("Skipping target \"LmFineTune\" because all output files are up-to-date", second.Output);
+    }
+}
