@@ -56,6 +56,19 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public void Config_overrides_reach_the_model_from_scratch_and_unknown_keys_are_refused()
+    {
+        using var work = new TempFolder();
+        string[] fromScratch = ["train", "--config-name", "tiny-gpt2", "--train-file", TinyModels.TrainFile, "--output-dir", work["run"], "--block-size", "100"];
+        var shrunk = LmTuneProcess.Run([.. fromScratch, "--config-overrides", "n_embd=32,n_positions=64"]);
+        AssertLmError(shrunk, "LM0508");
+        Assert.Contains("64 positions", shrunk.Stderr);
+        var unknown = LmTuneProcess.Run([.. fromScratch, "--config-overrides", "n_embedding=32"]);
+        AssertLmError(unknown, "LM0401");
+        Assert.Contains("n_embedding", unknown.Stderr);
+    }
+
+    [Fact]
     public void Output_dir_not_empty_without_overwrite()
     {
         using var work = new TempFolder();

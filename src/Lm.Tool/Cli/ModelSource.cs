@@ -53,6 +53,11 @@ internal sealed class ModelSource
             string configName = args.ConfigName ?? args.ModelType
                 ?? throw new LmException(ErrorCodes.InvalidArgument, "model_name_or_path is required (a model folder, hub id or preset such as tiny-gpt2)");
             var fresh = ConfigFromName(configName);
+            if (!string.IsNullOrWhiteSpace(args.ConfigOverrides))
+            {
+                fresh = ApplyOverrides(fresh, args.ConfigOverrides);
+                output.Info($"config overrides: {args.ConfigOverrides}");
+            }
             output.Info($"model: {configName}, randomly initialised (training from scratch)");
             return new ModelSource(configName, null, fresh, await TokenizerAsync(args, fresh, null, output, cancellation));
         }
@@ -83,6 +88,39 @@ internal sealed class ModelSource
 
     /// <summary>The objective the model trains with: <c>--objective</c>, else from the model type.</summary>
     public string Objective(ModelArguments args) => FineTuneJob.ObjectiveFor(args.Objective, Config.ModelType);
+
+    /// <summary>
+    /// HF's <c>config.update_from_string</c>: <c>key=value</c> pairs separated by commas, each key one the config has,
+    /// each value converted to that key's type (true/1/y/yes for booleans).
+    /// </summary>
+    public static ModelConfig ApplyOverrides(ModelConfig config, string overrides)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject();
+        foreach (string pair in overrides.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = pair.IndexOf('=');
+            string key = eq > 0 ? pair[..eq] : pair;
+            string text = eq > 0 ? pair[(eq + 1)..] : "";
+            if (eq <= 0 || json[key] is not System.Text.Json.Nodes.JsonValue old)
+                throw new LmException(ErrorCodes.InvalidArgument, $"config_overrides: key '{key}' isn't in the original config dict");
+            var culture = System.Globalization.CultureInfo.InvariantCulture;
+            json[key] = old.GetValueKind() switch
+            {
+                System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False =>
+                    text.ToLowerInvariant() is "true" or "1" or "y" or "yes",
+                System.Text.Json.JsonValueKind.Number when old.ToJsonString().All(c => char.IsAsciiDigit(c) || c == '-') =>
+                    int.TryParse(text, culture, out int i) ? i : throw Mismatch(key, text, "a whole number"),
+                System.Text.Json.JsonValueKind.Number =>
+                    double.TryParse(text, System.Globalization.NumberStyles.Float, culture, out double d) ? d : throw Mismatch(key, text, "a number"),
+                System.Text.Json.JsonValueKind.String => text,
+                _ => throw Mismatch(key, text, "a value of a type that can be overridden"),
+            };
+        }
+        return ModelConfig.Parse(json.ToJsonString());
+
+        static LmException Mismatch(string key, string text, string expected) =>
+            new(ErrorCodes.ArgumentTypeMismatch, $"config_overrides: {key} expects {expected}, got '{text}'");
+    }
 
     /// <summary>A preset name or a config.json path.</summary>
     public static ModelConfig ConfigFromName(string name)
