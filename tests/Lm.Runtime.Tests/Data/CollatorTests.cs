@@ -178,6 +178,26 @@ public class CollatorTests
     }
 
     [Fact]
+    public void Masks_equal_what_torch_mask_tokens_draws_in_python_torch()
+    {
+        // Expected values from HF's DataCollatorForLanguageModeling.torch_mask_tokens run in Python torch 1.13.1 on
+        // the same 8 x 16 ids with torch.Generator().manual_seed(1): (position, input id, label) where label != -100.
+        (int, long, long)[] expected =
+        [
+            (4, 42, 42), (28, 1, 128), (33, 1, 114), (34, 1, 111), (50, 1, 42), (68, 1, 127), (69, 356, 119),
+            (78, 1, 126), (80, 1, 111), (81, 1, 42), (86, 181, 42), (105, 1, 121), (118, 1, 42), (119, 1, 121),
+            (126, 1, 111),
+        ];
+        using var dir = new ScratchFolder();
+        var encoder = new CharEncoder(addSpecialTokens: true);
+        using var dataset = Build(dir, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog\n", 20)), encoder, 16);
+        using var batch = new MaskingCollator(encoder, new MaskingOptions { Seed = 1 }).Collate(dataset, Enumerable.Range(0, 8).ToArray());
+        long[] inputs = Values(batch.InputIds), labels = Values(batch.Labels);
+        var selected = Enumerable.Range(0, labels.Length).Where(k => labels[k] != -100).Select(k => (k, inputs[k], labels[k])).ToArray();
+        Assert.Equal(expected, selected);
+    }
+
+    [Fact]
     public void Whole_word_masking_selects_entire_words()
     {
         using var dir = new ScratchFolder();
