@@ -26,7 +26,11 @@ public static class DatasetLocator
             log?.Invoke($"dataset {repoId} ({folder}): downloading from {settings.Endpoint}");
             using var client = new HubClient(settings, HubRepoKind.Dataset);
             if (log is not null) client.Log += log;
-            if (await client.DownloadParquetFolderAsync(repoId, "main", folder, cancellation) is null) throw;
+            // wikitext's files are known by name; other datasets are listed by the hub's tree API.
+            string? snapshot = repoId == "Salesforce/wikitext" && args.DatasetConfigName is not null
+                ? await client.DownloadFilesAsync(repoId, "main", HubDatasetCache.WikitextFiles(args.DatasetConfigName), cancellation)
+                : await client.DownloadParquetFolderAsync(repoId, "main", folder, cancellation);
+            if (snapshot is null) throw;
         }
     }
 }

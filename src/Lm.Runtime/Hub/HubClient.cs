@@ -106,16 +106,27 @@ public sealed class HubClient : IDisposable
             .Where(p => p.EndsWith(".parquet", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
             .ToList();
-        if (files.Count == 0) return null;
+        return files.Count == 0 ? null : await DownloadFilesAsync(repoId, revision, files, cancellation);
+    }
+
+    /// <summary>
+    /// Downloads <paramref name="files"/> (all required) from one commit of the repository and returns the snapshot
+    /// folder; null when the repository lacks the first of them.
+    /// </summary>
+    public async Task<string?> DownloadFilesAsync(string repoId, string revision, IReadOnlyList<string> files, CancellationToken cancellation)
+    {
         string? commit = null;
         foreach (string file in files)
         {
-            var downloaded = await DownloadFileAsync(repoId, commit ?? revision, file, cancellation)
-                ?? throw new LmException(ErrorCodes.HubFileMissing, $"dataset '{repoId}' lists {file} but does not serve it");
-            commit ??= downloaded.Commit;
+            var downloaded = await DownloadFileAsync(repoId, commit ?? revision, file, cancellation);
+            if (downloaded is null && commit is null) return null;
+            commit ??= downloaded!.Commit;
+            if (downloaded is null)
+                throw new LmException(ErrorCodes.HubFileMissing, $"'{repoId}' ({commit}) has no {file}");
         }
-        Cache.WriteRef(repoId, revision, commit!);
-        return Cache.SnapshotFolder(repoId, commit!);
+        if (commit is null) return null;
+        Cache.WriteRef(repoId, revision, commit);
+        return Cache.SnapshotFolder(repoId, commit);
     }
 
     /// <summary>A file in the snapshot and the commit it came from; null when the repository has no such file.</summary>

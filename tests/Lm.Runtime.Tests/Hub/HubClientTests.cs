@@ -203,6 +203,7 @@ public sealed class HubClientTests : IDisposable
             await Data.TextSourceTests.WriteParquet(Path.Combine(shards, "validation.parquet"), ("text", [[" Valid\n"]]));
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/train-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "train.parquet")), lfs: true);
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/validation-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "validation.parquet")), lfs: true);
+            _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/test-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "validation.parquet")), lfs: true);
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-v1/train-00000-of-00001.parquet", new byte[] { 1 }, lfs: true);
             var args = new Lm.Runtime.Jobs.DataArguments { DatasetName = "wikitext", DatasetConfigName = "wikitext-2-raw-v1" };
 
@@ -212,6 +213,7 @@ public sealed class HubClientTests : IDisposable
             Assert.Equal(new[] { " Hello\n", "", " World\n" }, splits.Train!.ReadRows());
             Assert.Equal(new[] { " Valid\n" }, splits.Validation!.ReadRows());
             Assert.DoesNotContain(_hub.Requests, r => r.Path.Contains("wikitext-2-v1/", StringComparison.Ordinal));
+            Assert.DoesNotContain(_hub.Requests, r => r.Path.StartsWith("/api/", StringComparison.Ordinal));
             int requests = _hub.Requests.Count;
             await DatasetLocator.EnsureCachedAsync(args, Settings(offline: true), null, CancellationToken.None);
             Assert.Equal(requests, _hub.Requests.Count);
@@ -220,6 +222,23 @@ public sealed class HubClientTests : IDisposable
         {
             Directory.Delete(shards, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Other_datasets_are_listed_by_the_tree_api_and_their_parquet_files_downloaded()
+    {
+        _hub.AddFile("datasets/acme/texts", "data/train-00000-of-00001.parquet", new byte[] { 1, 2, 3 }, lfs: true);
+        _hub.AddFile("datasets/acme/texts", "data/README.md", "not data");
+        _hub.AddFile("datasets/acme/texts", "other/train-00000-of-00001.parquet", new byte[] { 9 }, lfs: true);
+        using var client = new HubClient(Settings(), HubRepoKind.Dataset);
+
+        string? snapshot = await client.DownloadParquetFolderAsync("acme/texts", "main", "data", CancellationToken.None);
+
+        Assert.Equal(Path.Combine(_cache, "datasets--acme--texts", "snapshots", LoopbackHub.CommitFor("datasets/acme/texts")), snapshot);
+        Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(Path.Combine(snapshot!, "data", "train-00000-of-00001.parquet")));
+        Assert.False(File.Exists(Path.Combine(snapshot!, "data", "README.md")));
+        Assert.False(Directory.Exists(Path.Combine(snapshot!, "other")));
+        Assert.Null(await client.DownloadParquetFolderAsync("acme/texts", "main", "missing", CancellationToken.None));
     }
 
     [Theory]
