@@ -56,7 +56,7 @@ public sealed class TrainerState
             ["best_global_step"] = BestGlobalStep,
             ["best_metric"] = PythonFloat(BestMetric),
             ["best_model_checkpoint"] = BestModelCheckpoint,
-            ["epoch"] = PythonFloat(Epoch),
+            ["epoch"] = EpochJson(Epoch, GlobalStep),
             ["eval_steps"] = EvalSteps,
             ["global_step"] = GlobalStep,
             ["is_hyper_param_search"] = false,
@@ -114,6 +114,10 @@ public sealed class TrainerState
         return state;
     }
 
+    /// <summary>HF sets <c>state.epoch = 0</c> (an int) when training starts; it becomes a float with the first step.</summary>
+    internal static JsonNode? EpochJson(double? epoch, int globalStep) =>
+        epoch == 0 && globalStep == 0 ? JsonValue.Create(0) : PythonFloat(epoch);
+
     /// <summary>A float node that <see cref="PythonJson"/> writes as Python writes a float (<c>1.0</c>, <c>Infinity</c>).</summary>
     internal static JsonNode? PythonFloat(double? value) => value is double d ? JsonValue.Create(d) : null;
 
@@ -150,7 +154,8 @@ public sealed class LogEntry
     internal JsonObject ToJson()
     {
         var json = new JsonObject();
-        foreach (var (key, value) in _values) json[key] = TrainerState.PythonFloat(value);
+        foreach (var (key, value) in _values)
+            json[key] = key == "epoch" ? TrainerState.EpochJson(value, Step) : TrainerState.PythonFloat(value);
         json["step"] = Step;
         return json;
     }

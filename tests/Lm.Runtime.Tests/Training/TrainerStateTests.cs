@@ -21,6 +21,18 @@ public class TrainerStateTests
     }
 
     [Fact]
+    public void Epoch_is_the_int_0_before_the_first_step_as_in_HF()
+    {
+        var state = new TrainerState { Epoch = 0 };
+        state.LogHistory.Add(new LogEntry(0, [KeyValuePair.Create("eval_loss", 4.5), KeyValuePair.Create("epoch", 0.0)]));
+
+        string json = state.ToJson();
+
+        Assert.Contains("  \"epoch\": 0,\n", json);
+        Assert.Contains("      \"epoch\": 0,\n", json);
+    }
+
+    [Fact]
     public void State_round_trips_through_its_file()
     {
         using var dir = new ScratchFolder();

@@ -231,6 +231,98 @@ public class TrainerTests
         Assert.Equal(3, resumed.State.GlobalStep);
     }
 
+    private const string KillTestDirVariable = "LM_TRAINER_KILL_TEST_DIR";
+
+    /// <summary>
+    /// Saves a checkpoint every step, each with a tokenizer file. Run as a child process by the SIGKILL test (the
+    /// variable names its output folder), it trains long and makes every save take 2 s, so it can be killed mid-save.
+    /// </summary>
+    [Fact]
+    public void Every_step_can_be_checkpointed_with_the_tokenizer_files()
+    {
+        string? childDir = Environment.GetEnvironmentVariable(KillTestDirVariable);
+        using var scratch = new ScratchFolder();
+        string dir = childDir ?? scratch.Path;
+        var args = TrainerFixtures.Args(dir, maxSteps: childDir is null ? 3 : 10_000);
+        args.SaveStrategy = IntervalStrategy.Steps;
+        args.SaveSteps = 1;
+        using var model = TrainerFixtures.TinyGpt2();
+        using var trainer = new Trainer(model, args, MemoryBlocks.Patterned(16, 16, TrainerFixtures.Vocab, seed: 13), options: new TrainerOptions
+        {
+            SaveTokenizer = folder =>
+            {
+                File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "{}");
+                if (childDir is not null) Thread.Sleep(2000);
+            },
+        });
+
+        trainer.Train();
+
+        foreach (int step in new[] { 1, 2, 3 })
+        {
+            string folder = Path.Combine(dir, $"checkpoint-{step}");
+            Assert.True(CheckpointManager.IsComplete(folder));
+            Assert.True(File.Exists(Path.Combine(folder, "tokenizer_config.json")));
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void A_process_killed_mid_save_leaves_no_partial_checkpoint_and_resumes_from_the_previous_one()
+    {
+        using var scratch = new ScratchFolder();
+        string dir = Path.Combine(scratch.Path, "out");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string arg in new[] { "test", typeof(TrainerTests).Assembly.Location, "--filter",
+                     $"FullyQualifiedName~{nameof(Every_step_can_be_checkpointed_with_the_tokenizer_files)}" })
+            start.ArgumentList.Add(arg);
+        start.Environment[KillTestDirVariable] = dir;
+        using var child = System.Diagnostics.Process.Start(start)!;
+        child.OutputDataReceived += (_, _) => { };
+        child.ErrorDataReceived += (_, _) => { };
+        child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
+
+        // Wait until one checkpoint is complete and the next one is being written, then SIGKILL the whole tree.
+        var deadline = DateTime.UtcNow.AddMinutes(4);
+        while (!(Directory.Exists(dir)
+                 && Directory.GetDirectories(dir, "checkpoint-*").Any(CheckpointManager.IsComplete)
+                 && Directory.GetDirectories(dir, ".tmp-checkpoint-*").Length > 0))
+        {
+            Assert.False(child.HasExited, "the training child exited before it could be killed");
+            Assert.True(DateTime.UtcNow < deadline, "the training child wrote no checkpoint in time");
+            Thread.Sleep(20);
+        }
+        child.Kill(entireProcessTree: true);
+        child.WaitForExit();
+
+        Assert.NotEmpty(Directory.GetDirectories(dir, ".tmp-checkpoint-*"));
+        var checkpoints = Directory.GetDirectories(dir, "checkpoint-*");
+        Assert.All(checkpoints, folder => Assert.True(CheckpointManager.IsComplete(folder), $"{folder} is partial"));
+        int last = checkpoints.Select(f => int.Parse(Path.GetFileName(f)["checkpoint-".Length..])).Max();
+
+        // Resume with the child's arguments (the schedule must match) and stop after one more step.
+        var args = TrainerFixtures.Args(dir, maxSteps: 10_000);
+        args.SaveStrategy = IntervalStrategy.Steps;
+        args.SaveSteps = 1;
+        args.ResumeFromCheckpoint = "last";
+        using var model = TrainerFixtures.TinyGpt2(seed: 5);
+        using var resumed = new Trainer(model, args, MemoryBlocks.Patterned(16, 16, TrainerFixtures.Vocab, seed: 13));
+        int? startStep = null;
+        using var cancel = new CancellationTokenSource();
+        resumed.TrainBegin += (_, e) => startStep = e.StartStep;
+        resumed.StepEnd += (_, _) => cancel.Cancel();
+        Assert.Equal(ErrorCodes.TrainingCancelled, Assert.Throws<LmException>(() => resumed.Train(cancel.Token)).Code);
+
+        Assert.Equal(last, startStep);
+        Assert.True(CheckpointManager.IsComplete(Path.Combine(dir, $"checkpoint-{last + 1}")));
+        Assert.Empty(Directory.GetDirectories(dir, ".tmp-checkpoint-*"));
+    }
+
     [Fact]
     public void A_non_finite_loss_stops_with_LM0410_and_keeps_the_last_checkpoint()
     {
