@@ -226,6 +226,30 @@ public class CollatorTests
     }
 
     [Fact]
+    public void Whole_word_masks_equal_what_hf_draws_in_python_torch()
+    {
+        // Expected from HF's DataCollatorForWholeWordMask (seeded: randperm per example, then torch_mask_tokens)
+        // in Python torch 1.13.1, same 6 x 40 ids, torch.Generator().manual_seed(5): (position, input id, label).
+        (int, long, long)[] expected =
+        [
+            (5, 271, 42), (10, 1, 42), (30, 1, 42), (36, 662, 79), (37, 1, 1126), (38, 1, 1107), (46, 1659, 75),
+            (47, 1, 1118), (48, 1, 1122), (49, 1, 1114), (50, 1, 1107), (62, 42, 42), (82, 1, 79), (83, 1, 1126),
+            (84, 1, 1107), (97, 1, 42), (102, 1, 42), (108, 1424, 42), (127, 1, 42), (128, 79, 79), (129, 1126, 1126),
+            (130, 1, 1107), (131, 42, 42), (143, 1, 42), (173, 1, 42), (177, 1, 42), (190, 394, 76), (191, 1111, 1111),
+            (192, 1, 1126), (193, 1, 1107), (201, 1, 78), (202, 1, 1111), (203, 1, 1118), (204, 1, 1126),
+            (205, 1107, 1107), (229, 426, 20),
+        ];
+        using var dir = new ScratchFolder();
+        var encoder = new WordPieceLikeEncoder();
+        using var dataset = Build(dir, string.Concat(Enumerable.Repeat("Alpha Beta Gamma Delta Epsilon Zeta Eta Theta\n", 200)), encoder, 40);
+        using var collator = new MaskingCollator(encoder, new MaskingOptions { WholeWordMask = true, Seed = 5 });
+        using var batch = collator.Collate(dataset, Enumerable.Range(0, 6).ToArray());
+        long[] inputs = Values(batch.InputIds), labels = Values(batch.Labels);
+        var selected = Enumerable.Range(0, labels.Length).Where(k => labels[k] != -100).Select(k => (k, inputs[k], labels[k])).ToArray();
+        Assert.Equal(expected, selected);
+    }
+
+    [Fact]
     public void Masking_needs_a_mask_token()
     {
         var e = Assert.Throws<LmException>(() => new MaskingCollator(LmTokenizer.Gpt2().AsTextEncoder()));
