@@ -135,6 +135,7 @@ public sealed class Trainer : IDisposable
             _modelInBf16 = true;
         }
         _scheduler = new LrScheduler(_args, maxSteps);
+        _optimizer.ZeroGrad(); // HF's model.zero_grad() before the loop
         State = new TrainerState { TrainBatchSize = batchSize, MaxSteps = maxSteps, NumTrainEpochs = numTrainEpochs, Epoch = 0 };
         State.ComputeSteps(_args, maxSteps);
         State.StatefulCallbacks = StatefulCallbacks();
