@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Xml.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace Lm.Generators.Tests.EndToEnd;
+
+/// <summary>
+/// The repository's sample project: its config classes and items generate cleanly, and a deliberate error
+/// (<c>LearningRate = -1</c>) is a compile error at that argument, in the generator and in a real <c>dotnet build</c>.
+/// </summary>
+public class SampleProjectTests : IDisposable
+{
+    private const string GoodValue = "LearningRate = 1e-3";
+    private const string BadValue = "LearningRate = -1";
+
+    private static readonly string Sample = Path.Combine(Repository.Root, "sample-project");
+    private readonly string _copy = Path.Combine(Repository.Root, ".lm-sample-check-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_copy)) Directory.Delete(_copy, recursive: true);
+    }
+
+    [Fact]
+    public void Sample_jobs_generate_without_diagnostics_and_compile()
+    {
+        var run = GeneratorHarness.Run(JobSources().Values.ToArray(), SampleItems());
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Empty(run.CompileErrors);
+    }
+
+    [Fact]
+    public void Negative_learning_rate_in_the_sample_is_LM1001_at_its_argument()
+    {
+        var sources = JobSources();
+        string file = sources.Keys.Single(k => sources[k].Contains(GoodValue, StringComparison.Ordinal) && k.EndsWith("WikiGpt2.cs", StringComparison.Ordinal));
+        string broken = sources[file].Replace(GoodValue, BadValue);
+        var run = GeneratorHarness.Run(sources.Select(s => s.Key == file ? broken : s.Value).ToArray(), SampleItems());
+
+        var diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("LM1001", diagnostic.Id);
+        var (line, column) = PositionOf(broken, BadValue);
+        var span = diagnostic.Location.GetLineSpan().StartLinePosition;
+        Assert.Equal((line, column), (span.Line + 1, span.Character + 1));
+    }
+
+    /// <summary>The manual check, automated: copy the sample beside it, break it, and <c>dotnet build</c> it.</summary>
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Negative_learning_rate_fails_dotnet_build_of_the_sample_at_that_line()
+    {
+        Directory.CreateDirectory(Path.Combine(_copy, "Jobs"));
+        foreach (string path in Directory.GetFiles(Sample, "*", SearchOption.AllDirectories)
+                     .Where(p => !p.Contains("/bin/", StringComparison.Ordinal) && !p.Contains("/obj/", StringComparison.Ordinal)))
+        {
+            string target = Path.Combine(_copy, Path.GetRelativePath(Sample, path));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(path, target);
+        }
+        string jobFile = Path.Combine(_copy, "Jobs", "WikiGpt2.cs");
+        string broken = File.ReadAllText(jobFile).Replace(GoodValue, BadValue);
+        File.WriteAllText(jobFile, broken);
+
+        var (exitCode, output) = DotnetBuild(Path.Combine(_copy, "sample-project.csproj"));
+        var (line, column) = PositionOf(broken, BadValue);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains($"WikiGpt2.cs({line},{column}): error LM1001: LearningRate (learning_rate) must be positive, got -1", output);
+    }
+
+    private static Dictionary<string, string> JobSources() =>
+        Directory.GetFiles(Path.Combine(Sample, "Jobs"), "*.cs").Order().ToDictionary(p => p, File.ReadAllText);
+
+    /// <summary>The sample's &lt;LanguageModelFineTune&gt; items with the metadata they set.</summary>
+    private static TestItem[] SampleItems() =>
+        XDocument.Load(Path.Combine(Sample, "sample-project.csproj")).Descendants("LanguageModelFineTune")
+            .Select(item => new TestItem(item.Attribute("Include")!.Value,
+                item.Attributes().Where(a => a.Name != "Include").Select(a => (a.Name.LocalName, a.Value)).ToArray()))
+            .ToArray();
+
+    private static (int Line, int Column) PositionOf(string text, string value)
+    {
+        int index = text.IndexOf(value, StringComparison.Ordinal);
+        int line = text[..index].Count(c => c == '\n') + 1;
+        int column = index - (text.LastIndexOf('\n', index - 1) + 1) + 1;
+        return (line, column);
+    }
+
+    private static (int ExitCode, string Output) DotnetBuild(string project)
+    {
+#if DEBUG
+        const string configuration = "Debug";
+#else
+        const string configuration = "Release";
+#endif
+        var start = new ProcessStartInfo("dotnet", $"build \"{project}\" -c {configuration} -nologo -v:q -p:LmSkipFineTune=true")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["MSBUILDNODEREUSE"] = "0";
+        using var process = Process.Start(start)!;
+        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), "dotnet build did not finish in 10 minutes");
+        return (process.ExitCode, output);
+    }
+}
