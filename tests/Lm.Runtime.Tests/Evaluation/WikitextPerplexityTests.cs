@@ -12,7 +12,7 @@ namespace Lm.Runtime.Tests.Evaluation;
 /// The tutorial on the bundled WikiText-2 sample, shrunk to seconds: a character-level tokenizer, 2-layer models,
 /// blocks of 64. Training must lower the validation perplexity for both objectives.
 /// </summary>
-[Collection(GlobalRandomStateCollection.Name)]
+[Collection(TorchRandomCollection.Name)]
 public class WikitextPerplexityTests
 {
     private const int Vocab = 1000;

@@ -67,13 +67,3 @@ internal static class TrainerFixtures
         model.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal)
             .SelectMany(p => p.parameter.detach().to(ScalarType.Float32).data<float>().ToArray()).ToArray();
 }
-
-/// <summary>
-/// Tests whose results depend on torch's global generator (dropout): they run alone, since other test classes
-/// running in parallel would draw from the same generator.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class GlobalRandomStateCollection
-{
-    public const string Name = "torch global random state";
-}

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 
 namespace Lm.Runtime.Tests.Training;
 
-[Collection(GlobalRandomStateCollection.Name)]
+[Collection(TorchRandomCollection.Name)]
 public class TrainerTests
 {
     [Fact]
