@@ -33,6 +33,17 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void Commands_run_where_large_buffers_come_from_the_heap()
+    {
+        // The command thread is the main thread, the one glibc arena that can hold a batch's logits.
+        var result = LmTuneProcess.Run("doctor", "--json");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.True(result.Json["torch"]!["large_buffers_from_heap"]!.GetValue<bool>());
+        Assert.Contains(result.Json["torch"]!["trace"]!.AsArray(), l => l!.GetValue<string>().StartsWith("heap: large buffers kept in the heap"));
+    }
+
+    [Fact]
     public void Redirected_output_has_no_ansi_escapes()
     {
         var result = LmTuneProcess.Run("doctor");

@@ -49,6 +49,7 @@ public static partial class TorchRuntime
         lock (Gate)
         {
             if (_loaded) return;
+            Trace(HeapTuning.Apply());
             if (OperatingSystem.IsLinux()) PreloadBridgeOnLinux();
             try
             {

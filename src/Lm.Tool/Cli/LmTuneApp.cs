@@ -15,11 +15,14 @@ internal sealed class LmTuneApp
 {
     private readonly TextWriter _stdout;
     private readonly TextWriter _stderr;
+    private readonly MainThreadPump? _mainThread;
 
-    public LmTuneApp(TextWriter stdout, TextWriter stderr)
+    /// <param name="mainThread">Where command bodies run; without it (in-process use) on the thread pool.</param>
+    public LmTuneApp(TextWriter stdout, TextWriter stderr, MainThreadPump? mainThread = null)
     {
         _stdout = stdout;
         _stderr = stderr;
+        _mainThread = mainThread;
         Root = new RootCommand("Fine-tune GPT-2, RoBERTa and BERT language models, Hugging Face-compatible.");
         Globals.AddTo(Root);
         Root.Subcommands.Add(TrainCommand.Create(this));
@@ -64,8 +67,11 @@ internal sealed class LmTuneApp
         var output = Globals.CreateOutput(parse, _stdout, _stderr);
         try
         {
-            // Off the signal-handling thread, so Ctrl+C can cancel the token while torch computes.
-            var result = await Task.Run(() => body(new CommandInvocation(parse, output, cancellation)), CancellationToken.None);
+            // Off the invocation's thread, so Ctrl+C can cancel the token while torch computes.
+            var invocation = new CommandInvocation(parse, output, cancellation);
+            var result = await (_mainThread is not null
+                ? _mainThread.Run(() => body(invocation))
+                : Task.Run(() => body(invocation), CancellationToken.None));
             output.Result(result);
             return result.ExitCode;
         }

@@ -82,6 +82,14 @@ internal static class DoctorCommand
         Line("libtorch", $"loaded (libtorch {torch.__version__})");
         foreach (string line in TraceLines()) Line("", line);
         Line("threads", $"{torch.get_num_threads()} torch threads on {Environment.ProcessorCount} cores" + Source("OMP_NUM_THREADS"));
+        bool? fromHeap = HeapTuning.LargeBuffersComeFromHeap();
+        torchJson["large_buffers_from_heap"] = fromHeap;
+        Line("large buffers", fromHeap switch
+        {
+            true => "from the heap on the command thread",
+            false => "mapped and zeroed anew on each allocation on the command thread (slower steps; see MALLOC_* settings)",
+            null => "allocator not inspected (not glibc)",
+        });
 
         bool cuda = torch.cuda.is_available();
         string? whyNot = cuda ? null : CudaUnavailableReason();
