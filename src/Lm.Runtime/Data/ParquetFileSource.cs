@@ -41,6 +41,11 @@ public sealed class ParquetFileSource(string path, string? textColumn) : ColumnF
 
     private T Open<T>(Func<ParquetReader, T> read)
     {
+        // Parquet.Net is async only and this waits on it. Its awaits must not resume on the caller's
+        // synchronization context: a single-threaded one (lm-tune runs commands on its main thread) is the thread
+        // blocked here, and the read would never finish.
+        var callerContext = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
         try
         {
             var reader = ParquetReader.CreateAsync(FilePath, null, default).GetAwaiter().GetResult();
@@ -56,6 +61,10 @@ public sealed class ParquetFileSource(string path, string? textColumn) : ColumnF
         catch (Exception e) when (e is not LmException)
         {
             throw new LmException(ErrorCodes.MalformedParquet, $"{FilePath}: cannot read parquet: {e.Message}", e) { File = FilePath };
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(callerContext);
         }
     }
 }

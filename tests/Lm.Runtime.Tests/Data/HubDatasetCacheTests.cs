@@ -17,11 +17,11 @@ public class HubDatasetCacheTests
         Directory.CreateDirectory(config);
         Directory.CreateDirectory(Path.Combine(repository, "refs"));
         await File.WriteAllTextAsync(Path.Combine(repository, "refs", "main"), Revision);
-        await TextSourceTests.WriteParquet(Path.Combine(config, "train-00000-of-00001.parquet"),
+        await ParquetFiles.Write(Path.Combine(config, "train-00000-of-00001.parquet"),
             ("text", [["", " = Valkyria Chronicles III = \n", "", " Senjō no Valkyria 3 : Unrecorded Chronicles \n"]]));
-        await TextSourceTests.WriteParquet(Path.Combine(config, "validation-00000-of-00001.parquet"),
+        await ParquetFiles.Write(Path.Combine(config, "validation-00000-of-00001.parquet"),
             ("text", [["", " = Homarus gammarus = \n"]]));
-        await TextSourceTests.WriteParquet(Path.Combine(config, "test-00000-of-00001.parquet"),
+        await ParquetFiles.Write(Path.Combine(config, "test-00000-of-00001.parquet"),
             ("text", [["", " = Robert Boulter = \n"]]));
         return hub;
     }

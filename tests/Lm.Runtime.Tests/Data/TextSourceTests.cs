@@ -1,8 +1,6 @@
 using System.Text;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
-using Parquet;
-using Parquet.Schema;
 
 namespace Lm.Runtime.Tests.Data;
 
@@ -106,10 +104,36 @@ public class TextSourceTests
     {
         using var dir = new ScratchFolder();
         string path = dir.File("a.parquet");
-        await WriteParquet(path, ("text", [["a\n", ""], ["c"]]), ("other", [["1", "2"], ["3"]]));
+        await ParquetFiles.Write(path, ("text", [["a\n", ""], ["c"]]), ("other", [["1", "2"], ["3"]]));
         Assert.Equal(["a\n", "", "c"], TextSource.FromFile(path).ReadRows());
         Assert.Equal(3, TextSource.FromFile(path).CountRows());
         Assert.Equal(["1", "2", "3"], TextSource.FromFile(path, "other").ReadRows());
+    }
+
+    [Fact]
+    public async Task Parquet_reads_on_a_thread_whose_single_threaded_context_is_blocked()
+    {
+        // As lm-tune's main thread: a context that only runs work on the thread that is now waiting for the read.
+        using var dir = new ScratchFolder();
+        string path = dir.File("a.parquet");
+        await ParquetFiles.Write(path, ("text", [["a\n", "b\n"]]));
+        IReadOnlyList<string>? rows = null;
+        var reader = new Thread(() =>
+        {
+            SynchronizationContext.SetSynchronizationContext(new NeverRunContext());
+            rows = TextSource.FromFile(path).ReadRows().ToList();
+        });
+        reader.IsBackground = true;
+        reader.Start();
+        Assert.True(reader.Join(TimeSpan.FromSeconds(20)), "the parquet read waited for the blocked context");
+        Assert.Equal(["a\n", "b\n"], rows);
+    }
+
+    private sealed class NeverRunContext : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state) { }
+
+        public override void Send(SendOrPostCallback d, object? state) { }
     }
 
     [Fact]
@@ -212,19 +236,5 @@ public class TextSourceTests
         File.WriteAllText(path, "hello World\n");
         Assert.NotEqual(before, TextSource.FromFile(path).Identity);
         Assert.NotEqual(TextSource.FromFile(path).Identity, TextSource.FromFile(path, keepLinebreaks: false).Identity);
-    }
-
-    /// <summary>Writes string columns, one row group per inner array.</summary>
-    internal static async Task WriteParquet(string path, params (string Name, string[][] Groups)[] columns)
-    {
-        var fields = columns.Select(c => new DataField<string>(c.Name)).ToArray();
-        await using var stream = File.Create(path);
-        await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream);
-        for (int group = 0; group < columns[0].Groups.Length; group++)
-        {
-            using var rowGroup = writer.CreateRowGroup();
-            for (int c = 0; c < columns.Length; c++)
-                await rowGroup.WriteAsync(fields[c], columns[c].Groups[group], null);
-        }
     }
 }

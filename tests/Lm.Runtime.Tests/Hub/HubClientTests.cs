@@ -199,8 +199,8 @@ public sealed class HubClientTests : IDisposable
         string shards = Directory.CreateTempSubdirectory("lm-parquet-").FullName;
         try
         {
-            await Data.TextSourceTests.WriteParquet(Path.Combine(shards, "train.parquet"), ("text", [[" Hello\n", ""], [" World\n"]]));
-            await Data.TextSourceTests.WriteParquet(Path.Combine(shards, "validation.parquet"), ("text", [[" Valid\n"]]));
+            await Data.ParquetFiles.Write(Path.Combine(shards, "train.parquet"), ("text", [[" Hello\n", ""], [" World\n"]]));
+            await Data.ParquetFiles.Write(Path.Combine(shards, "validation.parquet"), ("text", [[" Valid\n"]]));
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/train-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "train.parquet")), lfs: true);
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/validation-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "validation.parquet")), lfs: true);
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/test-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "validation.parquet")), lfs: true);
