@@ -116,7 +116,12 @@ public sealed class MaskingCollator : IDataCollator, IDisposable
             inputs = where(random, randomWords, inputs);
         }
 
-        var batch = new Batch(inputs, PaddedExamples.AttentionMask(lengths, width), labels);
+        // HF's DataCollatorForWholeWordMask returns only input_ids and labels, so the model attends to padding too
+        // (attention_mask None is all ones); the same here, for the same losses on padded batches.
+        var attentionMask = _options.WholeWordMask
+            ? ones(shape, ScalarType.Int64)
+            : PaddedExamples.AttentionMask(lengths, width);
+        var batch = new Batch(inputs, attentionMask, labels);
         batch.InputIds.MoveToOuterDisposeScope();
         batch.AttentionMask.MoveToOuterDisposeScope();
         batch.Labels.MoveToOuterDisposeScope();

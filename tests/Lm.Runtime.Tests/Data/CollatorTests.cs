@@ -250,6 +250,21 @@ public class CollatorTests
     }
 
     [Fact]
+    public void Whole_word_batches_have_no_padding_mask_as_hf_returns_none()
+    {
+        using var dir = new ScratchFolder();
+        var encoder = new WordPieceLikeEncoder();
+        using var dataset = Build(dir, "Alpha Beta\nGamma\n", encoder, 16, lineByLine: true);
+        using var plain = new MaskingCollator(encoder, new MaskingOptions());
+        using var wholeWord = new MaskingCollator(encoder, new MaskingOptions { WholeWordMask = true });
+        using var padded = plain.Collate(dataset, [0, 1]);
+        using var unmasked = wholeWord.Collate(dataset, [0, 1]);
+        Assert.Contains(0L, Values(padded.AttentionMask));
+        Assert.Equal(padded.InputIds.shape, unmasked.AttentionMask.shape);
+        Assert.All(Values(unmasked.AttentionMask), v => Assert.Equal(1L, v));
+    }
+
+    [Fact]
     public void Masking_needs_a_mask_token()
     {
         var e = Assert.Throws<LmException>(() => new MaskingCollator(LmTokenizer.Gpt2().AsTextEncoder()));
