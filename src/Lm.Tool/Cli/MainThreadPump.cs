@@ -31,7 +31,18 @@ internal sealed class MainThreadPump : SynchronizationContext
         return completion.Task;
     }
 
-    public override void Post(SendOrPostCallback d, object? state) => _queue.Add((d, state));
+    public override void Post(SendOrPostCallback d, object? state)
+    {
+        // After the invocation has ended (it gave up on a body after Ctrl+C) the process is exiting: work that
+        // arrives then has nowhere to run.
+        try
+        {
+            _queue.Add((d, state));
+        }
+        catch (InvalidOperationException) when (_queue.IsAddingCompleted)
+        {
+        }
+    }
 
     public override void Send(SendOrPostCallback d, object? state) =>
         throw new NotSupportedException("Synchronous dispatch to the main thread is not used.");
@@ -49,7 +60,8 @@ internal sealed class MainThreadPump : SynchronizationContext
         invocation.ContinueWith(_ =>
         {
             _queue.CompleteAdding();
-            if (!drained.Wait(TimeSpan.FromSeconds(5))) Environment.Exit(invocation.Result);
+            if (!drained.Wait(TimeSpan.FromSeconds(5)))
+                Environment.Exit(invocation.IsCompletedSuccessfully ? invocation.Result : ExitCodes.Failure);
         }, TaskScheduler.Default);
         try
         {
