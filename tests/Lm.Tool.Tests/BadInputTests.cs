@@ -170,4 +170,18 @@ public sealed class BadInputTests
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("LM0501", result.Json["error"]!["code"]!.GetValue<string>());
     }
+
+    [Fact]
+    public void A_data_error_names_the_file_and_line_as_msbuild_reads_it()
+    {
+        using var work = new TempFolder();
+        string data = work["train.jsonl"];
+        File.WriteAllText(data, "{\"text\": \"one\"}\n{\"text\": \"two\"\n{\"text\": \"three\"}\n");
+        var result = LmTuneProcess.Run(["train", "--model", TinyModels.Gpt2, "--train-file", data, "--output-dir", work["out"], "--json"]);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.StartsWith($"{data}(2): error LM", result.Stderr.Split('\n').Single(l => l.Contains("error LM")));
+        Assert.Equal(data, result.Json["error"]!["file"]!.GetValue<string>());
+        Assert.Equal(2, result.Json["error"]!["line"]!.GetValue<int>());
+    }
 }

@@ -1,3 +1,4 @@
+using Lm.Runtime.Errors;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -72,21 +73,27 @@ internal sealed class CliOutput
         if (Verbosity >= Verbosity.Minimal) Err.WriteLine("warning: " + message);
     }
 
-    /// <summary>Prints an error as <c>error LM####: message</c>; with <c>--json</c> stdout also gets <c>{"error": {...}}</c>.</summary>
-    public void Error(string? code, string message, Exception? detail = null)
+    /// <summary>
+    /// Prints an error as <c>error LM####: message</c>, preceded by MSBuild's <c>file(line): </c> when the error is
+    /// about a file (so a build shows it at that file); with <c>--json</c> stdout also gets <c>{"error": {...}}</c>.
+    /// </summary>
+    /// <param name="json">false when the command puts the error into its own (single) JSON result.</param>
+    public void Error(string? code, string message, Exception? detail = null, bool json = true)
     {
-        Err.WriteLine(code is null ? $"error: {message}" : $"error {code}: {message}");
+        var about = detail as LmException;
+        string location = about?.File is null ? "" : about.Line is int line ? $"{about.File}({line}): " : $"{about.File}: ";
+        Err.WriteLine(location + (code is null ? $"error: {message}" : $"error {code}: {message}"));
         if (Verbose)
         {
             // LmException's ToString is its message alone: print the chain with stack traces explicitly.
             for (var e = detail; e is not null; e = e.InnerException)
                 Err.WriteLine($"{e.GetType().FullName}: {e.Message}{Environment.NewLine}{e.StackTrace}");
         }
-        if (Json)
+        if (Json && json)
         {
             WriteJson(new JsonObject
             {
-                ["error"] = new JsonObject { ["code"] = code, ["message"] = message },
+                ["error"] = new JsonObject { ["code"] = code, ["message"] = message, ["file"] = about?.File, ["line"] = about?.Line },
             });
         }
     }

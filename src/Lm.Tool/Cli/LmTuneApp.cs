@@ -77,7 +77,7 @@ internal sealed class LmTuneApp
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
-            output.Error(null, "cancelled");
+            output.Error(ErrorCodes.CommandCancelled, "cancelled");
             return ExitCodes.Cancelled;
         }
         catch (LmException e) when (e.Code == ErrorCodes.TrainingCancelled)

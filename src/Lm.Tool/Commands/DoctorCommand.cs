@@ -72,7 +72,10 @@ internal static class DoctorCommand
             torchJson["trace"] = Trace();
             Line("libtorch", "NOT LOADED");
             foreach (string line in TraceLines()) Line("", line);
-            output.Error(e.Code, e.Message.Split('\n')[0].TrimEnd());
+            // --json: one object on stdout, the doctor's own, with the error in it.
+            string firstLine = e.Message.Split('\n')[0].TrimEnd();
+            json["error"] = new JsonObject { ["code"] = e.Code, ["message"] = firstLine };
+            output.Error(e.Code, firstLine, json: false);
             return new CommandResult(json, _ => { }, ExitCodes.Failure);
         }
         torchJson["loaded"] = true;
