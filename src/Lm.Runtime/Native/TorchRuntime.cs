@@ -50,6 +50,8 @@ public static partial class TorchRuntime
         {
             if (_loaded) return;
             Trace(HeapTuning.Apply());
+            // Before anything loads libtorch, so that MKL's vendor check resolves to the override.
+            Trace(MklCpuDispatch.Apply(CacheRoot));
             if (OperatingSystem.IsLinux()) PreloadBridgeOnLinux();
             try
             {
