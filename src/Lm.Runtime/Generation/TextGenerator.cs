@@ -21,7 +21,9 @@ public static class TextGenerator
         options.Validate();
         if (promptIds.Count == 0)
             throw new ArgumentException("the prompt must hold at least one token", nameof(promptIds));
-        if (options.DoSample && options.Seed is long seed) torch.manual_seed(seed);
+        // A generator of its own, seeded as HF's set_seed seeds the global one (same draws on CPU), so that other
+        // threads drawing from torch's global generator cannot change the sample.
+        using var generator = options.DoSample && options.Seed is long seed ? new torch.Generator((ulong)seed) : null;
         var sequence = new List<long>(promptIds);
         var generated = new List<long>();
         string stopReason = GenerationResult.StopMaxNewTokens;
@@ -34,7 +36,7 @@ public static class TextGenerator
                 stopReason = GenerationResult.StopMaxPositions;
                 break;
             }
-            long next = NextToken(logits, sequence, options);
+            long next = NextToken(logits, sequence, options, generator);
             sequence.Add(next);
             generated.Add(next);
             if (options.EosTokenIds.Contains(next))
@@ -46,7 +48,7 @@ public static class TextGenerator
         return new GenerationResult(generated, stopReason);
     }
 
-    private static long NextToken(Func<Tensor, Tensor> logits, List<long> sequence, GenerationOptions options)
+    private static long NextToken(Func<Tensor, Tensor> logits, List<long> sequence, GenerationOptions options, torch.Generator? generator)
     {
         using var scope = NewDisposeScope();
         var ids = tensor(sequence.ToArray(), dtype: ScalarType.Int64).unsqueeze(0);
@@ -55,7 +57,7 @@ public static class TextGenerator
         if (!options.DoSample) return scores.argmax(-1).item<long>();
         var warped = LogitsWarpers.Apply(scores, options);
         var probabilities = warped.softmax(-1);
-        return torch.multinomial(probabilities, 1).item<long>();
+        return torch.multinomial(probabilities, 1, generator: generator).item<long>();
     }
 }
 

@@ -9,9 +9,10 @@ namespace Lm.Runtime.Native;
 /// vocabulary is 206 MB), so the kernel zeroes every page again on each step. Measured on the distilgpt2-shaped
 /// train step (BENCHMARKS.md): fp32 8.1 s → 4.5 s, bf16 4.0 s → 2.4 s, system time 59 s → 9 s, peak RSS unchanged.
 /// Freed blocks are then reused instead of returned to the system, so the resident size stays at the peak of a
-/// step rather than falling between steps. This holds for the main thread only: glibc gives other threads
-/// secondary arenas whose heaps are at most 64 MB, so larger buffers are mapped there whatever the settings
-/// (train on the main thread, as <c>lm-tune</c> does, or set <c>MALLOC_ARENA_MAX=1</c>).
+/// step rather than falling between steps. This holds for the main arena only: glibc gives other threads
+/// secondary arenas (until it has 8 per core, then shares the ones it has, the main one included) whose heaps are
+/// at most 64 MB, so larger buffers are mapped there whatever the settings (train on the main thread, as
+/// <c>lm-tune</c> does, or set <c>MALLOC_ARENA_MAX=1</c>).
 /// </summary>
 public static partial class HeapTuning
 {
@@ -43,33 +44,36 @@ public static partial class HeapTuning
 
     /// <summary>
     /// Whether a 64 MB buffer allocated on the calling thread comes from the heap rather than from a fresh mapping;
-    /// null where this cannot be told (not glibc).
+    /// null where this cannot be told (not glibc on 64-bit Linux). Reads the allocation's own chunk header (glibc
+    /// keeps the chunk size, with its IS_MMAPPED bit 0x2, in the 8 bytes before the pointer), so other threads
+    /// allocating at the same time do not change the answer.
     /// </summary>
     public static unsafe bool? LargeBuffersComeFromHeap()
     {
-        if (!OperatingSystem.IsLinux()) return null;
+        if (!OperatingSystem.IsLinux() || IntPtr.Size != 8 || Environment.GetEnvironmentVariable("LD_PRELOAD") is { Length: > 0 })
+            return null;
         try
         {
-            nuint mappedBefore = mallinfo2().hblkhd;
-            void* buffer = NativeMemory.Alloc(64 << 20);
-            nuint mappedDuring = mallinfo2().hblkhd;
-            NativeMemory.Free(buffer);
-            return mappedDuring == mappedBefore;
+            gnu_get_libc_version();
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             return null;
         }
+        void* buffer = NativeMemory.Alloc(64 << 20);
+        try
+        {
+            ulong chunkSize = *((ulong*)buffer - 1);
+            return (chunkSize & 0x2) == 0;
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MallInfo2
-    {
-        public nuint arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
-    }
-
-    [LibraryImport("libc", EntryPoint = "mallinfo2")]
-    private static partial MallInfo2 mallinfo2();
+    [LibraryImport("libc", EntryPoint = "gnu_get_libc_version")]
+    private static partial IntPtr gnu_get_libc_version();
 
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int mallopt(int parameter, int value);

@@ -72,10 +72,12 @@ public sealed class AdamWOptimizer : IDisposable
         using var noGrad = no_grad();
         var grads = Gradients().ToList();
         if (grads.Count == 0) return zeros(1).squeeze().MoveToOuterDisposeScope();
-        var norms = stack(grads.Select(g => linalg.vector_norm(g, 2)).ToArray());
-        var total = linalg.vector_norm(norms, 2);
+        // Tensor.norm(p) is linalg.vector_norm(p) bit for bit and takes p as a float, not as a Scalar object (see Step).
+        var norms = stack(grads.Select(g => g.norm(2f)).ToArray());
+        var total = norms.norm(2f);
         // torch computes max_norm / (total + 1e-6) as reciprocal(total + 1e-6) * max_norm.
-        var coefficient = clamp((total + 1e-6).reciprocal() * maxNorm, max: 1.0);
+        using Scalar epsilon = 1e-6, maxNormScalar = maxNorm, one = 1.0;
+        var coefficient = clamp(total.add(epsilon).reciprocal().mul(maxNormScalar), max: one);
         foreach (var grad in grads) grad.mul_(coefficient);
         return total.MoveToOuterDisposeScope();
     }
@@ -92,18 +94,25 @@ public sealed class AdamWOptimizer : IDisposable
         double stepSize = LearningRate / biasCorrection1;
         double biasCorrection2Sqrt = Math.Sqrt(biasCorrection2);
         using var firstMomentWeight = tensor((float)(1 - Beta1));
+        // Scalars are held in variables to the end of the step. TorchSharp passes a Scalar's native handle to libtorch
+        // without keeping the Scalar alive, so a temporary one (an implicit conversion from double) can be finalized by
+        // a garbage collection on another thread during the call, and libtorch reads freed memory ("Unknown scalar
+        // type"); seen in parallel tests.
+        using Scalar beta2 = Beta2, oneMinusBeta2 = 1 - Beta2, biasCorrection2SqrtScalar = biasCorrection2Sqrt,
+            epsilon = Epsilon, negativeStepSize = -stepSize;
         foreach (var slot in _slots)
         {
             Tensor? grad = GradientOf(slot);
             if (grad is null) continue;
             slot.EnsureState();
             var master = slot.Master;
-            master.mul_(1 - LearningRate * slot.WeightDecay);
+            using Scalar decay = 1 - LearningRate * slot.WeightDecay;
+            master.mul_(decay);
             slot.ExpAvg!.lerp_(grad, firstMomentWeight);
-            slot.ExpAvgSq!.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
+            slot.ExpAvgSq!.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
             // torch: (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps); in place after the sqrt, same arithmetic.
-            var denom = slot.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(Epsilon);
-            master.addcdiv_(slot.ExpAvg, denom, -stepSize);
+            var denom = slot.ExpAvgSq.sqrt().div_(biasCorrection2SqrtScalar).add_(epsilon);
+            master.addcdiv_(slot.ExpAvg, denom, negativeStepSize);
             if (_keepFp32Master) slot.Parameter.copy_(master);
         }
         DisposeWidenedGrads();

@@ -12,18 +12,6 @@ public class HeapTuningTests
     }
 
     [Fact]
-    public void On_a_secondary_thread_a_64_MB_buffer_is_still_mapped()
-    {
-        // Why lm-tune runs its commands on the main thread: glibc's secondary arenas cannot hold such a buffer.
-        TorchRuntime.EnsureLoaded();
-        bool? fromHeap = null;
-        var thread = new Thread(() => fromHeap = HeapTuning.LargeBuffersComeFromHeap());
-        thread.Start();
-        thread.Join();
-        Assert.False(fromHeap);
-    }
-
-    [Fact]
     public void A_user_malloc_setting_leaves_glibc_as_configured()
     {
         Environment.SetEnvironmentVariable("MALLOC_TOP_PAD_", "1048576");
