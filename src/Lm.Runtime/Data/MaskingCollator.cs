@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using Lm.Runtime.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -102,15 +103,15 @@ public sealed class MaskingCollator : IDataCollator, IDisposable
             ? WholeWordSelection(ids, lengths, width, shape, specialMask)
             : SelectTokens(shape, specialMask);
 
-        labels.masked_fill_(selected.logical_not(), -100);
-        Tensor replaced = bernoulli(full(shape, _options.MaskReplaceProbability, ScalarType.Float32), _generator)
+        labels.masked_fill_(selected.logical_not(), ScalarCache.Of(-100L));
+        Tensor replaced = bernoulli(full(shape, ScalarCache.Of(_options.MaskReplaceProbability), ScalarType.Float32), _generator)
             .to_type(ScalarType.Bool).logical_and(selected);
         inputs.masked_fill_(replaced, _maskTokenId);
 
         if (_options.MaskReplaceProbability != 1 && _options.RandomReplaceProbability != 0)
         {
             double scaled = _options.RandomReplaceProbability / (1 - _options.MaskReplaceProbability);
-            Tensor random = bernoulli(full(shape, scaled, ScalarType.Float32), _generator)
+            Tensor random = bernoulli(full(shape, ScalarCache.Of(scaled), ScalarType.Float32), _generator)
                 .to_type(ScalarType.Bool).logical_and(selected).logical_and(replaced.logical_not());
             Tensor randomWords = randint(_vocabSize, shape, ScalarType.Int64, generator: _generator);
             inputs = where(random, randomWords, inputs);
@@ -130,8 +131,8 @@ public sealed class MaskingCollator : IDataCollator, IDisposable
 
     private Tensor SelectTokens(long[] shape, Tensor specialMask)
     {
-        Tensor probability = full(shape, _options.MlmProbability, ScalarType.Float32);
-        probability.masked_fill_(specialMask, 0.0);
+        Tensor probability = full(shape, ScalarCache.Of(_options.MlmProbability), ScalarType.Float32);
+        probability.masked_fill_(specialMask, ScalarCache.Of(0.0));
         return bernoulli(probability, _generator).to_type(ScalarType.Bool);
     }
 

@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,7 +30,7 @@ public static class LogitsWarpers
         using var scope = NewDisposeScope();
         long k = Math.Min(Math.Max(topK, minTokensToKeep), scores.shape[^1]);
         var kth = scores.topk((int)k, dim: -1).values[.., ^1..];
-        return scores.masked_fill(scores < kth, float.NegativeInfinity).MoveToOuterDisposeScope();
+        return scores.masked_fill(scores < kth, ScalarCache.Of(double.NegativeInfinity)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -44,6 +45,6 @@ public static class LogitsWarpers
         var sortedRemove = cumulative <= (1 - topP);
         sortedRemove[.., ^minTokensToKeep..] = false;
         var remove = sortedRemove.scatter(1, sortedIndices, sortedRemove);
-        return scores.masked_fill(remove, float.NegativeInfinity).MoveToOuterDisposeScope();
+        return scores.masked_fill(remove, ScalarCache.Of(double.NegativeInfinity)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Lm.Runtime.Models;
@@ -21,6 +22,6 @@ internal static class AttentionMasks
     {
         using var scope = NewDisposeScope();
         var keep = attentionMask.unsqueeze(1).unsqueeze(1).to(dtype);
-        return keep.neg().add(1.0).mul(finfo(dtype).min).MoveToOuterDisposeScope();
+        return keep.neg().add(ScalarCache.Of(1.0)).mul(ScalarCache.Of(finfo(dtype).min)).MoveToOuterDisposeScope();
     }
 }

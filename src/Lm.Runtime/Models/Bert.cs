@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -223,9 +224,9 @@ internal sealed class EncoderEmbeddings : nn.Module
     internal static Tensor RobertaPositionIds(Tensor inputIds, long paddingIdx)
     {
         using var scope = NewDisposeScope();
-        var mask = inputIds.ne(paddingIdx).to(ScalarType.Int32);
+        var mask = inputIds.ne(ScalarCache.Of((long)paddingIdx)).to(ScalarType.Int32);
         var incremental = mask.cumsum(1, ScalarType.Int32).mul(mask);
-        return incremental.to(ScalarType.Int64).add(paddingIdx).MoveToOuterDisposeScope();
+        return incremental.to(ScalarType.Int64).add(ScalarCache.Of((long)paddingIdx)).MoveToOuterDisposeScope();
     }
 }
 

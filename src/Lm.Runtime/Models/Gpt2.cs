@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -116,7 +117,7 @@ internal sealed class Gpt2Model : nn.Module
         var keys = attentionMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1);
         var allowed = causal.logical_and(keys);
         var mask = zeros(allowed.shape, dtype: dtype, device: attentionMask.device)
-            .masked_fill(allowed.logical_not(), finfo(dtype).min);
+            .masked_fill(allowed.logical_not(), ScalarCache.Of(finfo(dtype).min));
         return mask.MoveToOuterDisposeScope();
     }
 }
@@ -227,17 +228,17 @@ internal sealed class Gpt2Attention : nn.Module
             var q = query.reshape(batchHeads, length, (long)headSize).to(ScalarType.Float32);
             var k = key.transpose(-1, -2).reshape(batchHeads, (long)headSize, keyLength).to(ScalarType.Float32);
             // HF uses baddbmm(beta=0, alpha=scale); BLAS applies alpha to the finished product, as this does.
-            scores = q.bmm(k).mul(scale).reshape(query.shape[0], query.shape[1], length, keyLength);
+            scores = q.bmm(k).mul(ScalarCache.Of(scale)).reshape(query.shape[0], query.shape[1], length, keyLength);
         }
         else
         {
             scores = query.matmul(key.transpose(-1, -2));
             if (config.ScaleAttnWeights)
-                scores = scores.div(full([], Math.Sqrt(headSize), dtype: scores.dtype, device: scores.device));
-            if (config.ScaleAttnByInverseLayerIdx) scores = scores.div((double)(layerIndex + 1));
+                scores = scores.div(full([], ScalarCache.Of(Math.Sqrt(headSize)), dtype: scores.dtype, device: scores.device));
+            if (config.ScaleAttnByInverseLayerIdx) scores = scores.div(ScalarCache.Of((double)(layerIndex + 1)));
         }
         var causal = ones(length, keyLength, dtype: ScalarType.Bool, device: query.device).tril(keyLength - length);
-        var minimum = full([], finfo(scores.dtype).min, dtype: scores.dtype, device: scores.device);
+        var minimum = full([], ScalarCache.Of(finfo(scores.dtype).min), dtype: scores.dtype, device: scores.device);
         scores = where(causal, scores, minimum);
         if (paddingMask is not null) scores = scores.add(paddingMask);
         var weights = attn_dropout.forward(scores.softmax(-1).to(value.dtype));

@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using Lm.Runtime.Errors;
 using static TorchSharp.torch;
 
@@ -29,14 +30,14 @@ public static class HfActivations
     public static Tensor GeluNew(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var inner = x.add(x.pow(3.0).mul(0.044715)).mul(SqrtTwoOverPi);
-        return x.mul(0.5).mul(inner.tanh().add(1.0)).MoveToOuterDisposeScope();
+        var inner = x.add(x.pow(ScalarCache.Of(3.0)).mul(ScalarCache.Of(0.044715))).mul(ScalarCache.Of(SqrtTwoOverPi));
+        return x.mul(ScalarCache.Of(0.5)).mul(inner.tanh().add(ScalarCache.Of(1.0))).MoveToOuterDisposeScope();
     }
 
     /// <summary>HF's <c>QuickGELUActivation</c>: x·σ(1.702·x).</summary>
     public static Tensor QuickGelu(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return x.mul(x.mul(1.702).sigmoid()).MoveToOuterDisposeScope();
+        return x.mul(x.mul(ScalarCache.Of(1.702)).sigmoid()).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -368,7 +369,9 @@ public sealed class Trainer : IDisposable
         // A window with no label to predict (possible in masked LM) contributes nothing; HF would divide by zero.
         if (itemsInWindow == 0) return 0f;
         var output = _model.Forward(batch.InputIds, batch.AttentionMask);
-        var loss = TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindow);
+        // Held to the end of the micro-step: a temporary Scalar can be finalized during the native call (see ScalarCache).
+        using Scalar itemsInWindowScalar = itemsInWindow;
+        var loss = TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindowScalar);
         loss.backward();
         return loss.item<float>();
     }

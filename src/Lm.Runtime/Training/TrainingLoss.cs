@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using Lm.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -17,7 +18,7 @@ public static class TrainingLoss
     public static long CountItems(Tensor labels)
     {
         using var scope = NewDisposeScope();
-        return labels.ne(LanguageModel.IgnoreIndex).sum().item<long>();
+        return labels.ne(ScalarCache.Of((long)LanguageModel.IgnoreIndex)).sum().item<long>();
     }
 
     /// <summary>
