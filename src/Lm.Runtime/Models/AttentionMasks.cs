@@ -10,7 +10,7 @@ internal static class AttentionMasks
     public static bool MasksNothing(Tensor? attentionMask)
     {
         if (attentionMask is null) return true;
-        using var allOnes = attentionMask.eq(1).all();
+        using var allOnes = attentionMask.eq(ScalarCache.Of(1L)).all();
         return allOnes.item<bool>();
     }
 

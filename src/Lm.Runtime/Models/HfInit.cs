@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -27,7 +28,7 @@ internal static class HfInit
     public static void LayerNorm(LayerNorm norm)
     {
         using var noGrad = no_grad();
-        norm.weight!.fill_(1.0);
+        norm.weight!.fill_(ScalarCache.Of(1.0));
         norm.bias!.zero_();
     }
 
