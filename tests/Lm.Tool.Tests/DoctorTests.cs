@@ -49,4 +49,29 @@ public sealed class DoctorTests
         var result = LmTuneProcess.Run("doctor");
         Assert.DoesNotContain('\u001b', result.Stdout + result.Stderr);
     }
+
+    [Fact]
+    public void When_libtorch_cannot_load_doctor_json_is_one_object_with_the_error()
+    {
+        // A copy of the tool's folder (hard links) without libtorch_cpu.so.
+        using var work = new TempFolder();
+        string tool = Path.Combine(work.Path, "tool");
+        using (var copy = System.Diagnostics.Process.Start("cp", ["-al", Path.GetDirectoryName(LmTuneProcess.Executable)!, tool]))
+            copy.WaitForExit();
+        File.Delete(Path.Combine(tool, "libtorch_cpu.so"));
+        // An empty NuGet folder, or TorchSharp's fallback would copy libtorch from the package cache next to the tool.
+        var start = LmTuneProcess.StartInfo(["doctor", "--json"],
+            new Dictionary<string, string?> { ["LM_TUNE_CACHE"] = work["cache"], ["NUGET_PACKAGES"] = work["nuget"] });
+        start.FileName = Path.Combine(tool, Path.GetFileName(LmTuneProcess.Executable));
+        using var process = System.Diagnostics.Process.Start(start)!;
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+
+        Assert.True(process.ExitCode == 1, $"exit {process.ExitCode}\n{stdout}\n{stderr}");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(stdout)!.AsObject(); // throws on a second object
+        Assert.Equal("LM0001", json["error"]!["code"]!.GetValue<string>());
+        Assert.False(json["torch"]!["loaded"]!.GetValue<bool>());
+        Assert.Contains("error LM0001:", stderr);
+    }
 }

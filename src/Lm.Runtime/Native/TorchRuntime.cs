@@ -53,6 +53,10 @@ public static partial class TorchRuntime
             // Before anything loads libtorch, so that MKL's vendor check resolves to the override.
             Trace(MklCpuDispatch.Apply(CacheRoot));
             if (OperatingSystem.IsLinux()) PreloadBridgeOnLinux();
+            // TorchSharp prints its load trace to standard output when loading fails; standard output carries a
+            // command's results only (one JSON object with --json), so the trace goes to standard error.
+            var standardOutput = Console.Out;
+            Console.SetOut(Console.Error);
             try
             {
                 // Forces TorchSharp's own native initialisation now, where its failure can be explained.
@@ -64,6 +68,10 @@ public static partial class TorchRuntime
                 throw new LmException(ErrorCodes.NativeLoadFailed,
                     "libtorch could not be loaded: " + Innermost(e).Message +
                     Environment.NewLine + string.Join(Environment.NewLine, TraceLines.Select(l => "  " + l)), e);
+            }
+            finally
+            {
+                Console.SetOut(standardOutput);
             }
             _loaded = true;
             Trace("TorchSharp ready");
