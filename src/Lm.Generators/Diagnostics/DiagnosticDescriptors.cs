@@ -81,11 +81,16 @@ namespace Lm.Generators.Diagnostics
             "Fine-tune item names several classes",
             "<LanguageModelFineTune Include=\"{0}\"> has Config=\"{1}\", which names several classes with [FineTuneJob] ({2}); use the full name");
 
+        public static readonly DiagnosticDescriptor OutputDirInClassOfItem = Error("LM1018",
+            "OutputDir of a job the build trains is the item's",
+            "OutputDir is set in '{0}', but <LanguageModelFineTune Include=\"{1}\"> trains this job and decides its output folder (default obj/lm/{1}/), which the app's Artifacts accessor reads; set OutputDir on the item instead");
+
         /// <summary>The whole table, in id order.</summary>
         public static readonly ImmutableArray<DiagnosticDescriptor> All = ImmutableArray.Create(
             ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
             ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
-            InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile, AmbiguousConfigClass);
+            InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile, AmbiguousConfigClass,
+            OutputDirInClassOfItem);
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
 

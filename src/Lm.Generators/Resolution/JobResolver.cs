@@ -17,6 +17,8 @@ namespace Lm.Generators.Resolution
     /// </summary>
     internal static class JobResolver
     {
+        private const string OutputDirField = "output_dir";
+
         public static ResolvedJob Resolve(JobClassModel jobClass, ImmutableArray<JobItemModel> items)
         {
             JobItemModel? item = ItemFor(jobClass, items);
@@ -31,12 +33,21 @@ namespace Lm.Generators.Resolution
                     {
                         values.Add(itemValue);
                     }
+                    else if (itemValue.Name == OutputDirField)
+                    {
+                        // The item always has one (the build fills in its default): reported below as LM1018.
+                    }
                     else if (!SameValue(JobSchema.Find(itemValue.Name)!, classValue.Text, itemValue.Text))
                     {
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ItemValueConflict, classValue.Location,
                             JobValidator.DisplayName(classValue), Quote(classValue.Text), jobClass.FullName, Quote(itemValue.Text), item.Name));
                     }
                 }
+            }
+            if (item is not null && jobClass.Values.FirstOrDefault(v => v.Name == OutputDirField) is { } classOutputDir)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutputDirInClassOfItem, classOutputDir.Location,
+                    jobClass.FullName, item.Name));
             }
             FieldValue[] ordered = values.OrderBy(v => JobSchema.Fields.IndexOf(JobSchema.Find(v.Name)!)).ToArray();
             diagnostics.AddRange(JobValidator.Validate(ordered));

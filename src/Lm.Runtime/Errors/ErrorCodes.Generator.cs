@@ -44,4 +44,6 @@ public static partial class ErrorCodes
 
     /// <summary>A job's results (model, all_results.json) are not there: the job has not been trained yet.</summary>
     public const string JobResultsMissing = "LM1101";
+    /// <summary>A class sets OutputDir for a job that a &lt;LanguageModelFineTune&gt; item trains: the item decides it.</summary>
+    public const string OutputDirInClassOfItem = "LM1018";
 }

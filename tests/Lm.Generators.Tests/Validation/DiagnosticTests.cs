@@ -119,6 +119,18 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void Output_dir_in_the_class_of_a_job_an_item_trains_is_LM1018_not_a_conflict_with_the_items_default()
+    {
+        var diagnostic = AssertSingle("""[FineTuneJob("j")][Training([|OutputDir = "out/j"|])] partial class C { }""", "LM1018",
+            new TestItem("j", ("Model", "gpt2"), ("OutputDir", "obj/lm/j/")));
+        Assert.Contains("set OutputDir on the item", diagnostic.GetMessage());
+    }
+
+    [Fact]
+    public void Output_dir_in_a_class_without_an_item_is_fine() =>
+        AssertNone("""[FineTuneJob("j")][Training(OutputDir = "out/j")] partial class C { }""");
+
+    [Fact]
     public void Item_value_equal_to_the_class_value_is_no_conflict() =>
         AssertNone("""[FineTuneJob("j")][TextDataset(TrainFile = "data/a.txt")][Training(LearningRate = 1e-4)] partial class C { }""",
             new TestItem("j", ("TrainFile", "data\\a.txt"), ("LearningRate", "0.0001")));
