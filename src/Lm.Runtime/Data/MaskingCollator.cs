@@ -1,5 +1,5 @@
-using Lm.Runtime.Native;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 

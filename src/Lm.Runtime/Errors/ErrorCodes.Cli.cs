@@ -26,7 +26,6 @@ public static partial class ErrorCodes
     public const string InvalidOption = "LM0511";
     /// <summary>The bundled quick start data could not be found.</summary>
     public const string QuickstartDataMissing = "LM0512";
-
     /// <summary>A command was cancelled (Ctrl+C) before training started or outside it: nothing was saved.</summary>
     public const string CommandCancelled = "LM0513";
     /// <summary>An unexpected failure (a defect): the message says what failed; <c>--verbose</c> shows the stack trace.</summary>

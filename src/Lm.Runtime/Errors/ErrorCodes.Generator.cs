@@ -39,11 +39,11 @@ public static partial class ErrorCodes
     public const string UnsupportedDataFile = "LM1016";
     /// <summary>An item's Config is a simple name that several [FineTuneJob] classes share.</summary>
     public const string AmbiguousConfigClass = "LM1017";
+    /// <summary>A class sets OutputDir for a job that a &lt;LanguageModelFineTune&gt; item trains: the item decides it.</summary>
+    public const string OutputDirInClassOfItem = "LM1018";
 
     // Run-time errors of generated members.
 
     /// <summary>A job's results (model, all_results.json) are not there: the job has not been trained yet.</summary>
     public const string JobResultsMissing = "LM1101";
-    /// <summary>A class sets OutputDir for a job that a &lt;LanguageModelFineTune&gt; item trains: the item decides it.</summary>
-    public const string OutputDirInClassOfItem = "LM1018";
 }

@@ -1,10 +1,10 @@
-using TorchSharp;
-using Lm.Runtime.Native;
 using System.Diagnostics;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Models;
+using Lm.Runtime.Native;
 using Lm.Runtime.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Lm.Runtime.Evaluation;
@@ -115,7 +115,7 @@ public sealed class Evaluator
             var shiftedTargets = targets[.., 1..];
             return (shiftedPredictions.eq(shiftedTargets).sum().item<long>(), shiftedTargets.numel());
         }
-        var selected = targets.ne(ScalarCache.Of((long)LanguageModel.IgnoreIndex));
+        var selected = targets.ne(ScalarCache.Of(LanguageModel.IgnoreIndex));
         return (predictions.eq(targets).logical_and(selected).sum().item<long>(), selected.sum().item<long>());
     }
 }

@@ -224,9 +224,9 @@ internal sealed class EncoderEmbeddings : nn.Module
     internal static Tensor RobertaPositionIds(Tensor inputIds, long paddingIdx)
     {
         using var scope = NewDisposeScope();
-        var mask = inputIds.ne(ScalarCache.Of((long)paddingIdx)).to(ScalarType.Int32);
+        var mask = inputIds.ne(ScalarCache.Of(paddingIdx)).to(ScalarType.Int32);
         var incremental = mask.cumsum(1, ScalarType.Int32).mul(mask);
-        return incremental.to(ScalarType.Int64).add(ScalarCache.Of((long)paddingIdx)).MoveToOuterDisposeScope();
+        return incremental.to(ScalarType.Int64).add(ScalarCache.Of(paddingIdx)).MoveToOuterDisposeScope();
     }
 }
 

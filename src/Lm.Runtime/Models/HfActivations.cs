@@ -1,5 +1,5 @@
-using Lm.Runtime.Native;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Lm.Runtime.Models;

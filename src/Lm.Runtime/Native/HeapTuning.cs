@@ -7,7 +7,7 @@ namespace Lm.Runtime.Native;
 /// allocation over its mmap threshold (at most 32 MB) with a fresh <c>mmap</c> and returns it with <c>munmap</c>
 /// on free; a training step allocates and frees tens of such buffers (a batch of 8 × 128 logits over GPT-2's
 /// vocabulary is 206 MB), so the kernel zeroes every page again on each step. Measured on the distilgpt2-shaped
-/// train step (BENCHMARKS.md): fp32 8.1 s → 4.5 s, bf16 4.0 s → 2.4 s, system time 59 s → 9 s, peak RSS unchanged.
+/// train step (BENCHMARKS.md): fp32 8.1 s → 4.5 s, bf16 4.0 s → 2.0 s, system time 59 s → 13 s, peak RSS unchanged.
 /// Freed blocks are then reused instead of returned to the system, so the resident size stays at the peak of a
 /// step rather than falling between steps. This holds for the main arena only: glibc gives other threads
 /// secondary arenas (until it has 8 per core, then shares the ones it has, the main one included) whose heaps are

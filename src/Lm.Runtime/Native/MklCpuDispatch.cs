@@ -9,8 +9,8 @@ namespace Lm.Runtime.Native;
 /// path even where the CPU has AVX-512. libtorch exports that function and calls it through its PLT, so a library
 /// loaded into the global symbol scope before libtorch that defines it (returning 1) is the one MKL calls. The
 /// library is a 4 KB ELF file written here (no compiler needed): one exported function, <c>mov eax, 1; ret</c>.
-/// Measured on the distilgpt2-shaped float32 train step on an AMD EPYC with AVX-512 (BENCHMARKS.md): 4.5 s → 2.8 s,
-/// eval step 1.37 s → 0.60 s. Only applied on AMD x86-64 Linux; <c>LM_TUNE_MKL_VENDOR_CHECK=keep</c> turns it off.
+/// Measured on the distilgpt2-shaped float32 train step on an AMD EPYC with AVX-512 (BENCHMARKS.md): 4.5 s → 2.4 s,
+/// eval step 1.37 s → 0.59 s. Only applied on AMD x86-64 Linux; <c>LM_TUNE_MKL_VENDOR_CHECK=keep</c> turns it off.
 /// </summary>
 public static partial class MklCpuDispatch
 {

@@ -1,4 +1,3 @@
-using Lm.Runtime.Native;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -7,6 +6,7 @@ using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Evaluation;
 using Lm.Runtime.Models;
+using Lm.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,5 @@
-using Lm.Runtime.Native;
 using Lm.Runtime.Models;
+using Lm.Runtime.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +18,7 @@ public static class TrainingLoss
     public static long CountItems(Tensor labels)
     {
         using var scope = NewDisposeScope();
-        return labels.ne(ScalarCache.Of((long)LanguageModel.IgnoreIndex)).sum().item<long>();
+        return labels.ne(ScalarCache.Of(LanguageModel.IgnoreIndex)).sum().item<long>();
     }
 
     /// <summary>

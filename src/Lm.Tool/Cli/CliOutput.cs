@@ -1,7 +1,7 @@
-using Lm.Runtime.Errors;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Errors;
 
 namespace Lm.Tool.Cli;
 

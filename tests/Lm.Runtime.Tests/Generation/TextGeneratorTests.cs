@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace Lm.Runtime.Tests.Generation;
 
+[Collection(TorchRandomCollection.Name)]
 public sealed class TextGeneratorTests
 {
     private const int Vocab = 11;
@@ -58,6 +59,29 @@ public sealed class TextGeneratorTests
         var topOne = TextGenerator.Generate(Bigram, new long[] { 2 }, sampled with { TopK = 1 }, 64);
         var greedy = TextGenerator.Generate(Bigram, new long[] { 2 }, new GenerationOptions { MaxNewTokens = 8 }, 64);
         Assert.Equal(greedy.NewTokenIds, topOne.NewTokenIds);
+    }
+
+    [Fact]
+    public void Seeded_sampling_draws_what_hf_draws_after_set_seed()
+    {
+        // HF: set_seed(7) seeds torch's global generator, then each step is torch.multinomial(softmax(scores), 1).
+        // With TopK = 0 and temperature 1 no warper changes the scores, so the expected draws come from the global
+        // generator directly (this test class must then not run beside others that draw from it).
+        var options = new GenerationOptions { MaxNewTokens = 8, DoSample = true, Seed = 7, TopK = 0 };
+        var sampled = TextGenerator.Generate(Bigram, new long[] { 2 }, options, 64);
+
+        var expected = new List<long>();
+        var sequence = new List<long> { 2 };
+        manual_seed(7);
+        for (int step = 0; step < 8; step++)
+        {
+            using var logits = Bigram(tensor(sequence.ToArray()).unsqueeze(0));
+            using var probabilities = logits[.., ^1, ..].softmax(-1);
+            long next = multinomial(probabilities, 1).item<long>();
+            expected.Add(next);
+            sequence.Add(next);
+        }
+        Assert.Equal(expected, sampled.NewTokenIds);
     }
 
     [Fact]
