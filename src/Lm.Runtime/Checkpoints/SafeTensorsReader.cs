@@ -87,7 +87,8 @@ public static class SafeTensorsReader
         }
     }
 
-    private static SafeTensorsHeader ReadHeader(FileStream stream, string path)
+    /// <summary>Reads and validates the header at the start of <paramref name="stream"/>, a whole safetensors file.</summary>
+    internal static SafeTensorsHeader ReadHeader(Stream stream, string path)
     {
         long fileLength = stream.Length;
         if (fileLength < 8) throw Header(path, $"the file has {fileLength} bytes, fewer than the 8 of the header length");

@@ -25,7 +25,17 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
                 throw Malformed(line, $"the object has no '{column}' field");
             if (value.ValueKind != JsonValueKind.String)
                 throw Malformed(line, $"'{column}' is {value.ValueKind.ToString().ToLowerInvariant()}, not a string");
-            yield return value.GetString()!;
+            string text;
+            try
+            {
+                text = value.GetString()!;
+            }
+            catch (InvalidOperationException)
+            {
+                // A "\ud800" escape with no low surrogate: valid JSON, but no .NET string (nor UTF-8 for the tokenizer).
+                throw Malformed(line, $"'{column}' holds an unpaired UTF-16 surrogate escape");
+            }
+            yield return text;
         }
     }
 

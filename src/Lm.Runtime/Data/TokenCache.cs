@@ -196,7 +196,10 @@ public static class TokenCache
             if (new FileInfo(tokensPath).Length != marker.Tokens * marker.ElementSize) return null;
             if (new FileInfo(offsetsPath).Length != (marker.Examples + 1) * sizeof(long)) return null;
             long[] offsets = LmDataset.ReadOffsets(offsetsPath);
-            if (offsets[0] != 0 || offsets[^1] != marker.Tokens) return null;
+            if (offsets.Length == 0 || offsets[0] != 0 || offsets[^1] != marker.Tokens) return null;
+            // Every interior offset too: one out of order would make an example read outside the mapped tokens.
+            for (int i = 1; i < offsets.Length; i++)
+                if (offsets[i] < offsets[i - 1] || offsets[i] - offsets[i - 1] > int.MaxValue) return null;
             var stats = relabel is null ? marker.Stats : relabel(marker.Stats);
             return new LmDataset(tokensPath, marker.ElementSize, offsets, stats, folder, fromCache);
         }
@@ -213,7 +216,7 @@ public static class TokenCache
         try
         {
             var marker = JsonSerializer.Deserialize<CompletionRecord>(File.ReadAllBytes(path), MarkerJson);
-            return marker is { Format: FormatVersion, ElementSize: 2 or 4 } ? marker : null;
+            return marker is { Format: FormatVersion, ElementSize: 2 or 4, Stats: not null } ? marker : null;
         }
         catch (Exception e) when (e is JsonException or IOException)
         {

@@ -118,7 +118,8 @@ public abstract record ModelConfig
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(json) as JsonObject
+            // A repeated key would otherwise throw ArgumentException when the object is first read; reject it here as bad JSON.
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LmException(ErrorCodes.InvalidModelConfig, $"{where} is not a JSON object.") { File = path };
         }
         catch (JsonException e)

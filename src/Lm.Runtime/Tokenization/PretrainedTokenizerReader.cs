@@ -18,6 +18,20 @@ internal static class PretrainedTokenizerReader
     public static LmTokenizer Read(string folder)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
+        try
+        {
+            return ReadFolder(folder);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            // JsonNode's typed reads (GetValue<T>, indexers) throw these when a value has another JSON kind.
+            throw new LmException(ErrorCodes.TokenizerFileMalformed,
+                $"Tokenizer folder '{folder}': a JSON file has a value of the wrong type ({e.Message})") { File = folder };
+        }
+    }
+
+    private static LmTokenizer ReadFolder(string folder)
+    {
         if (!Directory.Exists(folder))
         {
             throw new LmException(ErrorCodes.TokenizerFilesNotFound, $"Tokenizer folder '{folder}' does not exist.");
@@ -198,7 +212,8 @@ internal static class PretrainedTokenizerReader
 
         try
         {
-            return JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject
+            // A repeated key would otherwise throw ArgumentException when the object is first read; reject it here as bad JSON.
+            return JsonNode.Parse(File.ReadAllBytes(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: expected a JSON object.") { File = path };
         }
         catch (JsonException e)

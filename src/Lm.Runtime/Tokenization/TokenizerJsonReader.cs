@@ -24,6 +24,19 @@ internal static class TokenizerJsonReader
     /// tokenizer.json as in transformers' fast tokenizers.</param>
     public static Contents Read(string path, JsonObject? config)
     {
+        try
+        {
+            return ReadContents(path, config);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            // JsonNode's typed reads (GetValue<T>, indexers) throw these when a value has another JSON kind.
+            throw Malformed(path, $"has a value of the wrong JSON type ({e.Message})");
+        }
+    }
+
+    private static Contents ReadContents(string path, JsonObject? config)
+    {
         JsonObject root = PretrainedTokenizerReader.ReadOptionalObject(path)!;
         if (root["model"] is not JsonObject model)
         {

@@ -658,12 +658,11 @@ public sealed class Trainer : IDisposable
 
     private void RestoreRandomState(JsonObject json, string source)
     {
-        if (json["cpu"]?.GetValue<string>() is not string cpu)
-            throw new LmException(ErrorCodes.CheckpointInvalid, $"{source}: 'cpu' is missing") { File = source };
-        using (var state = tensor(Convert.FromBase64String(cpu), ScalarType.Byte)) set_rng_state(state);
-        if (json["collator"]?.GetValue<string>() is string collator)
+        var (cpu, collator) = RngStateFile.Parse(json, source);
+        using (var state = tensor(cpu, ScalarType.Byte)) set_rng_state(state);
+        if (collator is not null)
         {
-            using var state = tensor(Convert.FromBase64String(collator), ScalarType.Byte);
+            using var state = tensor(collator, ScalarType.Byte);
             _trainData!.SetRandomState(state);
         }
     }
@@ -750,11 +749,12 @@ public sealed class Trainer : IDisposable
 
     private static string Indented(JsonObject json) => json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
 
-    private static JsonObject ReadJson(string path)
+    internal static JsonObject ReadJson(string path)
     {
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+            // A repeated key would otherwise throw ArgumentException when the object is first read; reject it here as bad JSON.
+            return JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: expected a JSON object") { File = path };
         }
         catch (JsonException e)

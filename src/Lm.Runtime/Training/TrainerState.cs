@@ -83,13 +83,27 @@ public sealed class TrainerState
         JsonObject json;
         try
         {
-            json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+            // A repeated key would otherwise throw ArgumentException when the object is first read; reject it here as bad JSON.
+            json = JsonNode.Parse(File.ReadAllText(path), documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: expected a JSON object") { File = path };
         }
         catch (System.Text.Json.JsonException e)
         {
             throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: invalid JSON: {e.Message}", e) { File = path };
         }
+        try
+        {
+            return FromJson(json);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            // JsonNode's typed reads (GetValue<T>) throw these when a value has another JSON kind.
+            throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: a value has the wrong JSON type ({e.Message})", e) { File = path };
+        }
+    }
+
+    private static TrainerState FromJson(JsonObject json)
+    {
         var state = new TrainerState
         {
             Epoch = Double(json["epoch"]),

@@ -12,6 +12,9 @@ internal static class TestData
         throw new InvalidOperationException("repository root (Lm.sln) not found above " + AppContext.BaseDirectory);
     });
 
+    /// <summary>The repository's root folder (where Lm.sln is).</summary>
+    public static string RepositoryRoot => Root.Value;
+
     /// <summary>A file under the repository's <c>data/</c> folder.</summary>
     public static string Corpus(string relative) => Path.Combine(Root.Value, "data", relative);
 }

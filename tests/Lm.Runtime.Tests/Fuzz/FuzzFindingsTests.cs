@@ -1,0 +1,209 @@
+using System.Runtime.InteropServices;
+using Lm.Runtime.Data;
+using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
+using Lm.Runtime.Tests.Data;
+using Lm.Runtime.Tokenization;
+using Lm.Runtime.Training;
+using static TorchSharp.torch;
+
+namespace Lm.Runtime.Tests.Fuzz;
+
+/// <summary>
+/// One test per crash the fuzz targets found (inputs under fuzz/corpus and fuzz/regressions): each used to escape
+/// as a .NET exception (or a native abort) and now ends in the file's own LM code, or in a cache entry dropped.
+/// </summary>
+public class FuzzFindingsTests
+{
+    private static LmException Rejects(Action read) => Assert.Throws<LmException>(read);
+
+    [Fact]
+    public void Jsonl_row_with_an_unpaired_surrogate_escape_is_LM0305_naming_its_line()
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("data.jsonl", "{\"text\": \"ok\"}\n{\"text\": \"\\ud800\"}\n");
+        var error = Rejects(() => TextSource.FromFile(path).ReadRows().ToList());
+        Assert.Equal(ErrorCodes.MalformedJson, error.Code);
+        Assert.Equal(2, error.Line);
+        Assert.Contains("surrogate", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Json_array_item_with_an_unpaired_surrogate_escape_is_LM0305_naming_the_item()
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("data.json", "[{\"text\": \"a\"}, {\"text\": \"\\udc00x\"}]");
+        var error = Rejects(() => TextSource.FromFile(path).ReadRows().ToList());
+        Assert.Equal(ErrorCodes.MalformedJson, error.Code);
+        Assert.Contains("array item 2", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Writes a token-cache entry of 16-bit ids by hand: marker, offsets and tokens.</summary>
+    private static string WriteCacheEntry(ScratchFolder scratch, long[] offsets, ushort[] tokens, bool withStats = true)
+    {
+        string folder = Path.Combine(scratch.Path, "entry");
+        Directory.CreateDirectory(folder);
+        string stats = withStats
+            ? $$""", "stats": {"split": "train", "source": "t.txt", "rows": 1, "tokens": {{tokens.Length}}, "examples": {{offsets.Length - 1}}, "dropped_tokens": 0, "block_size": 2, "line_by_line": false}"""
+            : "";
+        File.WriteAllText(Path.Combine(folder, TokenCache.CompletionMarker),
+            $$"""{"format": 1, "element_size": 2, "examples": {{offsets.Length - 1}}, "tokens": {{tokens.Length}}{{stats}}}""");
+        File.WriteAllBytes(Path.Combine(folder, "offsets.i64"), MemoryMarshal.AsBytes(offsets.AsSpan()).ToArray());
+        File.WriteAllBytes(Path.Combine(folder, "tokens.u16"), MemoryMarshal.AsBytes(tokens.AsSpan()).ToArray());
+        return folder;
+    }
+
+    [Fact]
+    public void Token_cache_entry_loads_when_its_offsets_ascend()
+    {
+        using var scratch = new ScratchFolder();
+        string folder = WriteCacheEntry(scratch, [0, 2, 4, 6], [1, 2, 3, 4, 5, 6]);
+        using LmDataset dataset = TokenCache.TryLoad(folder, fromCache: true)!;
+        Assert.Equal(3, dataset.Count);
+        Assert.Equal([3, 4], dataset.GetIds(1));
+    }
+
+    [Fact]
+    public void Token_cache_entry_with_an_interior_offset_out_of_order_is_dropped()
+    {
+        // First and last offsets and both file sizes agree with the marker; only the middle is wrong. Reading
+        // example 1 used to compute a negative length (and past the mapping for larger jumps).
+        using var scratch = new ScratchFolder();
+        string folder = WriteCacheEntry(scratch, [0, 5, 1, 6], [1, 2, 3, 4, 5, 6]);
+        Assert.Null(TokenCache.TryLoad(folder, fromCache: true));
+    }
+
+    [Fact]
+    public void Token_cache_entry_whose_marker_lacks_stats_is_dropped()
+    {
+        using var scratch = new ScratchFolder();
+        string folder = WriteCacheEntry(scratch, [0, 2], [1, 2], withStats: false);
+        Assert.Null(TokenCache.TryLoad(folder, fromCache: true));
+    }
+
+    private const string Vocabulary = """{"h": 0, "e": 1, "he": 2, "<|endoftext|>": 3}""";
+
+    [Fact]
+    public void Tokenizer_config_value_of_the_wrong_type_is_LM0203()
+    {
+        using var scratch = new ScratchFolder();
+        scratch.File("vocab.json", Vocabulary);
+        scratch.File("merges.txt", "h e\n");
+        scratch.File("tokenizer_config.json", """{"tokenizer_class": 3}""");
+        var error = Rejects(() => LmTokenizer.FromPretrained(scratch.Path));
+        Assert.Equal(ErrorCodes.TokenizerFileMalformed, error.Code);
+        Assert.Contains("wrong type", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Tokenizer_json_value_of_the_wrong_type_is_LM0203_naming_the_file()
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("tokenizer.json", """{"model": {"type": 5, "vocab": {"a": 0}}}""");
+        var error = Rejects(() => LmTokenizer.FromPretrained(scratch.Path));
+        Assert.Equal(ErrorCodes.TokenizerFileMalformed, error.Code);
+        Assert.Equal(path, error.File);
+    }
+
+    [Fact]
+    public void Vocab_json_with_a_repeated_key_is_LM0203()
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("vocab.json", """{"h": 0, "e": 1, "h": 2}""");
+        scratch.File("merges.txt", "h e\n");
+        var error = Rejects(() => LmTokenizer.FromPretrained(scratch.Path));
+        Assert.Equal(ErrorCodes.TokenizerFileMalformed, error.Code);
+        Assert.Equal(path, error.File);
+    }
+
+    [Fact]
+    public void Config_json_with_a_repeated_key_is_LM0102()
+    {
+        var error = Rejects(() => ModelConfig.Parse("""{"model_type": "gpt2", "n_embd": 32, "n_embd": 64}"""));
+        Assert.Equal(ErrorCodes.InvalidModelConfig, error.Code);
+    }
+
+    [Fact]
+    public void Trainer_state_value_of_the_wrong_type_is_LM0412()
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("trainer_state.json", """{"global_step": "5"}""");
+        var error = Rejects(() => TrainerState.Load(path));
+        Assert.Equal(ErrorCodes.CheckpointInvalid, error.Code);
+        Assert.Equal(path, error.File);
+    }
+
+    [Fact]
+    public void Trainer_state_with_a_repeated_key_is_LM0412()
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("trainer_state.json", """{"global_step": 5, "log_history": [{"step": 1, "step": 2}]}""");
+        Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => TrainerState.Load(path)).Code);
+    }
+
+    private static System.Text.Json.Nodes.JsonObject RngJson(byte[] cpu) =>
+        new() { ["cpu"] = Convert.ToBase64String(cpu), ["data_seed"] = 42 };
+
+    [Fact]
+    public void Rng_state_parser_accepts_the_state_libtorch_gives_and_checks_its_size()
+    {
+        using Tensor state = get_rng_state();
+        byte[] bytes = state.bytes.ToArray();
+        Assert.Equal(RngStateFile.StateBytes, bytes.Length);
+        var (cpu, collator) = RngStateFile.Parse(RngJson(bytes), "rng_state.json");
+        Assert.Equal(bytes, cpu);
+        Assert.Null(collator);
+    }
+
+    [Fact]
+    public void Rng_state_of_three_bytes_is_LM0412_before_libtorch_sees_it()
+    {
+        // libtorch's set_rng_state aborted the process (SIGABRT) on this state.
+        var error = Rejects(() => RngStateFile.Parse(RngJson([1, 2, 3]), "rng_state.json"));
+        Assert.Equal(ErrorCodes.CheckpointInvalid, error.Code);
+        Assert.Contains("3 bytes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rng_state_with_an_impossible_mersenne_position_is_LM0412()
+    {
+        using Tensor state = get_rng_state();
+        byte[] bytes = state.bytes.ToArray();
+        BitConverter.TryWriteBytes(bytes.AsSpan(8), 0); // left = 0: libtorch's mt19937::is_valid fails
+        Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => RngStateFile.Parse(RngJson(bytes), "rng_state.json")).Code);
+    }
+
+    [Fact]
+    public void Rng_state_collator_that_is_not_base64_is_LM0412()
+    {
+        using Tensor state = get_rng_state();
+        var json = RngJson(state.bytes.ToArray());
+        json["collator"] = "not base64!";
+        var error = Rejects(() => RngStateFile.Parse(json, "rng_state.json"));
+        Assert.Equal(ErrorCodes.CheckpointInvalid, error.Code);
+        Assert.Contains("'collator'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rng_state_file_with_a_repeated_key_is_LM0412()
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("rng_state.json", """{"cpu": "AAAA", "cpu": "BBBB"}""");
+        Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => Trainer.ReadJson(path)).Code);
+    }
+
+    [Fact]
+    public void Restored_rng_state_reproduces_the_same_draws()
+    {
+        // The parser hands libtorch exactly the bytes it saved: a restore replays the generator. A private
+        // generator (same CPU state layout as the global one) keeps parallel tests out of the way.
+        using var generator = new Generator(1234);
+        using (Tensor warmUp = rand(3, generator: generator)) { }
+        using Tensor saved = generator.get_state();
+        var (cpu, _) = RngStateFile.Parse(RngJson(saved.bytes.ToArray()), "rng_state.json");
+        using Tensor first = rand(4, generator: generator);
+        using (Tensor restored = tensor(cpu, ScalarType.Byte)) generator.set_state(restored);
+        using Tensor second = rand(4, generator: generator);
+        Assert.Equal(first.data<float>().ToArray(), second.data<float>().ToArray());
+    }
+}
