@@ -138,11 +138,20 @@ public static class SafeTensorsReader
             var tensors = new List<SafeTensorInfo>();
             Dictionary<string, string>? metadata = null;
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var property in document.RootElement.EnumerateObject())
+            try
             {
-                if (!seen.Add(property.Name)) throw Header(path, $"the header names '{property.Name}' twice");
-                if (property.Name == "__metadata__") metadata = ParseMetadata(property.Value, path);
-                else tensors.Add(ParseTensor(property.Name, property.Value, path));
+                foreach (var property in document.RootElement.EnumerateObject())
+                {
+                    if (!seen.Add(property.Name)) throw Header(path, $"the header names '{property.Name}' twice");
+                    if (property.Name == "__metadata__") metadata = ParseMetadata(property.Value, path);
+                    else tensors.Add(ParseTensor(property.Name, property.Value, path));
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // A name or string with a "\ud800" escape and no low surrogate: valid JSON, but no .NET string
+                // (the reference implementation rejects it too).
+                throw Header(path, "the header holds an unpaired UTF-16 surrogate escape");
             }
             CheckTiling(tensors, path);
             return new SafeTensorsHeader(dataStart, tensors, metadata);

@@ -114,11 +114,26 @@ public abstract record ModelConfig
     /// <summary>Parses config.json text; the concrete record type follows <c>model_type</c>.</summary>
     public static ModelConfig Parse(string json, string? path = null)
     {
+        try
+        {
+            return ParseConfig(json, path);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json reads a key or string with an unpaired "\ud800" escape (valid JSON, no .NET string) this way.
+            throw new LmException(ErrorCodes.InvalidModelConfig,
+                $"{path ?? "config.json"}: a key or string holds an unpaired UTF-16 surrogate escape ({e.Message})", e) { File = path };
+        }
+    }
+
+    private static ModelConfig ParseConfig(string json, string? path)
+    {
         string where = path ?? "config.json";
         JsonObject root;
         try
         {
-            // A repeated key would otherwise throw ArgumentException when the object is first read; reject it here as bad JSON.
+            // A repeated key would otherwise throw ArgumentException when the object is first read: reject it here as
+            // bad JSON. Checking for repeats reads every key, so a key with an unpaired "\ud800" escape throws here too.
             root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LmException(ErrorCodes.InvalidModelConfig, $"{where} is not a JSON object.") { File = path };
         }

@@ -212,7 +212,8 @@ internal static class PretrainedTokenizerReader
 
         try
         {
-            // A repeated key would otherwise throw ArgumentException when the object is first read; reject it here as bad JSON.
+            // A repeated key would otherwise throw ArgumentException when the object is first read: reject it here as
+            // bad JSON. Checking for repeats reads every key, so a key with an unpaired "\ud800" escape throws here too.
             return JsonNode.Parse(File.ReadAllBytes(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: expected a JSON object.") { File = path };
         }
@@ -223,6 +224,10 @@ internal static class PretrainedTokenizerReader
                 File = path,
                 Line = e.LineNumber is long line ? (int)line + 1 : null,
             };
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: not valid JSON ({e.Message})", e) { File = path };
         }
     }
 

@@ -23,6 +23,19 @@ internal static class RngStateFile
     /// <summary>The decoded states; throws LM0412 naming <paramref name="source"/> for anything libtorch would refuse.</summary>
     public static (byte[] Cpu, byte[]? Collator) Parse(JsonObject json, string source)
     {
+        try
+        {
+            return ParseStates(json, source);
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonObject reads its keys lazily: a key or value with an unpaired "\ud800" escape throws here.
+            throw Invalid(source, "a key or value holds an unpaired UTF-16 surrogate escape");
+        }
+    }
+
+    private static (byte[] Cpu, byte[]? Collator) ParseStates(JsonObject json, string source)
+    {
         byte[] cpu = Decode(json, "cpu", source)
             ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{source}: 'cpu' is missing") { File = source };
         return (cpu, Decode(json, "collator", source));

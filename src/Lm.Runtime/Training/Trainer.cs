@@ -753,11 +753,12 @@ public sealed class Trainer : IDisposable
     {
         try
         {
-            // A repeated key would otherwise throw ArgumentException when the object is first read; reject it here as bad JSON.
+            // A repeated key would otherwise throw ArgumentException when the object is first read: reject it here as
+            // bad JSON. Checking for repeats reads every key, so a key with an unpaired "\ud800" escape throws here too.
             return JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: expected a JSON object") { File = path };
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: invalid JSON: {e.Message}", e) { File = path };
         }

@@ -83,11 +83,12 @@ public sealed class TrainerState
         JsonObject json;
         try
         {
-            // A repeated key would otherwise throw ArgumentException when the object is first read; reject it here as bad JSON.
+            // A repeated key would otherwise throw ArgumentException when the object is first read: reject it here as
+            // bad JSON. Checking for repeats reads every key, so a key with an unpaired "\ud800" escape throws here too.
             json = JsonNode.Parse(File.ReadAllText(path), documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: expected a JSON object") { File = path };
         }
-        catch (System.Text.Json.JsonException e)
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
         {
             throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: invalid JSON: {e.Message}", e) { File = path };
         }

@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using System.Text;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Models;
@@ -139,6 +141,49 @@ public class FuzzFindingsTests
         using var scratch = new ScratchFolder();
         string path = scratch.File("trainer_state.json", """{"global_step": 5, "log_history": [{"step": 1, "step": 2}]}""");
         Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => TrainerState.Load(path)).Code);
+    }
+
+    [Fact]
+    public void Safetensors_header_with_an_unpaired_surrogate_in_a_name_is_LM0103()
+    {
+        // Found by afl in the safetensors-header target: the name "dty\ud800pe" threw InvalidOperationException.
+        using var scratch = new ScratchFolder();
+        byte[] header = Encoding.UTF8.GetBytes("""{"a\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""");
+        string path = Path.Combine(scratch.Path, "model.safetensors");
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)header.Length), .. header, 0, 0, 0, 0]);
+        var error = Rejects(() => SafeTensorsReader.ReadHeader(path));
+        Assert.Equal(ErrorCodes.SafeTensorsBadHeader, error.Code);
+        Assert.Contains("surrogate", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"model_type": "gpt2", "\ud800": 1}""")]
+    [InlineData("""{"model_type": "gpt2", "torch_dtype": "\ud800"}""")]
+    [InlineData("""{"model_type": "gp\ud800t2"}""")]
+    public void Config_json_with_an_unpaired_surrogate_escape_is_LM0102(string json) =>
+        Assert.Equal(ErrorCodes.InvalidModelConfig, Rejects(() => ModelConfig.Parse(json)).Code);
+
+    [Theory]
+    [InlineData("""{"global_step": 1, "\ud800": 2}""")]
+    [InlineData("""{"log_history": [{"\ud800": 1, "step": 1}]}""")]
+    [InlineData("""{"best_model_checkpoint": "\ud800"}""")]
+    public void Trainer_state_with_an_unpaired_surrogate_escape_is_LM0412(string json)
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("trainer_state.json", json);
+        var error = Rejects(() => TrainerState.Load(path));
+        Assert.Equal(ErrorCodes.CheckpointInvalid, error.Code);
+        Assert.Equal(path, error.File);
+    }
+
+    [Theory]
+    [InlineData("""{"\ud800": 1}""")]
+    [InlineData("""{"cpu": "A\ud800"}""")]
+    public void Rng_state_with_an_unpaired_surrogate_escape_is_LM0412(string json)
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("rng_state.json", json);
+        Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => RngStateFile.Parse(Trainer.ReadJson(path), path)).Code);
     }
 
     private static System.Text.Json.Nodes.JsonObject RngJson(byte[] cpu) =>
