@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Errors;
 
 namespace Lm.Runtime.Tokenization;
 
@@ -34,6 +35,14 @@ public abstract class LmTokenizer
         AddedTokens = resolved.AddedTokens;
         NamedSpecialTokens = resolved.NamedSpecialTokens;
         AdditionalSpecialTokens = resolved.AdditionalSpecialTokens;
+        // Files can give two added tokens one id (tokenizer.json's added_tokens, added_tokens_decoder,
+        // added_tokens.json); which text that id decodes to would then be a guess.
+        if (resolved.AddedTokens.GroupBy(t => t.Id).FirstOrDefault(g => g.Count() > 1) is { } clash)
+        {
+            throw new LmException(ErrorCodes.TokenizerFileMalformed,
+                $"The tokenizer files give the added tokens {string.Join(" and ", clash.Select(t => $"'{t.Content}'"))} the same id {clash.Key}.");
+        }
+
         _addedById = resolved.AddedTokens.ToFrozenDictionary(t => t.Id);
         _addedByContent = resolved.AddedTokens.ToFrozenDictionary(t => t.Content, StringComparer.Ordinal);
         _specialIds = resolved.SpecialIds.ToFrozenSet();

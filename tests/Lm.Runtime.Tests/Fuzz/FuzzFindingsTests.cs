@@ -108,6 +108,24 @@ public class FuzzFindingsTests
     }
 
     [Fact]
+    public void Tokenizer_json_with_two_added_tokens_on_one_id_is_LM0203_naming_both()
+    {
+        // Found by afl in the tokenizer-json target: a mutated added token kept id 19, which the vocabulary's
+        // <|endoftext|> also has, and building the id map threw ArgumentException.
+        using var scratch = new ScratchFolder();
+        scratch.File("tokenizer.json", """
+            {"added_tokens": [{"id": 3, "content": "<|endoftext|>", "special": true}, {"id": 3, "content": "<x>", "special": true}],
+             "normalizer": null, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+             "decoder": {"type": "ByteLevel"},
+             "model": {"type": "BPE", "vocab": {"h": 0, "e": 1, "he": 2, "<|endoftext|>": 3}, "merges": ["h e"]}}
+            """);
+        var error = Rejects(() => LmTokenizer.FromPretrained(scratch.Path));
+        Assert.Equal(ErrorCodes.TokenizerFileMalformed, error.Code);
+        Assert.Contains("'<x>'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'<|endoftext|>'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Vocab_json_with_a_repeated_key_is_LM0203()
     {
         using var scratch = new ScratchFolder();
