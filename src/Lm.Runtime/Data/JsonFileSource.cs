@@ -39,6 +39,23 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
         }
     }
 
+    /// <summary>
+    /// A key with a "\ud800" escape and no low surrogate is valid JSON but no .NET string: reading the columns or
+    /// looking up the text field would throw.
+    /// </summary>
+    private static bool HasUnreadableKey(JsonElement element)
+    {
+        try
+        {
+            foreach (var property in element.EnumerateObject()) _ = property.Name;
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
+    }
+
     private static List<string> Keys(JsonElement element) => element.EnumerateObject().Select(p => p.Name).ToList();
 
     private IEnumerable<(JsonElement Element, long Line)> ReadObjects() =>
@@ -86,6 +103,7 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
             throw Malformed(line, $"not valid JSON ({FirstSentence(e.Message)})");
         }
         if (element.ValueKind != JsonValueKind.Object) throw Malformed(line, "expected a JSON object");
+        if (HasUnreadableKey(element)) throw Malformed(line, "a key holds an unpaired UTF-16 surrogate escape");
         return element;
     }
 
@@ -108,6 +126,7 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
             index++;
             if (element.ValueKind != JsonValueKind.Object)
                 throw new LmException(ErrorCodes.MalformedJson, $"{FilePath}: array item {index} is not a JSON object") { File = FilePath };
+            if (HasUnreadableKey(element)) throw Malformed(-index, "a key holds an unpaired UTF-16 surrogate escape");
             // Items of an array have no line of their own; report the item number instead.
             yield return (element, -index);
         }

@@ -40,6 +40,27 @@ public class FuzzFindingsTests
         Assert.Contains("array item 2", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Jsonl_key_with_an_unpaired_surrogate_escape_is_LM0305_naming_its_line()
+    {
+        // Found by afl in the jsonl target: reading the columns threw InvalidOperationException.
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("data.jsonl", "{\"p\\ud800ext\": \"ok\"}\n{\"text\": \"b\"}\n");
+        var error = Rejects(() => TextSource.FromFile(path).ReadRows().ToList());
+        Assert.Equal(ErrorCodes.MalformedJson, error.Code);
+        Assert.Equal(1, error.Line);
+    }
+
+    [Fact]
+    public void Json_array_item_with_an_unpaired_surrogate_in_a_key_is_LM0305_naming_the_item()
+    {
+        using var scratch = new ScratchFolder();
+        string path = scratch.File("data.json", "[{\"text\": \"a\"}, {\"t\\udc00\": 1, \"text\": \"b\"}]");
+        var error = Rejects(() => TextSource.FromFile(path).ReadRows().ToList());
+        Assert.Equal(ErrorCodes.MalformedJson, error.Code);
+        Assert.Contains("array item 2", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Writes a token-cache entry of 16-bit ids by hand: marker, offsets and tokens.</summary>
     private static string WriteCacheEntry(ScratchFolder scratch, long[] offsets, ushort[] tokens, bool withStats = true)
     {
