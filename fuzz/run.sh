@@ -43,6 +43,8 @@ AFL_FORKSRV_INIT_TMOUT=60000 AFL_SKIP_CRASHES=0 \
     -E "$execs" "${limit[@]}" -- dotnet "$bin/Lm.Fuzz.dll" "$target" >"fuzz/out/$target.log" 2>&1 || {
   echo "afl-fuzz failed; see fuzz/out/$target.log" >&2; tail -20 "fuzz/out/$target.log" >&2; exit 1; }
 
+# afl stops the harness with SIGKILL, so its scratch folders outlive it.
+rm -rf /dev/shm/lm-fuzz-"$target"-* 2>/dev/null || true
 stats=$findings/default/fuzzer_stats
 stat() { sed -n "s/^$1 *: *//p" "$stats"; }
 crashes=$(stat saved_crashes); hangs=$(stat saved_hangs)
