@@ -19,7 +19,9 @@ public static class DatasetLocator
             HubDatasetCache.Resolve(args.DatasetName, args.DatasetConfigName, settings.CacheDir, args.TextColumn);
             return;
         }
-        catch (LmException missing) when (missing.Code is ErrorCodes.DatasetNotCached or ErrorCodes.UnknownDatasetConfig && !settings.Offline)
+        // Only a valid repository id is asked of the hub: the name becomes part of its addresses.
+        catch (LmException missing) when (missing.Code is ErrorCodes.DatasetNotCached or ErrorCodes.UnknownDatasetConfig && !settings.Offline
+                                          && HubCache.IsRepoId(HubDatasetCache.RepositoryIds(args.DatasetName)[0]))
         {
             string repoId = HubDatasetCache.RepositoryIds(args.DatasetName)[0];
             string folder = args.DatasetConfigName ?? "data";
