@@ -39,6 +39,8 @@ public static partial class ErrorCodes
     public const string InvalidRevision = "LM0522";
     /// <summary>A hub token would be sent in clear text: <c>HF_ENDPOINT</c> is plain http to a host that is not loopback.</summary>
     public const string TokenOverPlainHttp = "LM0523";
+    /// <summary><c>HF_ENDPOINT</c> is not an absolute http:// or https:// address.</summary>
+    public const string InvalidHubEndpoint = "LM0524";
     /// <summary>An unexpected failure (a defect): the message says what failed; <c>--verbose</c> shows the stack trace.</summary>
     public const string UnexpectedFailure = "LM0599";
 }

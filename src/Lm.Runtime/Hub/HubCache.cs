@@ -124,6 +124,13 @@ public sealed partial class HubCache
         return pointer;
     }
 
+    /// <summary>Creates <c>blobs/</c> for a download, refusing a folder of the entry that is a symbolic link (LM0520).</summary>
+    public void CreateBlobsFolder(string repoId)
+    {
+        RequireNoLinks(repoId, BlobsFolder(repoId));
+        Directory.CreateDirectory(BlobsFolder(repoId));
+    }
+
     /// <summary>Remembers that the repository has no such file at that commit (as huggingface_hub does).</summary>
     public void MarkMissing(string repoId, string commit, string fileName)
     {

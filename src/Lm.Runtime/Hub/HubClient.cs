@@ -38,7 +38,11 @@ public sealed class HubClient : IDisposable
     public HubClient(HubSettings settings, HubRepoKind kind = HubRepoKind.Model, HttpMessageHandler? handler = null)
     {
         _settings = settings;
-        _endpoint = new Uri(settings.Endpoint.TrimEnd('/') + "/");
+        if (!Uri.TryCreate(settings.Endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var endpoint)
+            || endpoint.Scheme is not ("http" or "https") || endpoint.Host.Length == 0)
+            throw new LmException(ErrorCodes.InvalidHubEndpoint,
+                $"HF_ENDPOINT '{SafePath.Printable(settings.Endpoint)}' is not an http:// or https:// address; unset it to use the default hub");
+        _endpoint = endpoint;
         // Redirects are followed by hand: the hub redirects LFS files to a CDN on another host, which must
         // not receive the token.
         _http = new HttpClient(handler ?? new SocketsHttpHandler { AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None })
@@ -215,7 +219,7 @@ public sealed class HubClient : IDisposable
 
     private async Task DownloadBlobAsync(string repoId, string fileName, HubFileMetadata metadata, string blob, CancellationToken cancellation)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
+        Cache.CreateBlobsFolder(repoId);
         string incomplete = blob + ".incomplete";
         for (int attempt = 1; ; attempt++)
         {

@@ -70,6 +70,20 @@ public sealed class HostileHubTests : IDisposable
         AssertNothingOutsideTheCacheChanged();
     }
 
+    [Fact]
+    public async Task Commit_header_that_is_a_path_is_refused_for_dataset_downloads_too()
+    {
+        _hub.AddFile("datasets/acme/texts", "data/train-00000-of-00001.parquet", new byte[] { 1, 2, 3 }, lfs: true);
+        _hub.AnnounceCommit("datasets/acme/texts", Victim);
+        var args = new DataArguments { DatasetName = "acme/texts" };
+
+        var error = await Assert.ThrowsAsync<LmException>(() => DatasetLocator.EnsureCachedAsync(args, Settings(), null, CancellationToken.None));
+
+        Assert.Equal(ErrorCodes.InvalidCommitId, error.Code);
+        Assert.Empty(Directory.GetFileSystemEntries(CacheDir));
+        AssertNothingOutsideTheCacheChanged();
+    }
+
     [Theory]
     [InlineData("{victim}/planted.sh")]
     [InlineData("../planted.sh")]
@@ -246,6 +260,31 @@ public sealed class HostileHubTests : IDisposable
         Assert.Equal(ErrorCodes.UnsafePathName, error.Code);
         Assert.Contains("symbolic link", error.Message);
         AssertNothingOutsideTheCacheChanged();
+    }
+
+    [Fact]
+    public async Task A_blobs_folder_that_is_a_link_out_of_the_cache_is_not_written_through()
+    {
+        Directory.CreateDirectory(RepoFolder);
+        Directory.CreateSymbolicLink(Path.Combine(RepoFolder, "blobs"), Victim);
+        using var client = new HubClient(Settings());
+
+        var error = await Assert.ThrowsAsync<LmException>(() => client.DownloadModelAsync(Repo, "main", CancellationToken.None));
+
+        Assert.Equal(ErrorCodes.UnsafePathName, error.Code);
+        AssertNothingOutsideTheCacheChanged();
+    }
+
+    [Theory]
+    [InlineData("file:///tmp")]
+    [InlineData("hub.example.test")]
+    [InlineData("ftp://hub.example.test")]
+    [InlineData("http://")]
+    [InlineData("")]
+    public void Endpoint_that_is_not_an_http_address_is_an_LM_error(string endpoint)
+    {
+        var error = Assert.Throws<LmException>(() => new HubClient(new HubSettings { Endpoint = endpoint, CacheDir = CacheDir }));
+        Assert.Equal(ErrorCodes.InvalidHubEndpoint, error.Code);
     }
 
     [Theory]
