@@ -210,6 +210,10 @@ public sealed class HubClient : IDisposable
         HubCache.RequireCommit(commit, $"the X-Repo-Commit header the hub sent for {repoId}/{fileName}");
         long? size = long.TryParse(Header(response, "X-Linked-Size"), out long linked) ? linked : response.Content.Headers.ContentLength;
         var location = response.Headers.Location is { } redirect ? new Uri(address, redirect) : address;
+        // The bytes are fetched from there: only the web, never file:// or another scheme the server names.
+        if (location.Scheme is not ("http" or "https"))
+            throw new LmException(ErrorCodes.HubDownloadFailed,
+                $"{repoId}/{fileName}: the hub redirected to '{SafePath.Printable(location.OriginalString)}', which is not an http(s) address");
         etag = NormalizeEtag(etag);
         // The etag names a file in blobs/: anything but a plain token would escape that folder.
         if (etag.Length == 0 || !etag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
@@ -312,6 +316,9 @@ public sealed class HubClient : IDisposable
             // huggingface_hub follows relative redirects (renamed repositories) and stops at absolute ones (the CDN).
             if (next.IsAbsoluteUri && !followAbsoluteRedirects) return response;
             address = new Uri(address, next);
+            if (address.Scheme is not ("http" or "https"))
+                throw new LmException(ErrorCodes.HubDownloadFailed,
+                    $"{repoId}/{fileName}: the hub redirected to '{SafePath.Printable(address.OriginalString)}', which is not an http(s) address");
             response.Dispose();
         }
     }

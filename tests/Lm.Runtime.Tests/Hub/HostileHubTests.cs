@@ -351,16 +351,50 @@ public sealed class HostileHubTests : IDisposable
         Assert.Equal(new[] { "(none)" }, handler.Authorizations);
     }
 
-    /// <summary>Records the Authorization header of every request and answers as the hub does for an unknown repository.</summary>
-    private sealed class RecordingHandler : HttpMessageHandler
+    [Theory]
+    [InlineData("file:///etc/passwd")]
+    [InlineData("ftp://cdn.example.test/blob")]
+    public async Task Redirect_to_anything_but_http_is_refused(string location)
+    {
+        using var handler = new RecordingHandler(request =>
+        {
+            var response = new HttpResponseMessage(HttpStatusCode.Found);
+            response.Headers.Add("X-Repo-Commit", LoopbackHub.CommitFor(Repo));
+            response.Headers.Add("X-Linked-Etag", "\"" + LoopbackHub.Sha256([1]) + "\"");
+            response.Headers.Add("X-Linked-Size", "1");
+            response.Headers.Location = new Uri(location);
+            return response;
+        });
+        using var client = new HubClient(new HubSettings { Endpoint = "https://hub.example.test", CacheDir = CacheDir }, HubRepoKind.Model, handler);
+
+        var error = await Assert.ThrowsAsync<LmException>(() => client.DownloadModelAsync(Repo, "main", CancellationToken.None));
+
+        Assert.Equal(ErrorCodes.HubDownloadFailed, error.Code);
+        Assert.Contains(location, error.Message);
+        Assert.Single(handler.Authorizations);
+        AssertNothingOutsideTheCacheChanged();
+    }
+
+    /// <summary>
+    /// Records the Authorization header of every request and answers with <c>respond</c>, by default as the hub does
+    /// for an unknown repository.
+    /// </summary>
+    private sealed class RecordingHandler(Func<HttpRequestMessage, HttpResponseMessage>? respond = null) : HttpMessageHandler
     {
         public List<string> Authorizations { get; } = [];
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             Authorizations.Add(request.Headers.Authorization?.ToString() ?? "(none)");
-            var response = new HttpResponseMessage(HttpStatusCode.Unauthorized) { RequestMessage = request };
-            response.Headers.Add("X-Error-Code", "RepoNotFound");
+            HttpResponseMessage response;
+            if (respond is not null)
+                response = respond(request);
+            else
+            {
+                response = new HttpResponseMessage(HttpStatusCode.Unauthorized);
+                response.Headers.Add("X-Error-Code", "RepoNotFound");
+            }
+            response.RequestMessage = request;
             return Task.FromResult(response);
         }
     }
