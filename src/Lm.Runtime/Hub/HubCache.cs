@@ -215,10 +215,11 @@ public sealed partial class HubCache
 
     private static bool IsDanglingLink(string path) => new FileInfo(path).LinkTarget is not null;
 
-    [GeneratedRegex("^[0-9a-f]{40}$")]
+    // \z, not $: "$" also matches before a final newline, which would let "<sha>\n" through as a folder name.
+    [GeneratedRegex(@"\A[0-9a-f]{40}\z")]
     private static partial Regex CommitPattern();
 
-    [GeneratedRegex(@"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_])?/)?[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_])?$")]
+    [GeneratedRegex(@"\A(?:[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_])?/)?[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z0-9_])?\z")]
     private static partial Regex RepoIdPattern();
 }
 

@@ -85,6 +85,30 @@ public sealed class HostileHubTests : IDisposable
     }
 
     [Theory]
+    [InlineData("0123456789abcdef0123456789abcdef01234567", true)]
+    [InlineData("0123456789abcdef0123456789abcdef01234567\n", false)]
+    [InlineData("0123456789abcdef0123456789abcdef01234567/", false)]
+    [InlineData(" 0123456789abcdef0123456789abcdef01234567", false)]
+    [InlineData("main", false)]
+    public void Commit_ids_are_exactly_40_lowercase_hex_digits(string value, bool valid)
+    {
+        Assert.Equal(valid, HubCache.IsCommitHash(value));
+        if (valid) Assert.Equal(value, HubCache.RequireCommit(value, "the test commit"));
+        else Assert.Equal(ErrorCodes.InvalidCommitId, Assert.Throws<LmException>(() => HubCache.RequireCommit(value, "the test commit")).Code);
+    }
+
+    [Theory]
+    [InlineData("main")]
+    [InlineData("v1.0")]
+    [InlineData("refs/pr/1")]
+    [InlineData("feature/x-y_z")]
+    [InlineData("0123456789abcdef0123456789abcdef01234567")]
+    public void Branch_tag_and_commit_names_are_valid_revisions(string revision)
+    {
+        Assert.Equal(revision, HubCache.RequireRevision(revision));
+    }
+
+    [Theory]
     [InlineData("{victim}/planted.sh")]
     [InlineData("../planted.sh")]
     [InlineData("../../../victim/planted.sh")]

@@ -250,6 +250,7 @@ public sealed class HubClientTests : IDisposable
     [InlineData("org--name", false)]
     [InlineData("/abs/path", false)]
     [InlineData("name.", false)]
+    [InlineData("gpt2\n", false)]
     public void Repo_ids_are_validated_as_the_hub_does(string value, bool valid)
     {
         Assert.Equal(valid, HubCache.IsRepoId(value));
