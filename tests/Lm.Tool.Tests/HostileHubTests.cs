@@ -51,6 +51,17 @@ public sealed class HostileHubTests
     }
 
     [Fact]
+    public void An_endpoint_that_is_not_an_http_address_is_a_coded_error()
+    {
+        using var work = new TempFolder();
+        var result = LmTuneProcess.Run(["generate", "--model", Repo, "Hello", "--json"],
+            new Dictionary<string, string?> { ["HF_ENDPOINT"] = "file:///etc", ["HF_HOME"] = work["hf"] });
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Equal("LM0524", result.Json["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void A_token_is_not_sent_to_a_plain_http_hub_that_is_not_this_machine()
     {
         using var work = new TempFolder();
