@@ -41,8 +41,8 @@ internal static partial class ProcessTree
     }
 
     /// <summary>
-    /// Kills <paramref name="member"/> if a process with its id still runs and started at the same time; a process
-    /// that merely reuses the id is left alone.
+    /// Kills <paramref name="member"/> and its current descendants if a process with its id still runs and started at
+    /// the same time; a process that merely reuses the id is left alone.
     /// </summary>
     public static void Kill(Member member)
     {
@@ -60,7 +60,11 @@ internal static partial class ProcessTree
             return;
         }
         if (ReadStat(member.ProcessId) is not { } now || now.Start != member.StartTicks) return;
-        // Only this process: its own children were listed (with their start times) and are killed one by one.
+        // Its children started since the listing are read now (and checked again just before their own signal).
+        foreach (var child in Descendants(member.ProcessId))
+        {
+            if (ReadStat(child.ProcessId) is { } current && current.Start == child.StartTicks) _ = SendSignal(child.ProcessId, SigKill);
+        }
         _ = SendSignal(member.ProcessId, SigKill);
     }
 
