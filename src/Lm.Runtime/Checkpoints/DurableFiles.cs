@@ -10,6 +10,8 @@ namespace Lm.Runtime.Checkpoints;
 internal static partial class DurableFiles
 {
     private const int ReadOnly = 0; // O_RDONLY
+    private const int EInval = 22;
+    private static readonly int ENotSup = OperatingSystem.IsLinux() ? 95 : 45;
 
     /// <summary>Flushes one file or folder to disk.</summary>
     public static void Flush(string path)
@@ -27,8 +29,10 @@ internal static partial class DurableFiles
         if (fd < 0) throw new IOException($"cannot open '{path}' to flush it to disk (errno {Marshal.GetLastPInvokeError()})");
         try
         {
-            if (Fsync(fd) != 0)
-                throw new IOException($"cannot flush '{path}' to disk (errno {Marshal.GetLastPInvokeError()})");
+            // EINVAL / ENOTSUP: the file system has no durable sync for this kind of file (some network and FUSE
+            // file systems for folders); there is nothing more to wait for. Any other failure (EIO) is a lost write.
+            if (Fsync(fd) != 0 && Marshal.GetLastPInvokeError() is int errno && errno != EInval && errno != ENotSup)
+                throw new IOException($"cannot flush '{path}' to disk (errno {errno})");
         }
         finally
         {
