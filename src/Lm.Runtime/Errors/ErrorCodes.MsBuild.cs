@@ -30,4 +30,6 @@ public static partial class ErrorCodes
     public const string FineTuneUnknownMetadata = "LM2012";
     /// <summary>Training was cancelled; the last checkpoint stays in the output folder.</summary>
     public const string FineTuneCancelled = "LM2013";
+    /// <summary>A job's output folder holds files and no lm-tune marker of this job at this path: it is never emptied.</summary>
+    public const string FineTuneOutputNotOwned = "LM2020";
 }

@@ -69,16 +69,20 @@ public static class PretrainedModel
     /// Saves <paramref name="model"/> into <paramref name="folder"/> as <c>save_pretrained</c> does: config.json with
     /// <c>architectures</c>, <c>torch_dtype</c> and <c>transformers_version</c>; model.safetensors with tied weights stored
     /// once under their owner's name and <c>{"format":"pt"}</c> metadata; generation_config.json for causal LMs.
-    /// Files are written in a temporary folder first, then moved in (config.json last), so a reader never sees a
-    /// config with half its weights. Other files in the folder (tokenizer, results) are kept.
+    /// Files are written and flushed to disk in a staging folder inside <paramref name="folder"/>, then moved in
+    /// (config.json last), so a reader never sees a config with half its weights and nothing is written beside the
+    /// folder. The staging folder's name carries this process's identity: one left by a killed save is removed by
+    /// the next save into the folder. Other files in the folder (tokenizer, results) are kept.
     /// </summary>
     public static void Save(LanguageModel model, string folder)
     {
         string target = Path.GetFullPath(folder);
-        string parent = Path.GetDirectoryName(target.TrimEnd(Path.DirectorySeparatorChar))!;
-        string staging = Path.Combine(parent, $".{Path.GetFileName(target.TrimEnd(Path.DirectorySeparatorChar))}.saving-{Guid.NewGuid():N}");
+        string? staging = null;
         try
         {
+            Directory.CreateDirectory(target);
+            StagingFolders.RemoveStale(target);
+            staging = Path.Combine(target, StagingFolders.NewModelStagingName());
             Directory.CreateDirectory(staging);
             var weights = model.StateDict();
             ScalarType dtype = weights.Values.First().dtype;
@@ -97,7 +101,9 @@ public static class PretrainedModel
             }
             config.Save(Path.Combine(staging, ConfigFile));
             files.Add(ConfigFile);
+            foreach (string file in files) DurableFiles.Flush(Path.Combine(staging, file));
             Publish(staging, target, files);
+            DurableFiles.Flush(target);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -105,7 +111,7 @@ public static class PretrainedModel
         }
         finally
         {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            if (staging is not null && Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         }
     }
 
@@ -133,14 +139,9 @@ public static class PretrainedModel
         return PythonJson.Serialize(generation) + "\n";
     }
 
-    /// <summary>Moves the staged files into <paramref name="target"/>: the whole folder when it is new, else file by file.</summary>
+    /// <summary>Moves the staged files into <paramref name="target"/>, in order (config.json last).</summary>
     private static void Publish(string staging, string target, IReadOnlyList<string> files)
     {
-        if (!Directory.Exists(target))
-        {
-            Directory.Move(staging, target);
-            return;
-        }
         // Weights from an earlier sharded save would shadow nothing but confuse readers; HF removes them too.
         foreach (string stale in Directory.EnumerateFiles(target, "model-*-of-*.safetensors")
                      .Append(Path.Combine(target, CheckpointTensors.ShardIndexFile)))

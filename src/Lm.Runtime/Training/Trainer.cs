@@ -147,7 +147,7 @@ public sealed class Trainer : IDisposable
         {
             string folder = _checkpoints.Resolve(resume, out var skipped);
             foreach (var incomplete in skipped)
-                RaiseWarning($"ignored '{incomplete}': it has no {CheckpointManager.CompletionMarker} (a save that did not finish)");
+                RaiseWarning($"ignored incomplete checkpoint {incomplete}");
             LoadCheckpoint(folder, maxSteps, numTrainEpochs);
             epochsTrained = State.GlobalStep / updatesPerEpoch;
             windowsToSkip = State.GlobalStep % updatesPerEpoch;

@@ -20,4 +20,5 @@ internal static class TaskErrorCodes
     public const string FineTuneToolFailed = "LM2011";
     public const string FineTuneUnknownMetadata = "LM2012";
     public const string FineTuneCancelled = "LM2013";
+    public const string FineTuneOutputNotOwned = "LM2020";
 }

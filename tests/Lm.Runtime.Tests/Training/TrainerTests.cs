@@ -268,7 +268,7 @@ public class TrainerTests
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void A_process_killed_mid_save_leaves_no_partial_checkpoint_and_resumes_from_the_previous_one()
+    public void A_process_killed_mid_save_leaves_no_partial_checkpoint_resumes_from_the_previous_one_and_leaves_nothing_after_the_next_save()
     {
         using var scratch = new ScratchFolder();
         string dir = Path.Combine(scratch.Path, "out");
@@ -304,6 +304,12 @@ public class TrainerTests
         var checkpoints = Directory.GetDirectories(dir, "checkpoint-*");
         Assert.All(checkpoints, folder => Assert.True(CheckpointManager.IsComplete(folder), $"{folder} is partial"));
         int last = checkpoints.Select(f => int.Parse(Path.GetFileName(f)["checkpoint-".Length..])).Max();
+        // Another run saving into the same folder right now: its staging must survive this run's cleanup.
+        using var other = new Lm.Runtime.Tests.Checkpoints.OtherProcess();
+        string otherRun = Path.Combine(dir, $".tmp-checkpoint-{last + 50}-{other.Tag}");
+        Directory.CreateDirectory(otherRun);
+        // What earlier versions left when killed while staging a model beside a checkpoint.
+        Directory.CreateDirectory(Path.Combine(dir, $"..tmp-checkpoint-{last + 1}-{int.MaxValue}.saving-0123456789abcdef0123456789abcdef"));
 
         // Resume with the child's arguments (the schedule must match) and stop after one more step.
         var args = TrainerFixtures.Args(dir, maxSteps: 10_000);
@@ -320,7 +326,10 @@ public class TrainerTests
 
         Assert.Equal(last, startStep);
         Assert.True(CheckpointManager.IsComplete(Path.Combine(dir, $"checkpoint-{last + 1}")));
-        Assert.Empty(Directory.GetDirectories(dir, ".tmp-checkpoint-*"));
+        // No leftover of the killed save anywhere (temp checkpoint, staged model files, temp files), the live one kept.
+        Assert.Equal([otherRun], Directory.GetFileSystemEntries(dir, ".*"));
+        Assert.True(other.IsRunning);
+        Assert.Equal(["out"], Directory.GetFileSystemEntries(scratch.Path).Select(Path.GetFileName));
     }
 
     [Fact]
