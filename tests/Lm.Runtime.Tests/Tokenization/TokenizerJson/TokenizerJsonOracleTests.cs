@@ -55,4 +55,12 @@ public sealed class TokenizerJsonOracleTests
         Assert.True(ids.Length <= 12, $"{ids.Length} tokens: [{string.Join(",", ids.Select(id => tokenizer.ConvertIdToToken(id)))}]");
         Assert.Equal(TokenizerKind.TokenizerJson, tokenizer.Kind);
     }
+
+    [Fact]
+    public void Gpt2_shaped_file_takes_the_fast_path()
+    {
+        using var folder = TokenizerTestFiles.NewFolder();
+        folder.Write("tokenizer.json", TokenizerJsonVariants.Build("gpt2").ToJsonString());
+        Assert.Equal(TokenizerKind.ByteLevelBpe, LmTokenizer.FromPretrained(folder.Path).Kind);
+    }
 }

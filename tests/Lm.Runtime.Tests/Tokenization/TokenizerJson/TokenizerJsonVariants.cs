@@ -50,6 +50,18 @@ internal static class TokenizerJsonVariants
         "\n",
         "a",
         "   ",
+        "hello Hello HELLO world WORLD World été ÉTÉ",
+        "helloworld xhello hello_there hello",
+        "a  b\t\tc \u00A0 d",
+        "Ⓐⓑ 𝟙𝟚 ¼ Ⅻ ß ﬀ ǅ",
+        "ｆｕｌｌ　ｗｉｄｔｈ　１２３",
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 😀😃😄😁 🏳️‍🌈 👨‍💻",
+        "\u0000 control \u0007 chars \u001F and \u200B zero width",
+        "'s 'S 'll 'LL 're 've 'd 'm 't don't DON'T",
+        "1 12 123 1234 12345 123456 1,000,000 0.5",
+        "line one\nline two\r\n\r\nline three\t\n",
+        "mixed<s>tokens</s><s></s>",
+        "<s> spaced </s>",
     ];
 
     private const string Corpus =
@@ -62,7 +74,8 @@ internal static class TokenizerJsonVariants
     public static IEnumerable<string> Names() =>
     [
         "llama3", "qwen2", "smollm2", "llama2", "mistral-metaspace", "metaspace-always-split", "bert-general",
-        "whitespace-suffix", "unigram", "unigram-byte-fallback", "possessive-regex",
+        "whitespace-suffix", "unigram", "unigram-byte-fallback", "possessive-regex", "normalized-added-tokens",
+        "duplicate-merges", "gpt2", "gpt2-duplicate-merges", "prefix-space-per-word", "nfkd-strip-right", "decoder-regex-strip",
         .. Enum.GetNames<Behavior>().SelectMany(b => new[] { $"split-{b}", $"split-{b}-invert", $"punctuation-{b}" }),
     ];
 
@@ -120,6 +133,44 @@ internal static class TokenizerJsonVariants
             added: [],
             mergesAsPairs: true,
             ignoreMerges: false),
+        "normalized-added-tokens" => ByteLevelBpe(
+            ByteLevel(false, useRegex: true),
+            normalizer: Sequence("normalizers", new JsonObject { ["type"] = "Lowercase" }, new JsonObject { ["type"] = "NFD" }),
+            postProcessor: null,
+            added: [("Hello", false), ("WORLD", false), ("<s>", true), ("ÉTÉ", false)],
+            mergesAsPairs: false,
+            ignoreMerges: false),
+        "duplicate-merges" => WithDuplicateMerges(Build("qwen2")),
+
+        // GPT-2's own shape takes lm-tune's fast byte-level path; the oracle checks that path too.
+        "gpt2" => ByteLevelBpe(
+            ByteLevel(false, useRegex: true),
+            normalizer: null,
+            postProcessor: ByteLevel(true, useRegex: true),
+            added: [("<|endoftext|>", true)],
+            mergesAsPairs: false,
+            ignoreMerges: false),
+        "gpt2-duplicate-merges" => WithDuplicateMerges(Build("gpt2")),
+        "prefix-space-per-word" => ByteLevelBpe(
+            Sequence("pretokenizers", new JsonObject { ["type"] = "WhitespaceSplit" }, ByteLevel(true, useRegex: true)),
+            normalizer: null,
+            postProcessor: ByteLevel(true, useRegex: true),
+            added: [("<|endoftext|>", true)],
+            mergesAsPairs: false,
+            ignoreMerges: false),
+        "nfkd-strip-right" => ByteLevelBpe(
+            Sequence("pretokenizers", Split(Literal(" "), "MergedWithNext"), ByteLevel(false, useRegex: false)),
+            normalizer: Sequence("normalizers", new JsonObject { ["type"] = "NFKD" },
+                new JsonObject { ["type"] = "Strip", ["strip_left"] = false, ["strip_right"] = true }),
+            postProcessor: null,
+            added: [("<s>", true)],
+            mergesAsPairs: false,
+            ignoreMerges: false),
+        "decoder-regex-strip" => WithDecoder(Build("llama2"), Sequence("decoders",
+            new JsonObject { ["type"] = "Replace", ["pattern"] = Regex("▁+"), ["content"] = " " },
+            new JsonObject { ["type"] = "ByteFallback" },
+            new JsonObject { ["type"] = "Strip", ["content"] = " ", ["start"] = 2, ["stop"] = 0 },
+            new JsonObject { ["type"] = "Fuse" })),
         _ when name.StartsWith("split-", StringComparison.Ordinal) => ByteLevelBpe(
             Sequence("pretokenizers",
                 Split(Regex(@"\p{P}+|\d| "), name.Split('-')[1], invert: name.EndsWith("-invert", StringComparison.Ordinal)),
@@ -140,6 +191,24 @@ internal static class TokenizerJsonVariants
             ignoreMerges: false),
         _ => throw new ArgumentException(name),
     };
+
+    /// <summary>The first merges listed again at the end: tokenizers collects merges into a map, so the last rank wins.</summary>
+    private static JsonObject WithDuplicateMerges(JsonObject file)
+    {
+        JsonArray merges = file["model"]!["merges"]!.AsArray();
+        foreach (JsonNode? merge in merges.Take(40).ToList())
+        {
+            merges.Add(merge!.DeepClone());
+        }
+
+        return file;
+    }
+
+    private static JsonObject WithDecoder(JsonObject file, JsonNode decoder)
+    {
+        file["decoder"] = decoder;
+        return file;
+    }
 
     private enum Behavior
     {
@@ -174,7 +243,7 @@ internal static class TokenizerJsonVariants
         var words = System.Text.RegularExpressions.Regex.Matches(text, "▁?[^▁]+").Select(m => m.Value.EnumerateRunes().Select(r => r.ToString()).ToList());
         (Dictionary<string, int> vocab, List<(string, string)> merges) = TrainBpe(initial, words, 250, prefix: null);
         JsonObject model = BpeModel(vocab, merges, mergesAsPairs: false, unk: "<unk>", byteFallback);
-        model["fuse_unk"] = true;
+        model["fuse_unk"] = byteFallback;
         JsonArray added = Added(vocab, [("<unk>", true), ("<s>", true), ("</s>", true), ("[INST]", true), ("[/INST]", true)]);
         return File(model, normalizer, preTokenizer, Template(["<s>"], []), decoder, added);
     }
