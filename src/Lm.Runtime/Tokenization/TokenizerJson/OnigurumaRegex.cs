@@ -152,10 +152,19 @@ internal sealed class OnigurumaRegex
                     i = CopyClass(pattern, i, output, source);
                     continue;
                 case '(':
-                    groupStarts.Push(output.Length);
-                    i = CopyGroupOpening(pattern, i, output, source);
+                {
+                    int groupStart = output.Length;
+                    (i, bool closed) = CopyGroupOpening(pattern, i, output, source);
+                    if (!closed)
+                    {
+                        groupStarts.Push(groupStart);
+                    }
+
+                    // An option switch such as (?i) is no atom: nothing can be quantified by what follows it.
                     atomStart = -1;
                     continue;
+                }
+
                 case ')':
                     if (groupStarts.Count == 0)
                     {
@@ -244,12 +253,13 @@ internal sealed class OnigurumaRegex
     private static bool IsInterval(string body) =>
         body.Length > 0 && body.All(ch => char.IsAsciiDigit(ch) || ch == ',') && body.Count(ch => ch == ',') <= 1 && body != ",";
 
-    private static int CopyGroupOpening(string pattern, int i, StringBuilder output, string source)
+    /// <summary>Copies a group's opening; <c>Closed</c> for an option switch like <c>(?i)</c>, which is complete in itself.</summary>
+    private static (int Next, bool Closed) CopyGroupOpening(string pattern, int i, StringBuilder output, string source)
     {
         if (i + 1 >= pattern.Length || pattern[i + 1] != '?')
         {
             output.Append('(');
-            return i + 1;
+            return (i + 1, false);
         }
 
         // (?:  (?=  (?!  (?<=  (?<!  (?>  (?<name>  and option groups (?imx-imx) / (?imx-imx: …).
@@ -259,7 +269,7 @@ internal sealed class OnigurumaRegex
             if (rest.StartsWith(prefix, StringComparison.Ordinal))
             {
                 output.Append("(?").Append(prefix);
-                return i + 2 + prefix.Length;
+                return (i + 2 + prefix.Length, false);
             }
         }
 
@@ -270,7 +280,7 @@ internal sealed class OnigurumaRegex
             if (close > 1)
             {
                 output.Append("(?<").Append(rest, 1, close - 1).Append('>');
-                return i + 2 + close + 1;
+                return (i + 2 + close + 1, false);
             }
         }
 
@@ -286,7 +296,7 @@ internal sealed class OnigurumaRegex
         if (j > 0 && j < rest.Length && rest[j] is ':' or ')')
         {
             output.Append("(?").Append(options).Append(rest[j]);
-            return i + 2 + j + 1;
+            return (i + 2 + j + 1, rest[j] == ')');
         }
 
         throw Untranslatable(source, pattern, $"the group '(?{rest[..Math.Min(rest.Length, 3)]}'");

@@ -63,4 +63,28 @@ public sealed class TokenizerJsonOracleTests
         folder.Write("tokenizer.json", TokenizerJsonVariants.Build("gpt2").ToJsonString());
         Assert.Equal(TokenizerKind.ByteLevelBpe, LmTokenizer.FromPretrained(folder.Path).Kind);
     }
+
+    [Theory]
+    [InlineData("llama3")]
+    [InlineData("qwen2")]
+    [InlineData("llama2")]
+    [InlineData("mistral-metaspace")]
+    [InlineData("unigram-byte-fallback")]
+    [InlineData("bert-general")]
+    public void Wikitext_sample_lines_give_the_tokenizers_library_ids(string variant)
+    {
+        using var folder = TokenizerTestFiles.NewFolder();
+        folder.Write("tokenizer.json", TokenizerJsonVariants.Build(variant).ToJsonString());
+        LmTokenizer ours = LmTokenizer.FromPretrained(folder.Path);
+        using var oracle = new Tokenizers.DotNet.Tokenizer(folder.File("tokenizer.json"));
+        int lines = 0;
+        foreach (string line in TokenizerTestFiles.CorpusLines("wikitext-2-raw/sample/train.txt"))
+        {
+            int[] expected = oracle.Encode(line).Select(id => (int)id).ToArray();
+            Assert.True(expected.SequenceEqual(ours.Encode(line)), $"{variant}: line {lines + 1} {JsonSerializer.Serialize(line)}");
+            lines++;
+        }
+
+        Assert.Equal(1018, lines);
+    }
 }

@@ -62,6 +62,8 @@ internal static class TokenizerJsonVariants
         "line one\nline two\r\n\r\nline three\t\n",
         "mixed<s>tokens</s><s></s>",
         "<s> spaced </s>",
+        "THE The tHe STRASSE Straße ǅ ǆ Ǆ K k \u212A ABC abc ABc aBC xxx x",
+        "CamelCaseWords and 12 123 1234 x12y",
     ];
 
     private const string Corpus =
@@ -75,7 +77,7 @@ internal static class TokenizerJsonVariants
     [
         "llama3", "qwen2", "smollm2", "llama2", "mistral-metaspace", "metaspace-always-split", "bert-general",
         "whitespace-suffix", "unigram", "unigram-byte-fallback", "possessive-regex", "normalized-added-tokens",
-        "duplicate-merges", "gpt2", "gpt2-duplicate-merges", "prefix-space-per-word", "nfkd-strip-right", "decoder-regex-strip",
+        "empty-regex-matches", "case-insensitive-regex", "lookaround-regex", "duplicate-merges", "gpt2", "gpt2-duplicate-merges", "prefix-space-per-word", "nfkd-strip-right", "decoder-regex-strip",
         .. Enum.GetNames<Behavior>().SelectMany(b => new[] { $"split-{b}", $"split-{b}-invert", $"punctuation-{b}" }),
     ];
 
@@ -140,6 +142,9 @@ internal static class TokenizerJsonVariants
             added: [("Hello", false), ("WORLD", false), ("<s>", true), ("ÉTÉ", false)],
             mergesAsPairs: false,
             ignoreMerges: false),
+        "empty-regex-matches" => RegexSplit(@"x*|\s*", "Isolated"),
+        "case-insensitive-regex" => RegexSplit(@"(?i:the|straße|ǆ|k)|(?i)ab(?-i)c", "Isolated"),
+        "lookaround-regex" => RegexSplit(@"(?<=\p{L})(?=\p{Lu})|(?<![\p{N}])\p{N}{2}(?!\p{N})|^\s+|\s+$", "Removed"),
         "duplicate-merges" => WithDuplicateMerges(Build("qwen2")),
 
         // GPT-2's own shape takes lm-tune's fast byte-level path; the oracle checks that path too.
@@ -203,6 +208,14 @@ internal static class TokenizerJsonVariants
 
         return file;
     }
+
+    private static JsonObject RegexSplit(string pattern, string behavior) => ByteLevelBpe(
+        Sequence("pretokenizers", Split(Regex(pattern), behavior), ByteLevel(false, useRegex: false)),
+        normalizer: null,
+        postProcessor: null,
+        added: [],
+        mergesAsPairs: false,
+        ignoreMerges: false);
 
     private static JsonObject WithDecoder(JsonObject file, JsonNode decoder)
     {
