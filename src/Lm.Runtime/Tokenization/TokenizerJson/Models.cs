@@ -73,6 +73,7 @@ internal sealed class BpeModel : TokenModel
     private readonly bool _ignoreMerges;
     private readonly int[] _byteIds = new int[256];
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private int _cacheCount;
 
     private BpeModel(
         TokenVocabulary vocabulary, List<(string Left, string Right)> merges, string? prefix, string? suffix,
@@ -176,9 +177,11 @@ internal sealed class BpeModel : TokenModel
         }
 
         int[] result = Merge(piece);
-        if (_cache.Count < CacheCapacity && piece.Length <= 256)
+
+        // ConcurrentDictionary.Count takes every lock, so the size is counted here.
+        if (piece.Length <= 256 && Volatile.Read(ref _cacheCount) < CacheCapacity && _cache.TryAdd(piece, result))
         {
-            _cache.TryAdd(piece, result);
+            Interlocked.Increment(ref _cacheCount);
         }
 
         ids.AddRange(result);
@@ -186,29 +189,27 @@ internal sealed class BpeModel : TokenModel
 
     private int[] Merge(string piece)
     {
-        if (_ignoreMerges && Vocabulary.TokenToId(piece) is int whole)
+        if (_ignoreMerges && Vocabulary.TryGetId(piece, out int whole))
         {
             return [whole];
         }
 
-        // The initial symbols: (id, byte length) per character.
+        // The initial symbols, one per character.
         var symbols = new List<int>(piece.Length);
         int? pendingUnknown = null;
-        var runes = piece.EnumerateRunes().ToArray();
-        for (int i = 0; i < runes.Length; i++)
+        for (int i = 0; i < piece.Length;)
         {
-            string s = runes[i].ToString();
-            if (i > 0 && _prefix is not null)
+            int width = char.IsHighSurrogate(piece[i]) && i + 1 < piece.Length && char.IsLowSurrogate(piece[i + 1]) ? 2 : 1;
+            string? spelled = null;
+            bool affixed = (i > 0 && _prefix is not null) || (i + width == piece.Length && _suffix is not null);
+            if (affixed)
             {
-                s = _prefix + s;
+                spelled = (i > 0 ? _prefix : null) + piece.Substring(i, width) + (i + width == piece.Length ? _suffix : null);
             }
 
-            if (i == runes.Length - 1 && _suffix is not null)
-            {
-                s += _suffix;
-            }
-
-            if (Vocabulary.TokenToId(s) is int id)
+            bool known = affixed ? Vocabulary.TryGetId(spelled, out int id) : Vocabulary.TryGetId(piece.AsSpan(i, width), out id);
+            i += width;
+            if (known)
             {
                 if (pendingUnknown is int unknown)
                 {
@@ -220,15 +221,10 @@ internal sealed class BpeModel : TokenModel
                 continue;
             }
 
-            if (_byteFallback)
+            if (_byteFallback && TryAddBytes(spelled ?? piece.Substring(i - width, width), symbols))
             {
-                byte[] bytes = Encoding.UTF8.GetBytes(s);
-                if (bytes.All(b => _byteIds[b] >= 0))
-                {
-                    // tokenizers leaves a pending unknown token where it is here and adds it after the bytes.
-                    symbols.AddRange(bytes.Select(b => _byteIds[b]));
-                    continue;
-                }
+                // tokenizers leaves a pending unknown token where it is here and adds it after the bytes.
+                continue;
             }
 
             if (_unknownId is int unk)
@@ -248,6 +244,26 @@ internal sealed class BpeModel : TokenModel
         }
 
         return MergeAll(symbols);
+    }
+
+    /// <summary>Adds the <c>&lt;0xAB&gt;</c> tokens of <paramref name="text"/>'s UTF-8 bytes, if every one is in the vocabulary.</summary>
+    private bool TryAddBytes(string text, List<int> symbols)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        foreach (byte b in bytes)
+        {
+            if (_byteIds[b] < 0)
+            {
+                return false;
+            }
+        }
+
+        foreach (byte b in bytes)
+        {
+            symbols.Add(_byteIds[b]);
+        }
+
+        return true;
     }
 
     /// <summary>
