@@ -93,6 +93,7 @@ internal static class TokenizerJsonReader
         PreTokenizer? preTokenizer = PreTokenizer.Read(root["pre_tokenizer"], path);
         TokenDecoder? decoder = TokenDecoder.Read(root["decoder"], path);
         string? declaredClass = config?["tokenizer_class"] is JsonValue named && named.TryGetValue(out string? className) ? className : null;
+        string jsonText = root.ToJsonString();
         return new Contents(TokenizerKind.TokenizerJson, tokenModel.Vocabulary.TokenToId, addedTokens, prefix, suffix, settings =>
         {
             settings.DeclaredClass = declaredClass;
@@ -106,7 +107,7 @@ internal static class TokenizerJsonReader
                 UseFileIds(settings);
             }
 
-            var pipeline = new TokenizerJsonPipeline(root, textNormalizer, preTokenizer, tokenModel, decoder, postProcessorOverride);
+            var pipeline = new TokenizerJsonPipeline(jsonText, textNormalizer, preTokenizer, tokenModel, decoder, postProcessorOverride);
             return new PipelineTokenizer(pipeline, settings);
         });
     }

@@ -65,7 +65,7 @@ internal sealed class PipelineTokenizer : LmTokenizer
     /// </summary>
     internal override void WriteVocabularyFiles(string folder)
     {
-        var root = (JsonObject)_pipeline.Json.DeepClone();
+        var root = _pipeline.ParseJson();
         root["added_tokens"] = new JsonArray(AddedTokens.OrderBy(t => t.Id).Select(t => (JsonNode)new JsonObject
         {
             ["id"] = t.Id,
@@ -99,9 +99,10 @@ internal sealed class PipelineTokenizer : LmTokenizer
         // Everything but the added tokens (which the base class adds) and the post-processor (its ids are the prefix
         // and suffix, also added there) decides the ids.
         yield return "tokenizer.json pipeline 1";
+        JsonObject root = _pipeline.ParseJson();
         foreach (string part in new[] { "normalizer", "pre_tokenizer", "model", "decoder" })
         {
-            yield return part + " " + (_pipeline.Json[part]?.ToJsonString() ?? "null");
+            yield return part + " " + (root[part]?.ToJsonString() ?? "null");
         }
     }
 
@@ -121,7 +122,7 @@ internal sealed class PipelineTokenizer : LmTokenizer
 }
 
 /// <summary>The parts of a tokenizer.json the general pipeline runs, and the file itself for saving.</summary>
-/// <param name="Json">The whole file as read.</param>
+/// <param name="JsonText">The whole file as read, kept as text: a parsed Llama 3 file would hold on to far more memory.</param>
 /// <param name="Normalizer">The normalizer, null for none.</param>
 /// <param name="PreTokenizer">The pre-tokenizer, null for none (the whole stretch is one piece).</param>
 /// <param name="Model">The model.</param>
@@ -129,9 +130,12 @@ internal sealed class PipelineTokenizer : LmTokenizer
 /// <param name="PostProcessorOverride">The post-processor tokenizer_config.json made (LlamaTokenizerFast's
 /// <c>update_post_processor</c>), written back instead of the file's; null when the file's is used.</param>
 internal sealed record TokenizerJsonPipeline(
-    JsonObject Json,
+    string JsonText,
     TextNormalizer? Normalizer,
     PreTokenizer? PreTokenizer,
     TokenModel Model,
     TokenDecoder? Decoder,
-    JsonNode? PostProcessorOverride);
+    JsonNode? PostProcessorOverride)
+{
+    public JsonObject ParseJson() => JsonNode.Parse(JsonText)!.AsObject();
+}
