@@ -422,6 +422,8 @@ internal sealed class UnigramModel : TokenModel
     private readonly bool _byteFallback;
     private readonly int _longestPiece;
     private readonly double _unknownScore;
+    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private int _cacheCount;
 
     private UnigramModel(TokenVocabulary vocabulary, double[] scores, int? unknownId, bool byteFallback, int longestPiece)
         : base(vocabulary)
@@ -475,6 +477,24 @@ internal sealed class UnigramModel : TokenModel
             return;
         }
 
+        if (_cache.TryGetValue(piece, out int[]? cached))
+        {
+            ids.AddRange(cached);
+            return;
+        }
+
+        var result = new List<int>();
+        Segment(piece, result);
+        if (piece.Length <= 256 && Volatile.Read(ref _cacheCount) < 100_000 && _cache.TryAdd(piece, result.ToArray()))
+        {
+            Interlocked.Increment(ref _cacheCount);
+        }
+
+        ids.AddRange(result);
+    }
+
+    private void Segment(string piece, List<int> ids)
+    {
         int size = piece.Length;
         var bestScore = new double[size + 1];
         var bestStart = new int[size + 1];
