@@ -16,4 +16,10 @@ public static partial class ErrorCodes
 
     /// <summary>The tokenizer files could not be written to the folder asked for.</summary>
     public const string TokenizerSaveFailed = "LM0205";
+
+    /// <summary>A tokenizer.json regular expression uses a construct lm-tune cannot match exactly as Oniguruma does.</summary>
+    public const string TokenizerRegexUnsupported = "LM0240";
+
+    /// <summary>tokenizer_config.json asks for a bos or eos token around each text but names no such token.</summary>
+    public const string TokenizerTemplateTokenMissing = "LM0241";
 }

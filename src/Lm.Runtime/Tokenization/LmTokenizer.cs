@@ -178,7 +178,7 @@ public abstract class LmTokenizer
             ids.AddRange(_prefix);
         }
 
-        EncodeAroundAddedTokens(_rawSplitter, text, ids, normalized: false);
+        EncodeAroundAddedTokens(_rawSplitter, text, ids, normalized: false, atTextStart: true);
         if (addSpecialTokens)
         {
             ids.AddRange(_suffix);
@@ -253,8 +253,11 @@ public abstract class LmTokenizer
     /// <summary>Normalizes text the model sees; null when the tokenizer has no normalizer.</summary>
     private protected abstract string? Normalize(ReadOnlySpan<char> text);
 
-    /// <summary>Appends the ids of normalized text that holds no added token.</summary>
-    private protected abstract void EncodeModel(ReadOnlySpan<char> normalizedText, List<int> ids);
+    /// <summary>
+    /// Appends the ids of normalized text that holds no added token. <paramref name="atTextStart"/>: the stretch
+    /// begins where the whole text begins (Metaspace's <c>prepend_scheme: first</c> asks).
+    /// </summary>
+    private protected abstract void EncodeModel(ReadOnlySpan<char> normalizedText, bool atTextStart, List<int> ids);
 
     /// <summary>Joins tokens into text as the tokenizer's decoder does.</summary>
     private protected abstract string DecodeTokens(IReadOnlyList<string> tokens);
@@ -315,21 +318,21 @@ public abstract class LmTokenizer
     /// stretches between them: raw stretches are normalized and searched again for normalized added tokens, normalized
     /// stretches go to the model.
     /// </summary>
-    private void EncodeAroundAddedTokens(AddedTokenSplitter splitter, ReadOnlySpan<char> text, List<int> ids, bool normalized)
+    private void EncodeAroundAddedTokens(AddedTokenSplitter splitter, ReadOnlySpan<char> text, List<int> ids, bool normalized, bool atTextStart)
     {
         int segmentStart = 0;
         int searchFrom = 0;
         while (splitter.TryFindNext(text, segmentStart, searchFrom, out int start, out int end, out AddedToken? token))
         {
-            EncodeStretch(text[segmentStart..start], ids, normalized);
+            EncodeStretch(text[segmentStart..start], ids, normalized, atTextStart && segmentStart == 0);
             ids.Add(token.Id);
             segmentStart = searchFrom = end;
         }
 
-        EncodeStretch(text[segmentStart..], ids, normalized);
+        EncodeStretch(text[segmentStart..], ids, normalized, atTextStart && segmentStart == 0);
     }
 
-    private void EncodeStretch(ReadOnlySpan<char> text, List<int> ids, bool normalized)
+    private void EncodeStretch(ReadOnlySpan<char> text, List<int> ids, bool normalized, bool atTextStart)
     {
         if (text.IsEmpty)
         {
@@ -339,11 +342,11 @@ public abstract class LmTokenizer
         string? normalizedText = normalized ? null : Normalize(text);
         if (normalizedText is null)
         {
-            EncodeModel(text, ids);
+            EncodeModel(text, atTextStart, ids);
         }
         else
         {
-            EncodeAroundAddedTokens(_normalizedSplitter, normalizedText, ids, normalized: true);
+            EncodeAroundAddedTokens(_normalizedSplitter, normalizedText, ids, normalized: true, atTextStart);
         }
     }
 }

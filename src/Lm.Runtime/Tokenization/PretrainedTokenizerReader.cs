@@ -171,6 +171,9 @@ internal static class PretrainedTokenizerReader
     private static string GuessClass(TokenizerKind kind, Func<string, int?> tokenToId) => kind switch
     {
         TokenizerKind.WordPiece => "BertTokenizer",
+
+        // A general tokenizer.json brings its own special tokens; no class's defaults apply.
+        TokenizerKind.TokenizerJson => "PreTrainedTokenizer",
         _ when tokenToId("<s>") is not null && tokenToId("<mask>") is not null => "RobertaTokenizer",
         _ => "GPT2Tokenizer",
     };
