@@ -12,8 +12,8 @@ namespace Lm.Generators.Emitting
     /// </summary>
     internal static class JobSourceEmitter
     {
-        private const string ModelArguments = "global::Lm.Runtime.Jobs.ModelArguments";
-        private const string DataArguments = "global::Lm.Runtime.Jobs.DataArguments";
+        private const string ModelArguments = "global::Lm.Runtime.Models.ModelArguments";
+        private const string DataArguments = "global::Lm.Runtime.Data.DataArguments";
         private const string TrainingArguments = "global::Lm.Runtime.Training.TrainingArguments";
         private const string FineTuneJob = "global::Lm.Runtime.Jobs.FineTuneJob";
         private const string JobArtifacts = "global::Lm.Runtime.Configuration.JobArtifacts";

@@ -3,7 +3,6 @@ using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Models;
 using Lm.Runtime.Native;
-using Lm.Runtime.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

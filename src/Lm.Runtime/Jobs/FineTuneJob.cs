@@ -2,7 +2,9 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
 using Lm.Runtime.Training;
 
 namespace Lm.Runtime.Jobs;
