@@ -4,8 +4,8 @@ using System.Collections.Immutable;
 using System.Linq;
 using Lm.Generators.Diagnostics;
 using Lm.Generators.Model;
-using Lm.Generators.Schema;
 using Lm.Generators.Validation;
+using Lm.Schema;
 
 namespace Lm.Generators.Resolution
 {
@@ -49,7 +49,7 @@ namespace Lm.Generators.Resolution
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutputDirInClassOfItem, classOutputDir.Location,
                     jobClass.FullName, item.Name));
             }
-            FieldValue[] ordered = values.OrderBy(v => JobSchema.Fields.IndexOf(JobSchema.Find(v.Name)!)).ToArray();
+            FieldValue[] ordered = values.OrderBy(v => JobSchema.IndexOf(v.Name)).ToArray();
             diagnostics.AddRange(JobValidator.Validate(ordered));
             return new ResolvedJob(jobClass, ordered.ToEquatableArray(), diagnostics.ToEquatableArray());
         }
@@ -68,12 +68,12 @@ namespace Lm.Generators.Resolution
                 || string.Equals(name, jobClass.Name, StringComparison.Ordinal);
         }
 
-        private static bool SameValue(KnownField field, string a, string b)
+        private static bool SameValue(SchemaField field, string a, string b)
         {
             if (field.Kind == FieldKind.Map)
             {
-                SchedulerKwargs.TryParse(a, out List<KeyValuePair<string, double>> left);
-                SchedulerKwargs.TryParse(b, out List<KeyValuePair<string, double>> right);
+                FieldText.TryParseMap(a, out List<KeyValuePair<string, double>> left);
+                FieldText.TryParseMap(b, out List<KeyValuePair<string, double>> right);
                 return left.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(right.OrderBy(p => p.Key, StringComparer.Ordinal));
             }
             if (field.Kind == FieldKind.Text && IsPath(field))
@@ -82,7 +82,7 @@ namespace Lm.Generators.Resolution
             return string.Equals(a, b, StringComparison.Ordinal);
         }
 
-        private static bool IsPath(KnownField field) =>
+        private static bool IsPath(SchemaField field) =>
             field.Name.EndsWith("_file", StringComparison.Ordinal) || field.Name.EndsWith("_dir", StringComparison.Ordinal)
             || field.Name == "model_name_or_path" || field.Name == "resume_from_checkpoint";
 

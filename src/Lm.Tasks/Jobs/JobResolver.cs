@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Lm.Tasks.Errors;
-using Lm.Tasks.Schema;
+using Lm.Schema;
 
 namespace Lm.Tasks.Jobs;
 
@@ -197,20 +196,20 @@ internal sealed class JobResolver
                 || name.Equals(ConfigMetadata, StringComparison.OrdinalIgnoreCase)
                 || name.Equals(CopyMetadata, StringComparison.OrdinalIgnoreCase))
                 continue;
-            var field = JobSchema.FindByMetadataName(name);
+            var field = JobSchema.FindByPascalName(name);
             if (field is null)
             {
-                if (JobSchema.NearestMetadataName(name) is { } nearest)
+                if (Suggestion.Nearest(name, JobSchema.Fields.Select(f => f.PascalName)) is { } nearest)
                     Warning(TaskErrorCodes.FineTuneUnknownMetadata,
                         $"{ItemType} '{item.Name}': metadata '{name}' is not a fine-tune setting; did you mean '{nearest}'?", at(name));
                 continue;
             }
             // Empty metadata is unset: item definitions declare every setting empty.
             if (raw.Trim().Length == 0) continue;
-            if (field.TryParse(raw, out var value)) job[field.Name] = value;
+            if (FieldText.TryNormalize(field, raw) is { } normalized) job[field.Name] = JsonNode.Parse(FieldText.ToJson(field, normalized));
             else
                 Error(TaskErrorCodes.FineTuneMetadataInvalid,
-                    $"{ItemType} '{item.Name}': {field.MetadataName} expects {field.Expected}, got '{raw}'", at(name));
+                    $"{ItemType} '{item.Name}': {field.PascalName} expects {field.Expected}, got '{raw}'", at(name));
         }
         if (model.Length > 0) job["model_name_or_path"] = model;
     }
@@ -265,7 +264,7 @@ internal sealed class JobResolver
         return ordered.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
-    private static string MetadataNameOf(string field) => JobSchema.Fields.First(f => f.Name == field).MetadataName;
+    private static string MetadataNameOf(string field) => JobSchema.Find(field)!.PascalName;
 
     private static bool IsBlank(JsonObject job, string key) =>
         !job.TryGetPropertyValue(key, out var value) || value is null
