@@ -17,7 +17,7 @@ namespace Lm.Generators.Resolution
     /// </summary>
     internal static class JobResolver
     {
-        private const string OutputDirField = "output_dir";
+        private const string OutputDirField = ItemMerge.ItemDecides;
 
         public static ResolvedJob Resolve(JobClassModel jobClass, ImmutableArray<JobItemModel> items)
         {
@@ -29,18 +29,16 @@ namespace Lm.Generators.Resolution
                 foreach (FieldValue itemValue in item.Values)
                 {
                     FieldValue? classValue = jobClass.Values.FirstOrDefault(v => v.Name == itemValue.Name);
-                    if (classValue is null)
+                    switch (ItemMerge.Decide(JobSchema.Find(itemValue.Name)!, classValue?.Text, itemValue.Text))
                     {
-                        values.Add(itemValue);
-                    }
-                    else if (itemValue.Name == OutputDirField)
-                    {
-                        // The item always has one (the build fills in its default): reported below as LM1018.
-                    }
-                    else if (!SameValue(JobSchema.Find(itemValue.Name)!, classValue.Text, itemValue.Text))
-                    {
-                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ItemValueConflict, classValue.Location,
-                            JobValidator.DisplayName(classValue), Quote(classValue.Text), jobClass.FullName, Quote(itemValue.Text), item.Name));
+                        case MergeDecision.TakeItem when classValue is null:
+                            values.Add(itemValue);
+                            break;
+                        case MergeDecision.Conflict:
+                            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ItemValueConflict, classValue!.Location,
+                                JobValidator.DisplayName(classValue), Quote(classValue.Text), jobClass.FullName, Quote(itemValue.Text), item.Name));
+                            break;
+                        // output_dir set by both: the item's (the build always gives one), reported below as LM1018.
                     }
                 }
             }
@@ -66,31 +64,6 @@ namespace Lm.Generators.Resolution
             string name = config.StartsWith("global::", StringComparison.Ordinal) ? config.Substring("global::".Length) : config;
             return string.Equals(name, jobClass.FullName, StringComparison.Ordinal)
                 || string.Equals(name, jobClass.Name, StringComparison.Ordinal);
-        }
-
-        private static bool SameValue(SchemaField field, string a, string b)
-        {
-            if (field.Kind == FieldKind.Map)
-            {
-                FieldText.TryParseMap(a, out List<KeyValuePair<string, double>> left);
-                FieldText.TryParseMap(b, out List<KeyValuePair<string, double>> right);
-                return left.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(right.OrderBy(p => p.Key, StringComparer.Ordinal));
-            }
-            if (field.Kind == FieldKind.Text && IsPath(field))
-                return string.Equals(NormalizePath(a), NormalizePath(b), StringComparison.Ordinal);
-            // Numbers, whole numbers and booleans are already in one invariant spelling.
-            return string.Equals(a, b, StringComparison.Ordinal);
-        }
-
-        private static bool IsPath(SchemaField field) =>
-            field.Name.EndsWith("_file", StringComparison.Ordinal) || field.Name.EndsWith("_dir", StringComparison.Ordinal)
-            || field.Name == "model_name_or_path" || field.Name == "resume_from_checkpoint";
-
-        private static string NormalizePath(string path)
-        {
-            string normalized = path.Trim().Replace('\\', '/');
-            while (normalized.StartsWith("./", StringComparison.Ordinal)) normalized = normalized.Substring(2);
-            return normalized.TrimEnd('/');
         }
 
         private static string Quote(string text) => "'" + text + "'";
