@@ -73,6 +73,7 @@ namespace Lm.Schema
             new SchemaField("adam_beta2", Training, FieldKind.Number, "0.999", ValueRange.UnitHalfOpen),
             new SchemaField("adam_epsilon", Training, FieldKind.Number, "1e-08", ValueRange.Positive),
             new SchemaField("max_grad_norm", Training, FieldKind.Number, "1", ValueRange.NonNegative),
+            new SchemaField("label_smoothing_factor", Training, FieldKind.Number, "0", ValueRange.UnitClosed),
             // Positive unless max_steps is set: checked with max_steps (JobValidator).
             new SchemaField("num_train_epochs", Training, FieldKind.Number, "3"),
             // Positive, or -1 for "not set": checked by JobValidator.
