@@ -210,7 +210,7 @@ public sealed class Trainer : IDisposable
     {
         if (_evalData is null) throw new LmException(ErrorCodes.NoTrainingData, "evaluation needs validation data");
         EnsureOnDevice();
-        _evaluator ??= new Evaluator(_model, _evalData, _args.PerDeviceEvalBatchSize, _device);
+        _evaluator ??= new Evaluator(_model, _evalData, _args.PerDeviceEvalBatchSize, _device, _args.LabelSmoothingFactor);
         var metrics = _evaluator.Evaluate();
         Log(metrics);
         Evaluated?.Invoke(this, new TrainerEvaluationEventArgs(State.GlobalStep, metrics));
@@ -371,7 +371,10 @@ public sealed class Trainer : IDisposable
         var output = _model.Forward(batch.InputIds, batch.AttentionMask);
         // Held to the end of the micro-step: a temporary Scalar can be finalized during the native call (see ScalarCache).
         using Scalar itemsInWindowScalar = itemsInWindow;
-        var loss = TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindowScalar);
+        // HF's compute_loss: with label smoothing, the smoother's mean over this micro-batch (not divided by the window).
+        var loss = _args.LabelSmoothingFactor != 0
+            ? LabelSmoother.Loss(output.Logits, batch.Labels, _args.LabelSmoothingFactor, _model.Objective == TrainingObjective.CausalLm)
+            : TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindowScalar);
         loss.backward();
         return loss.item<float>();
     }

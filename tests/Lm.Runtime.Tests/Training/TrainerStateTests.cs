@@ -1,3 +1,4 @@
+using Lm.Runtime.Evaluation;
 using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Training;
 

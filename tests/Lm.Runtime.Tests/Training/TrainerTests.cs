@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
-using Lm.Runtime.Jobs;
+using Lm.Runtime.Evaluation;
 using Lm.Runtime.Models;
 using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Training;

@@ -1,7 +1,6 @@
-using Lm.Runtime.Data;
 using static TorchSharp.torch;
 
-namespace Lm.Runtime.Training;
+namespace Lm.Runtime.Data;
 
 /// <summary>
 /// The examples a trainer or evaluator draws batches from: how many there are and how a list of them becomes a

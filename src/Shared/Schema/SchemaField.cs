@@ -1,8 +1,8 @@
 using System.Globalization;
 
-namespace Lm.Generators.Schema
+namespace Lm.Schema
 {
-    /// <summary>The kind of value a schema field holds (as Lm.Runtime's <c>JobFieldKind</c>).</summary>
+    /// <summary>The kind of value a schema field holds (Lm.Runtime's public <c>JobFieldKind</c> has the same members).</summary>
     internal enum FieldKind
     {
         Text,
@@ -56,24 +56,23 @@ namespace Lm.Generators.Schema
     }
 
     /// <summary>
-    /// One field of the fine-tune schema as the generator knows it: HF name, section, kind, whether it may be unset,
-    /// its C# (and MSBuild metadata) name, the attribute property that sets it, HF's default (JSON text; null when
-    /// unset by default) and what values it accepts.
+    /// One field of the fine-tune schema: HF name, section, kind, HF's default (JSON text; null when unset by
+    /// default, which is also what makes a field nullable) and what values it accepts. The C# property, MSBuild
+    /// metadata and CLI flag names all derive from the HF name.
     /// </summary>
-    internal sealed class KnownField
+    internal sealed class SchemaField
     {
-        public KnownField(string name, string section, FieldKind kind, bool nullable, string pascalName, string? defaultJson,
+        public SchemaField(string name, string section, FieldKind kind, string? defaultJson,
             ValueRange? range = null, string[]? choices = null, string? attributeProperty = null, bool stepCount = false)
         {
             Name = name;
             Section = section;
             Kind = kind;
-            Nullable = nullable;
-            PascalName = pascalName;
             DefaultJson = defaultJson;
             Range = range;
             Choices = choices;
-            AttributeProperty = attributeProperty ?? pascalName;
+            PascalName = ToPascal(name);
+            AttributeProperty = attributeProperty ?? PascalName;
             IsStepCount = stepCount;
         }
 
@@ -85,10 +84,13 @@ namespace Lm.Generators.Schema
 
         public FieldKind Kind { get; }
 
-        /// <summary>Whether the runtime property is nullable (unset means "HF decides").</summary>
-        public bool Nullable { get; }
+        /// <summary>Whether the field may be unset (the runtime property is nullable and "unset" means HF decides).</summary>
+        public bool Nullable => DefaultJson is null;
 
-        /// <summary>The runtime property and MSBuild metadata name (<c>LearningRate</c>).</summary>
+        /// <summary>
+        /// The runtime property and MSBuild metadata name: each <c>_</c>-separated part capitalised
+        /// (<c>per_device_train_batch_size</c> → <c>PerDeviceTrainBatchSize</c>).
+        /// </summary>
         public string PascalName { get; }
 
         /// <summary>The property of the section's attribute that sets it (<c>Model</c> for <c>model_name_or_path</c>).</summary>
@@ -104,5 +106,26 @@ namespace Lm.Generators.Schema
 
         /// <summary>The accepted values of a text field; null when any text is accepted.</summary>
         public string[]? Choices { get; }
+
+        /// <summary>What a value must look like, for messages (<c>a whole number</c>, <c>true or false</c>).</summary>
+        public string Expected => Kind switch
+        {
+            FieldKind.Integer => "a whole number",
+            FieldKind.Number => "a number",
+            FieldKind.Boolean => "true or false",
+            FieldKind.Map => "key=number pairs separated by commas",
+            _ => "text",
+        };
+
+        private static string ToPascal(string name)
+        {
+            var pascal = new System.Text.StringBuilder(name.Length);
+            foreach (string part in name.Split('_'))
+            {
+                if (part.Length == 0) continue;
+                pascal.Append(char.ToUpperInvariant(part[0])).Append(part, 1, part.Length - 1);
+            }
+            return pascal.ToString();
+        }
     }
 }

@@ -1,9 +1,10 @@
 namespace Lm.Runtime.Errors;
 
-public static partial class ErrorCodes
+// LM1xxx: the source generator. Compiled into Lm.Generators (internal; its descriptor table takes the ids from here)
+// and into Lm.Runtime (public), which generated code and the docs' table check read.
+static partial class ErrorCodes
 {
-    // Compile-time diagnostics of the source generator (Lm.Generators reports them; the ids are kept here so the
-    // table in docs/errors.md, the generator's descriptor table and tests agree).
+    // Compile-time diagnostics of the source generator.
 
     /// <summary>An argument that must be positive (learning rate, batch size, epochs, block size, ...) is not.</summary>
     public const string ValueMustBePositive = "LM1001";

@@ -1,8 +1,8 @@
 namespace Lm.Runtime.Errors;
 
-// LM2xxx: the MSBuild tasks. Lm.Tasks cannot reference this assembly (libtorch must never load in the MSBuild node),
-// so it keeps the same strings in Lm.Tasks/Errors/TaskErrorCodes.cs; a test asserts both tables are equal.
-public static partial class ErrorCodes
+// LM2xxx: the MSBuild tasks. Lm.Tasks cannot reference Lm.Runtime (libtorch must never load in the MSBuild node), so
+// this part of the table is compiled into both (src/Shared): public in Lm.Runtime, internal in Lm.Tasks.
+static partial class ErrorCodes
 {
     /// <summary>A <c>LanguageModelFineTune</c> item has no <c>Model</c> (and its config class sets none).</summary>
     public const string FineTuneItemMissingModel = "LM2001";

@@ -1,8 +1,7 @@
-using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
-using Lm.Runtime.Jobs;
+using Lm.Runtime.Hub;
 
-namespace Lm.Runtime.Hub;
+namespace Lm.Runtime.Data;
 
 /// <summary>
 /// Makes a job's <c>dataset_name</c> / <c>dataset_config_name</c> present in the hub cache, where

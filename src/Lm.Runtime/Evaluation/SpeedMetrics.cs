@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 
-namespace Lm.Runtime.Training;
+namespace Lm.Runtime.Evaluation;
 
 /// <summary>HF's <c>speed_metrics</c> and the Python <c>round</c> it uses.</summary>
 public static class SpeedMetrics

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Lm.Runtime.Jobs;
+namespace Lm.Runtime.Models;
 
 /// <summary>run_clm.py / run_mlm.py <c>ModelArguments</c>, plus lm-tune's objective and device.</summary>
 public sealed class ModelArguments

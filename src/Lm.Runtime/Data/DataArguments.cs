@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Lm.Runtime.Jobs;
+namespace Lm.Runtime.Data;
 
 /// <summary>run_clm.py / run_mlm.py <c>DataTrainingArguments</c>, plus lm-tune's grouping and column options.</summary>
 public sealed class DataArguments
