@@ -73,7 +73,7 @@ internal static class TokenizeCommand
     /// <c>--tokenizer-name</c>, else <c>--model</c>: a folder or hub id read with <see cref="LmTokenizer.FromPretrained"/>,
     /// or a <c>tiny-*</c> preset's built-in vocabulary.
     /// </summary>
-    private static async Task<LmTokenizer> ResolveTokenizerAsync(Runtime.Jobs.ModelArguments args, CommandInvocation invocation)
+    private static async Task<LmTokenizer> ResolveTokenizerAsync(Runtime.Models.ModelArguments args, CommandInvocation invocation)
     {
         string? name = !string.IsNullOrWhiteSpace(args.TokenizerName) ? args.TokenizerName : args.ModelNameOrPath;
         if (string.IsNullOrWhiteSpace(name) || (name == args.ModelNameOrPath && !Directory.Exists(name) && ModelSource.IsRandomInitPreset(name)))
