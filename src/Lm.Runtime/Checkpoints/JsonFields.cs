@@ -167,27 +167,37 @@ public sealed class JsonFields
 
     private double NumberOf(JsonNode? node, string key)
     {
-        if (node is JsonValue value && value.GetValueKind() == JsonValueKind.Number && value.TryGetValue(out double number))
+        if (Element(node) is { ValueKind: JsonValueKind.Number } element && element.TryGetDouble(out double number))
             return number;
         throw Error(key, "must be a number");
     }
 
     private long WholeNumber(JsonNode? node, string key, long min, long max)
     {
-        if (node is not JsonValue value || value.GetValueKind() != JsonValueKind.Number)
+        if (Element(node) is not { ValueKind: JsonValueKind.Number } element)
             throw Error(key, "must be a whole number");
-        long whole;
-        if (!value.TryGetValue(out whole))
+        if (!element.TryGetInt64(out long whole))
         {
             // Python writes 5.0 for a float that holds a whole number; anything else (1.5, 1e30) is not one.
             double number = NumberOf(node, key);
-            if (number != Math.Floor(number) || number < long.MinValue || number >= 9.2233720368547758e18)
+            if (number != Math.Floor(number) || number < -9.2233720368547758e18 || number >= 9.2233720368547758e18)
                 throw Error(key, $"must be a whole number between {min} and {max}, not {number}");
             whole = (long)number;
         }
         if (whole < min || whole > max) throw Error(key, $"must be between {min} and {max}, not {whole}");
         return whole;
     }
+
+    /// <summary>
+    /// The value as a <see cref="JsonElement"/>: parsed files hold elements already; values a caller built in memory
+    /// (<c>JsonValue.Create(5)</c>) are serialized once, so both read alike.
+    /// </summary>
+    private static JsonElement? Element(JsonNode? node) => node switch
+    {
+        JsonValue value when value.TryGetValue(out JsonElement element) => element,
+        JsonValue value => JsonSerializer.SerializeToElement(value),
+        _ => null,
+    };
 
     private string StringOf(JsonValue value, string key)
     {

@@ -21,8 +21,9 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
         foreach (var (element, line) in ReadObjects())
         {
             column ??= ChooseTextColumn(FilePath, Keys(element, line), RequestedColumn);
-            if (!element.TryGetProperty(column, out var value))
+            if (!Text(line, () => element.TryGetProperty(column, out _)))
                 throw Malformed(line, $"the object has no '{column}' field");
+            var value = element.GetProperty(column);
             if (value.ValueKind != JsonValueKind.String)
                 throw Malformed(line, $"'{column}' is {value.ValueKind.ToString().ToLowerInvariant()}, not a string");
             yield return Text(line, () => value.GetString()!);
