@@ -74,7 +74,49 @@ public sealed class JsonFields
         }
         if (node is not JsonObject json)
             throw new LmException(code, $"{path}: expected a JSON object") { File = path };
+        RequireText(json, path, code);
         return new JsonFields(json, path, code);
+    }
+
+    /// <summary>
+    /// Throws <paramref name="code"/> naming the key path when a key or string value under <paramref name="node"/>
+    /// is no text: JSON may escape half of a UTF-16 surrogate pair alone (<c>"\ud800"</c>), which System.Text.Json
+    /// parses but refuses with an <see cref="InvalidOperationException"/> only when the string is read, anywhere later.
+    /// </summary>
+    public static void RequireText(JsonNode? node, string file, string code) => RequireText(node, file, code, "");
+
+    private static void RequireText(JsonNode? node, string file, string code, string path)
+    {
+        LmException NotText(string where) =>
+            new(code, $"{file}: {(where.Length == 0 ? "a key" : $"\"{where}\"")} is not valid text (an unpaired UTF-16 surrogate escape)") { File = file };
+        switch (node)
+        {
+            case JsonObject json:
+                List<KeyValuePair<string, JsonNode?>> entries;
+                try
+                {
+                    entries = json.ToList();
+                }
+                catch (InvalidOperationException)
+                {
+                    throw NotText(path.Length == 0 ? "" : path + ".<key>");
+                }
+                foreach (var (key, value) in entries) RequireText(value, file, code, path.Length == 0 ? key : $"{path}.{key}");
+                break;
+            case JsonArray array:
+                for (int i = 0; i < array.Count; i++) RequireText(array[i], file, code, $"{path}[{i}]");
+                break;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                try
+                {
+                    _ = value.GetValue<string>();
+                }
+                catch (InvalidOperationException)
+                {
+                    throw NotText(path);
+                }
+                break;
+        }
     }
 
     /// <summary>True when the key is present with a value other than null.</summary>

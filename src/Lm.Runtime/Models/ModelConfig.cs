@@ -158,6 +158,7 @@ public abstract record ModelConfig
                 File = path, Line = e.LineNumber is long line ? (int)line + 1 : null,
             };
         }
+        JsonFields.RequireText(root, where, ErrorCodes.InvalidModelConfig);
         string? modelType = root["model_type"] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
         Type type = modelType switch
         {

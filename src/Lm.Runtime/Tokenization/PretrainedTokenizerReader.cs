@@ -224,28 +224,9 @@ internal static class PretrainedTokenizerReader
         return names.Length == 0 ? "nothing (the folder is empty)" : string.Join(", ", names);
     }
 
-    /// <summary>Parses a JSON file that must hold an object; null when the file does not exist.</summary>
-    internal static JsonObject? ReadOptionalObject(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject
-                ?? throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: expected a JSON object.") { File = path };
-        }
-        catch (JsonException e)
-        {
-            throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: not valid JSON ({e.Message})", e)
-            {
-                File = path,
-                Line = e.LineNumber is long line ? (int)line + 1 : null,
-            };
-        }
-    }
+    /// <summary>Parses a JSON file that must hold an object (LM0203 otherwise); null when the file does not exist.</summary>
+    internal static JsonObject? ReadOptionalObject(string path) =>
+        File.Exists(path) ? JsonFields.Read(path, ErrorCodes.TokenizerFileMalformed).Json : null;
 
     /// <summary>vocab.json: an object of token → id.</summary>
     private static Dictionary<string, int> ReadVocabJson(string path)

@@ -80,10 +80,13 @@ public class JsonFieldsTests
     }
 
     [Fact]
-    public void A_lone_surrogate_escape_is_not_text()
+    public void A_lone_surrogate_escape_anywhere_is_refused_when_the_file_is_parsed()
     {
-        var json = Parse("""{"s": "bad \ud800 text"}""");
-        Assert.Contains("unpaired UTF-16 surrogate", Fails(() => json.String("s")).Message);
+        Assert.Equal("state.json: \"s\" is not valid text (an unpaired UTF-16 surrogate escape)",
+            Fails(() => Parse("""{"s": "bad \ud800 text"}""")).Message);
+        Assert.Contains("\"o.l[1]\" is not valid text", Fails(() => Parse("""{"o": {"l": ["ok", "\udfff"]}}""")).Message);
+        Assert.Contains("\"o.<key>\" is not valid text", Fails(() => Parse("""{"o": {"\ud800": 1}}""")).Message);
+        Assert.Equal("fine \ud83d\ude00", Parse("""{"s": "fine \ud83d\ude00"}""").String("s"));
     }
 
     [Fact]

@@ -173,6 +173,13 @@ public class TokenizerValueTests
     }
 
     [Fact]
+    public void A_vocab_json_key_with_a_lone_surrogate_is_LM0203()
+    {
+        var error = LoadFails(BpeFolder(vocab: """{"a": 0, "b": 1, "\ud800": 2}"""), ErrorCodes.TokenizerFileMalformed);
+        Assert.Contains("vocab.json: a key is not valid text", error.Message);
+    }
+
+    [Fact]
     public void Added_tokens_right_after_the_vocabulary_load_with_their_ids()
     {
         using var folder = BpeFolder("""{"added_tokens_decoder": {"3": {"content": "<x>", "special": true}}, "eos_token": "<x>"}""");
