@@ -188,4 +188,16 @@ public sealed class CorruptFileTests
         string[] args = ["generate", "--model", model, "Hello", "--max-new-tokens", "3", "--json"];
         AssertJsonError(LmTuneProcess.Run(sample ? [.. args, "--do-sample", "--seed", "1"] : args), "LM0123");
     }
+
+    [Fact]
+    public void A_tokenizer_with_more_tokens_than_the_model_is_LM0221_at_the_first_forward()
+    {
+        using var work = new TempFolder();
+        File.WriteAllText(work["config.json"], "{\"model_type\": \"gpt2\", \"vocab_size\": 1000, \"n_embd\": 16, \"n_head\": 2, \"n_layer\": 1, \"n_positions\": 64}");
+        var init = LmTuneProcess.Run("init", work["config.json"], "--output-dir", work["model"]);
+        Assert.True(init.ExitCode == 0, init.ToString());
+        // "Hello world" is [15496, 995] in GPT-2's vocabulary, which init saved with the model.
+        var error = AssertJsonError(LmTuneProcess.Run("generate", "--model", work["model"], "Hello world", "--json"), "LM0221");
+        Assert.Contains("vocab_size 1000", error["message"]!.GetValue<string>());
+    }
 }

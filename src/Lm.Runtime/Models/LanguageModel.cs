@@ -126,7 +126,11 @@ public abstract class LanguageModel : nn.Module
             $"model_type '{config.ModelType}' is not supported; supported model types: {string.Join(", ", ModelConfig.SupportedModelTypes)}."),
     };
 
-    /// <summary>Throws LM0116 when a batch is longer than the position embeddings allow.</summary>
+    /// <summary>
+    /// Throws LM0116 when a batch is longer than the position embeddings allow, and LM0221 when an id is outside the
+    /// embedding (a tokenizer with more tokens than the model's <c>vocab_size</c>): libtorch would fail inside the
+    /// lookup with an index error, or on a GPU with a device-side assert that poisons the process.
+    /// </summary>
     protected void CheckSequenceLength(Tensor inputIds)
     {
         if (inputIds.dim() != 2)
@@ -134,6 +138,14 @@ public abstract class LanguageModel : nn.Module
         if (inputIds.shape[1] > MaxPositions)
             throw new LmException(ErrorCodes.SequenceTooLong,
                 $"A sequence of {inputIds.shape[1]} tokens is longer than the {MaxPositions} positions {ArchitectureName} supports; use a block size of at most {MaxPositions}.");
+        if (inputIds.numel() == 0) return;
+        using var max = inputIds.max();
+        using var min = inputIds.min();
+        long highest = max.item<long>(), lowest = min.item<long>();
+        if (lowest < 0 || highest >= VocabSize)
+            throw new LmException(ErrorCodes.TokenIdOutOfRange,
+                $"Token id {(lowest < 0 ? lowest : highest)} is outside the model's vocabulary (vocab_size {VocabSize}); " +
+                "the tokenizer does not belong to this model: use the tokenizer saved with it, or a config whose vocab_size covers the tokenizer.");
     }
 
     /// <summary>

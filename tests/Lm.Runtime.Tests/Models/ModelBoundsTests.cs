@@ -59,4 +59,16 @@ public class ModelBoundsTests
     {
         LanguageModel.EnsureParametersFit(ModelPresets.Config("tiny-gpt2"), availableBytes: 16L << 30);
     }
+
+    [Theory]
+    [InlineData(99)]
+    [InlineData(-1)]
+    public void Ids_outside_the_embedding_are_LM0221_not_an_index_error(long badId)
+    {
+        using var model = LanguageModel.Create(ModelConfig.Parse("""{"model_type":"gpt2","vocab_size":99,"n_embd":8,"n_head":2,"n_layer":1,"n_positions":16}"""), seed: 1);
+        using var ids = TorchSharp.torch.tensor(new long[] { 1, 2, badId }).unsqueeze(0);
+        var error = Assert.Throws<LmException>(() => model.Forward(ids));
+        Assert.Equal(ErrorCodes.TokenIdOutOfRange, error.Code);
+        Assert.Contains($"Token id {badId}", error.Message);
+    }
 }
