@@ -1,4 +1,5 @@
 using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -56,10 +57,7 @@ public static class TextGenerator
         var all = logits(ids);
         var scores = all[.., ^1, ..].to(ScalarType.Float32);
         // NaN logits make argmax pick an arbitrary id and multinomial fail inside libtorch; HF raises on sampling.
-        if (!scores.isfinite().all().item<bool>())
-            throw new LmException(ErrorCodes.ModelOutputNotFinite,
-                "The model's logits hold NaN or infinite values, so no next token can be chosen: its weights are not finite " +
-                "(a damaged checkpoint, or one saved after training diverged).");
+        LanguageModel.RequireFiniteLogits(scores, ", so no next token can be chosen");
         if (!options.DoSample) return scores.argmax(-1).item<long>();
         var warped = LogitsWarpers.Apply(scores, options);
         var probabilities = warped.softmax(-1);

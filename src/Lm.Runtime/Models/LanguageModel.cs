@@ -149,6 +149,20 @@ public abstract class LanguageModel : nn.Module
     }
 
     /// <summary>
+    /// Throws LM0123 when <paramref name="logits"/> hold a NaN or an infinity. Finite weights never give them, so the
+    /// weights are damaged (or were saved after training diverged); <paramref name="consequence"/> says what the
+    /// caller cannot do with them (", so no next token can be chosen").
+    /// </summary>
+    public static void RequireFiniteLogits(Tensor logits, string consequence)
+    {
+        using var finite = logits.isfinite().all();
+        if (!finite.item<bool>())
+            throw new LmException(ErrorCodes.ModelOutputNotFinite,
+                $"The model's logits hold NaN or infinite values{consequence}: its weights are not finite " +
+                "(a damaged checkpoint, or one saved after training diverged).");
+    }
+
+    /// <summary>
     /// HF's causal LM loss: labels shifted left by one (the last position gets -100), mean cross entropy over labels
     /// that are not -100, computed in float32.
     /// </summary>
