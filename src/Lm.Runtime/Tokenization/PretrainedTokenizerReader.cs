@@ -153,7 +153,8 @@ internal static class PretrainedTokenizerReader
 
             foreach (string list in new[] { "additional_special_tokens", "extra_special_tokens" })
             {
-                if (source.Array(list) is JsonArray additional)
+                // transformers 4.50+ may write extra_special_tokens as an object of named tokens, which sets no list.
+                if (source.Json[list] is JsonArray additional)
                 {
                     settings.AdditionalSpecialTokens.Clear();
                     settings.AdditionalSpecialTokens.AddRange(additional.Select((_, i) => ParseItemSpec(source, list, additional, i)));

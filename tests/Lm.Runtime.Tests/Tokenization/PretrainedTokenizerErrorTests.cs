@@ -180,6 +180,18 @@ public class TokenizerValueTests
     }
 
     [Fact]
+    public void Values_hubs_write_load_a_huge_model_max_length_null_tokens_and_named_extra_tokens()
+    {
+        using var folder = BpeFolder("""
+            {"model_max_length": 1000000000000000019884624838656, "pad_token": null, "tokenizer_class": "GPT2Tokenizer",
+             "extra_special_tokens": {}, "errors": "replace", "clean_up_tokenization_spaces": false}
+            """);
+        var tokenizer = LmTokenizer.FromPretrained(folder.Path);
+        Assert.Equal(int.MaxValue, tokenizer.ModelMaxLength);
+        Assert.Null(tokenizer.PadTokenId);
+    }
+
+    [Fact]
     public void Added_tokens_right_after_the_vocabulary_load_with_their_ids()
     {
         using var folder = BpeFolder("""{"added_tokens_decoder": {"3": {"content": "<x>", "special": true}}, "eos_token": "<x>"}""");
