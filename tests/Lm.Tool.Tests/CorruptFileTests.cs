@@ -200,4 +200,17 @@ public sealed class CorruptFileTests
         var error = AssertJsonError(LmTuneProcess.Run("generate", "--model", work["model"], "Hello world", "--json"), "LM0221");
         Assert.Contains("vocab_size 1000", error["message"]!.GetValue<string>());
     }
+
+    [Fact]
+    public void Training_a_model_whose_four_copies_cannot_fit_is_LM0120_before_tokenizing()
+    {
+        using var work = new TempFolder();
+        var clock = Stopwatch.StartNew();
+        var result = LmTuneProcess.Run(["train", "--config-name", "tiny-gpt2", "--config-overrides", "vocab_size=1500000000",
+            "--train-file", TinyModels.TrainFile, "--output-dir", work["run"], "--json"]);
+        var error = AssertJsonError(result, "LM0120");
+        Assert.Contains("4 copies training holds", error["message"]!.GetValue<string>());
+        Assert.DoesNotContain("tokenize", result.Stderr);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+    }
 }

@@ -39,23 +39,26 @@ public abstract class LanguageModel : nn.Module
     }
 
     /// <summary>
-    /// Throws LM0120 when the float32 parameters of <paramref name="config"/> alone need more than
-    /// <paramref name="availableBytes"/>: libtorch would otherwise fail deep inside an allocation, or the machine would
-    /// start swapping, only after minutes of building.
+    /// Throws LM0120 when <paramref name="copies"/> float32 copies of the parameters of <paramref name="config"/> need
+    /// more than <paramref name="availableBytes"/>: libtorch would otherwise fail deep inside an allocation, or the
+    /// machine would start swapping, only after minutes of building. One copy is the model; training holds four
+    /// (weights, gradients and AdamW's two moments).
     /// </summary>
-    public static void EnsureParametersFit(ModelConfig config, long availableBytes)
+    public static void EnsureParametersFit(ModelConfig config, long availableBytes, int copies = 1)
     {
         long parameters = config.ParameterCount();
-        long bytes = parameters > long.MaxValue / sizeof(float) ? long.MaxValue : parameters * sizeof(float);
+        long perCopy = parameters > long.MaxValue / sizeof(float) ? long.MaxValue : parameters * sizeof(float);
+        long bytes = perCopy > long.MaxValue / copies ? long.MaxValue : perCopy * copies;
         if (bytes > availableBytes)
             throw new LmException(ErrorCodes.ModelTooLarge,
-                $"The {config.ModelType} model of this config has {parameters:N0} parameters, about {Gib(bytes)} in float32, " +
-                $"more than the {Gib(availableBytes)} of memory available to lm-tune; use a smaller config " +
+                $"The {config.ModelType} model of this config has {parameters:N0} parameters, about {Gib(bytes)} in float32" +
+                (copies == 1 ? "" : $" for the {copies} copies training holds (weights, gradients, AdamW's two moments)") +
+                $", more than the {Gib(availableBytes)} of memory available to lm-tune; use a smaller config " +
                 "(vocab_size, hidden size, layers, positions) or a machine with more memory.");
     }
 
     /// <summary>The memory the runtime may use: physical memory, or the container's limit when one is set.</summary>
-    internal static long AvailableMemoryBytes()
+    public static long AvailableMemoryBytes()
     {
         long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         return available > 0 ? available : long.MaxValue;

@@ -55,9 +55,15 @@ public class ModelBoundsTests
     }
 
     [Fact]
-    public void A_model_that_fits_passes_the_memory_check()
+    public void A_model_that_fits_passes_the_memory_check_and_training_needs_four_copies()
     {
-        LanguageModel.EnsureParametersFit(ModelPresets.Config("tiny-gpt2"), availableBytes: 16L << 30);
+        var gpt2 = new Gpt2Config();
+        long bytes = gpt2.ParameterCount() * 4;
+        LanguageModel.EnsureParametersFit(gpt2, availableBytes: bytes);
+        LanguageModel.EnsureParametersFit(gpt2, availableBytes: 4 * bytes, copies: 4);
+        var error = Assert.Throws<LmException>(() => LanguageModel.EnsureParametersFit(gpt2, availableBytes: 3 * bytes, copies: 4));
+        Assert.Equal(ErrorCodes.ModelTooLarge, error.Code);
+        Assert.Contains("4 copies training holds", error.Message);
     }
 
     [Theory]
