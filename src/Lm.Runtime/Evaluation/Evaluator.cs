@@ -73,8 +73,14 @@ public sealed class Evaluator
                     : _model.Objective == TrainingObjective.CausalLm
                         ? LanguageModel.CausalLmLoss(output.Logits, batch.Labels)
                         : LanguageModel.MaskedLmLoss(output.Logits, batch.Labels);
+                float batchLoss = loss.item<float>();
+                // Non-finite logits would end as eval_loss NaN (null in JSON) and exit 0. Only a loss that is not
+                // finite needs the look at the logits: a masked-LM batch without masked positions gives HF's NaN loss
+                // from finite ones.
+                if (!float.IsFinite(batchLoss))
+                    LanguageModel.RequireFiniteLogits(output.Logits, ", so the evaluation loss is not a number");
                 // HF keeps the batch loss in float32 and repeats it once per example of the batch.
-                weightedLoss += loss.item<float>() * (double)count;
+                weightedLoss += batchLoss * (double)count;
                 var (hits, total) = Accuracy(output.Logits, batch.Labels);
                 correct += hits;
                 predicted += total;

@@ -1,3 +1,5 @@
+using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -54,6 +56,8 @@ public static class TextGenerator
         var ids = tensor(sequence.ToArray(), dtype: ScalarType.Int64).unsqueeze(0);
         var all = logits(ids);
         var scores = all[.., ^1, ..].to(ScalarType.Float32);
+        // NaN logits make argmax pick an arbitrary id and multinomial fail inside libtorch; HF raises on sampling.
+        LanguageModel.RequireFiniteLogits(scores, ", so no next token can be chosen");
         if (!options.DoSample) return scores.argmax(-1).item<long>();
         var warped = LogitsWarpers.Apply(scores, options);
         var probabilities = warped.softmax(-1);

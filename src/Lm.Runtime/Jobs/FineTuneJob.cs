@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Models;
@@ -49,6 +50,8 @@ public sealed class FineTuneJob
         {
             ["model"] = new(), ["data"] = new(), ["training"] = new(),
         };
+        // A lone surrogate escape would surface as an InvalidOperationException deep inside deserialization.
+        JsonFields.RequireText(json, "job configuration", ErrorCodes.ArgumentTypeMismatch);
         foreach (var (key, value) in json)
         {
             if (!FieldsByName.TryGetValue(key, out var field))

@@ -21,6 +21,17 @@ public class EvaluatorTests
     }
 
     [Fact]
+    public void A_NaN_weight_is_LM0123_instead_of_a_NaN_eval_loss()
+    {
+        var data = MemoryBlocks.Patterned(3, 16, TrainerFixtures.Vocab, seed: 23);
+        using var model = TrainerFixtures.TinyGpt2();
+        using (TorchSharp.torch.no_grad()) model.StateDict()["transformer.ln_f.weight"][0] = TorchSharp.torch.tensor(float.NaN);
+
+        var error = Assert.Throws<Lm.Runtime.Errors.LmException>(() => new Evaluator(model, data, batchSize: 2).Evaluate());
+        Assert.Equal(Lm.Runtime.Errors.ErrorCodes.ModelOutputNotFinite, error.Code);
+    }
+
+    [Fact]
     public void Metrics_are_HF_names_with_speed_and_accuracy()
     {
         var data = MemoryBlocks.Patterned(5, 16, TrainerFixtures.Vocab, seed: 22);
