@@ -13,23 +13,43 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
     private IReadOnlyList<string>? _columns;
 
     /// <summary>The first object's keys.</summary>
-    public override IReadOnlyList<string> Columns => _columns ??= ReadObjects().Select(o => Keys(o.Element)).FirstOrDefault() ?? [];
+    public override IReadOnlyList<string> Columns => _columns ??= ReadObjects().Select(o => Keys(o.Element, o.Line)).FirstOrDefault() ?? [];
 
     public override IEnumerable<string> ReadRows()
     {
         string? column = null;
         foreach (var (element, line) in ReadObjects())
         {
-            column ??= ChooseTextColumn(FilePath, Keys(element), RequestedColumn);
-            if (!element.TryGetProperty(column, out var value))
+            column ??= ChooseTextColumn(FilePath, Keys(element, line), RequestedColumn);
+            if (!Text(line, () => element.TryGetProperty(column, out _)))
                 throw Malformed(line, $"the object has no '{column}' field");
+            var value = element.GetProperty(column);
             if (value.ValueKind != JsonValueKind.String)
                 throw Malformed(line, $"'{column}' is {value.ValueKind.ToString().ToLowerInvariant()}, not a string");
-            yield return value.GetString()!;
+            yield return Text(line, () => value.GetString()!);
         }
     }
 
-    private static List<string> Keys(JsonElement element) => element.EnumerateObject().Select(p => p.Name).ToList();
+    private List<string> Keys(JsonElement element, long line) => Text(line, () => element.EnumerateObject().Select(p => p.Name).ToList());
+
+    /// <summary>
+    /// Reads a string of the document. JSON may escape half of a UTF-16 surrogate pair alone (<c>"\ud800"</c>), which no
+    /// .NET or Rust string holds: System.Text.Json throws when asked for it, HF's tokenizers refuse the text.
+    /// </summary>
+    private T Text<T>(long line, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidOperationException)
+        {
+            throw new LmException(ErrorCodes.InvalidUtf16InJson,
+                (line >= 0 ? $"{FilePath}: line {line}: " : $"{FilePath}: array item {-line}: ") +
+                "a string holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is not text")
+            { File = FilePath, Line = line >= 0 ? (int)line : null };
+        }
+    }
 
     private IEnumerable<(JsonElement Element, long Line)> ReadObjects() =>
         StartsWithArray() ? ReadArray() : ReadLines();

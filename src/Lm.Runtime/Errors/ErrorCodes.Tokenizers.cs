@@ -16,4 +16,10 @@ public static partial class ErrorCodes
 
     /// <summary>The tokenizer files could not be written to the folder asked for.</summary>
     public const string TokenizerSaveFailed = "LM0205";
+
+    /// <summary>A tokenizer file's value has the wrong type (tokenizer_config.json <c>"model_max_length": "long"</c>).</summary>
+    public const string TokenizerValueInvalid = "LM0220";
+
+    /// <summary>A token id in a tokenizer file is negative or beyond the vocabulary.</summary>
+    public const string TokenIdOutOfRange = "LM0221";
 }

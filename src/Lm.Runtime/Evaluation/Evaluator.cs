@@ -66,6 +66,12 @@ public sealed class Evaluator
                 int count = Math.Min(_batchSize, _data.Count - start);
                 using var batch = Collate(start, count);
                 var output = _model.Forward(batch.InputIds, batch.AttentionMask);
+                // Non-finite logits would end as eval_loss NaN (null in JSON) and exit 0; a masked-LM batch without
+                // masked positions still gives HF's NaN loss from finite logits.
+                if (!output.Logits.isfinite().all().item<bool>())
+                    throw new LmException(ErrorCodes.ModelOutputNotFinite,
+                        "The model's logits hold NaN or infinite values, so the evaluation loss is not a number: its weights are not " +
+                        "finite (a damaged checkpoint, or one saved after training diverged).");
                 var loss = _model.Objective == TrainingObjective.CausalLm
                     ? LanguageModel.CausalLmLoss(output.Logits, batch.Labels)
                     : LanguageModel.MaskedLmLoss(output.Logits, batch.Labels);

@@ -1,3 +1,4 @@
+using Lm.Runtime.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -54,6 +55,11 @@ public static class TextGenerator
         var ids = tensor(sequence.ToArray(), dtype: ScalarType.Int64).unsqueeze(0);
         var all = logits(ids);
         var scores = all[.., ^1, ..].to(ScalarType.Float32);
+        // NaN logits make argmax pick an arbitrary id and multinomial fail inside libtorch; HF raises on sampling.
+        if (!scores.isfinite().all().item<bool>())
+            throw new LmException(ErrorCodes.ModelOutputNotFinite,
+                "The model's logits hold NaN or infinite values, so no next token can be chosen: its weights are not finite " +
+                "(a damaged checkpoint, or one saved after training diverged).");
         if (!options.DoSample) return scores.argmax(-1).item<long>();
         var warped = LogitsWarpers.Apply(scores, options);
         var probabilities = warped.softmax(-1);

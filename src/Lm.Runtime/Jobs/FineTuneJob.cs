@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Training;
 
@@ -55,6 +56,8 @@ public sealed class FineTuneJob
         {
             ["model"] = new(), ["data"] = new(), ["training"] = new(),
         };
+        // A lone surrogate escape would surface as an InvalidOperationException deep inside deserialization.
+        JsonFields.RequireText(json, "job configuration", ErrorCodes.ArgumentTypeMismatch);
         foreach (var (key, value) in json)
         {
             if (!FieldsByName.TryGetValue(key, out var field))

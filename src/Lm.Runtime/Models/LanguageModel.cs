@@ -33,8 +33,35 @@ public abstract class LanguageModel : nn.Module
         : base(name)
     {
         config.Validate();
+        // The base constructor runs before the architecture's, which allocates every parameter.
+        EnsureParametersFit(config, AvailableMemoryBytes());
         Config = config;
     }
+
+    /// <summary>
+    /// Throws LM0120 when the float32 parameters of <paramref name="config"/> alone need more than
+    /// <paramref name="availableBytes"/>: libtorch would otherwise fail deep inside an allocation, or the machine would
+    /// start swapping, only after minutes of building.
+    /// </summary>
+    public static void EnsureParametersFit(ModelConfig config, long availableBytes)
+    {
+        long parameters = config.ParameterCount();
+        long bytes = parameters > long.MaxValue / sizeof(float) ? long.MaxValue : parameters * sizeof(float);
+        if (bytes > availableBytes)
+            throw new LmException(ErrorCodes.ModelTooLarge,
+                $"The {config.ModelType} model of this config has {parameters:N0} parameters, about {Gib(bytes)} in float32, " +
+                $"more than the {Gib(availableBytes)} of memory available to lm-tune; use a smaller config " +
+                "(vocab_size, hidden size, layers, positions) or a machine with more memory.");
+    }
+
+    /// <summary>The memory the runtime may use: physical memory, or the container's limit when one is set.</summary>
+    internal static long AvailableMemoryBytes()
+    {
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return available > 0 ? available : long.MaxValue;
+    }
+
+    private static string Gib(long bytes) => $"{bytes / (1024.0 * 1024 * 1024):0.##} GiB";
 
     /// <summary>The configuration the model was built from (written back as config.json).</summary>
     public ModelConfig Config { get; }

@@ -88,6 +88,36 @@ public abstract record ModelConfig
         Require(InitializerRange >= 0, "initializer_range must not be negative");
         Require(TieWordEmbeddings != false,
             "tie_word_embeddings=false is not supported: lm-tune's language-model heads share the input embedding");
+        Bound(LayerCount <= MaxLayers, $"{LayerCount} layers are more than the {MaxLayers} lm-tune builds");
+        try
+        {
+            _ = ParameterCount();
+        }
+        catch (OverflowException)
+        {
+            throw new LmException(ErrorCodes.ModelConfigOutOfBounds,
+                $"Invalid {ModelType} config: the sizes (vocab_size {VocabSize}, hidden size {HiddenSize}, {LayerCount} layers, " +
+                $"{MaxPositions} positions) give more parameters than a 64-bit count holds.");
+        }
+    }
+
+    /// <summary>
+    /// More blocks than any published checkpoint has by an order of magnitude: building a million tiny blocks takes
+    /// hours while their weights would fit in memory, so the layer count has a bound of its own.
+    /// </summary>
+    public const int MaxLayers = 1024;
+
+    /// <summary>
+    /// The number of parameters the architecture has for this config, computed with checked arithmetic (an
+    /// <see cref="OverflowException"/> for absurd sizes) and without building anything; tied weights count once,
+    /// as <see cref="LanguageModel.ParameterCount"/> does.
+    /// </summary>
+    public abstract long ParameterCount();
+
+    /// <summary>Throws LM0121 naming the config when a size is beyond what lm-tune builds.</summary>
+    protected void Bound(bool condition, string message)
+    {
+        if (!condition) throw new LmException(ErrorCodes.ModelConfigOutOfBounds, $"Invalid {ModelType} config: {message}.");
     }
 
     /// <summary>Throws LM0102 naming the config when <paramref name="condition"/> is false.</summary>
@@ -128,6 +158,7 @@ public abstract record ModelConfig
                 File = path, Line = e.LineNumber is long line ? (int)line + 1 : null,
             };
         }
+        JsonFields.RequireText(root, where, ErrorCodes.InvalidModelConfig);
         string? modelType = root["model_type"] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
         Type type = modelType switch
         {

@@ -148,18 +148,29 @@ public static class PretrainedModel
         foreach (string file in files) File.Move(Path.Combine(staging, file), Path.Combine(target, file), overwrite: true);
     }
 
-    private static JsonObject? ReadGenerationConfig(string folder)
+    /// <summary>
+    /// generation_config.json, its values checked (LM0122 naming the key): token ids are whole numbers (HF's
+    /// <c>eos_token_id</c> may be a list; an id beyond the vocabulary only never matches, as in HF), lengths and counts whole numbers from 0, sampling
+    /// settings finite numbers, flags true or false. Keys lm-tune does not use are kept as read.
+    /// </summary>
+    internal static JsonObject? ReadGenerationConfig(string folder)
     {
         string path = Path.Combine(folder, GenerationConfigFile);
         if (!File.Exists(path)) return null;
-        try
+        var json = JsonFields.Read(path, ErrorCodes.InvalidGenerationConfig);
+        foreach (string key in (string[])["bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"])
+            json.LongOrList(key);
+        foreach (string key in (string[])["max_length", "max_new_tokens", "min_length", "min_new_tokens", "top_k", "num_beams", "num_return_sequences", "no_repeat_ngram_size"])
+            json.Long(key, min: 0);
+        foreach (string key in (string[])["temperature", "top_p", "typical_p", "repetition_penalty", "length_penalty"])
+            json.Double(key, finite: true);
+        foreach (string key in (string[])["do_sample", "early_stopping", "use_cache"])
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject;
+            // HF writes early_stopping as true/false or the string "never".
+            if (key == "early_stopping" && json.Json[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String) continue;
+            json.Bool(key);
         }
-        catch (JsonException e)
-        {
-            throw new LmException(ErrorCodes.InvalidModelConfig, $"{path} is not valid JSON: {e.Message}", e) { File = path };
-        }
+        return json.Json;
     }
 
     /// <summary>Copies every parameter from the checkpoint, after checking names and shapes of all of them.</summary>

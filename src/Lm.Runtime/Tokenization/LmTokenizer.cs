@@ -50,7 +50,26 @@ public abstract class LmTokenizer
         ModelMaxLength = settings.ModelMaxLength;
         CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
         VocabSize = modelVocabularySize + AddedTokens.Count(t => modelTokenToId(t.Content) is null);
+        CheckIds(resolved);
         _fingerprint = new Lazy<string>(ComputeFingerprint);
+    }
+
+    /// <summary>
+    /// LM0221 when an added or special token's id is negative or not below <see cref="VocabSize"/>: the ids index
+    /// the model's embedding, and an id outside it fails deep inside libtorch (or silently reads another row).
+    /// </summary>
+    private void CheckIds(ResolvedTokens resolved)
+    {
+        var outside = resolved.AddedTokens.Where(t => t.Id < 0 || t.Id >= VocabSize).Select(t => $"'{t.Content}' = {t.Id}")
+            .Concat(resolved.Prefix.Concat(resolved.Suffix).Where(id => id < 0 || id >= VocabSize).Select(id => $"{id}"))
+            .Take(5)
+            .ToList();
+        if (outside.Count > 0)
+        {
+            throw new Errors.LmException(Errors.ErrorCodes.TokenIdOutOfRange,
+                $"Token ids outside the tokenizer's vocabulary of {VocabSize} (ids 0 to {VocabSize - 1}): {string.Join(", ", outside)}; " +
+                "the tokenizer files (added_tokens_decoder, added_tokens.json, tokenizer.json) give ids the vocabulary does not have.");
+        }
     }
 
     /// <summary>The algorithm: byte-level BPE or WordPiece.</summary>

@@ -569,23 +569,28 @@ public sealed class Trainer : IDisposable
 
         LoadModelWeights(folder);
         string optimizerPath = Required("optimizer.safetensors");
+        // Every state file is read and checked before the first one is applied, each failing with its own code.
+        var optimizerJson = JsonFields.Read(Required("optimizer.json"), ErrorCodes.OptimizerStateInvalid);
+        var schedulerJson = JsonFields.Read(Required("scheduler.json"), ErrorCodes.SchedulerStateInvalid);
+        var state = TrainerState.Load(Required("trainer_state.json"));
+        var randomJson = JsonFields.Read(Required("rng_state.json"), ErrorCodes.RngStateInvalid);
+        var progressJson = JsonFields.Read(Required("trainer_progress.json"), ErrorCodes.TrainerProgressInvalid);
         var tensors = SafeTensorsReader.Read(optimizerPath);
         try
         {
-            _optimizer!.LoadStateDict(tensors, ReadJson(Required("optimizer.json")), optimizerPath);
+            _optimizer!.LoadStateDict(tensors, optimizerJson.Json, optimizerPath, optimizerJson.File);
         }
         finally
         {
             foreach (var t in tensors.Values) t.Dispose();
         }
-        _scheduler!.Load(ReadJson(Required("scheduler.json")), Required("scheduler.json"));
-        var state = TrainerState.Load(Required("trainer_state.json"));
+        _scheduler!.Load(schedulerJson.Json, schedulerJson.File);
         // HF's init_training_references: the totals come from this run's arguments.
         state.MaxSteps = maxSteps;
         state.NumTrainEpochs = numTrainEpochs;
         State = state;
-        RestoreRandomState(ReadJson(Required("rng_state.json")), Required("rng_state.json"));
-        RestoreProgress(ReadJson(Required("trainer_progress.json")));
+        RestoreRandomState(randomJson);
+        RestoreProgress(progressJson);
         _lastSavedStep = State.GlobalStep;
     }
 
@@ -656,16 +661,43 @@ public sealed class Trainer : IDisposable
         return json;
     }
 
-    private void RestoreRandomState(JsonObject json, string source)
+    /// <summary>
+    /// Restores the generators' states. libtorch aborts the process (not an exception) on a state of the wrong size,
+    /// so each is checked against the size of the state it replaces first.
+    /// </summary>
+    private void RestoreRandomState(JsonFields json)
     {
-        if (json["cpu"]?.GetValue<string>() is not string cpu)
-            throw new LmException(ErrorCodes.CheckpointInvalid, $"{source}: 'cpu' is missing") { File = source };
-        using (var state = tensor(Convert.FromBase64String(cpu), ScalarType.Byte)) set_rng_state(state);
-        if (json["collator"]?.GetValue<string>() is string collator)
+        byte[] cpu = RandomStateBytes(json, "cpu", get_rng_state().bytes.Length)
+            ?? throw json.Error("cpu", "is missing (the CPU generator's state)");
+        byte[]? collator = null;
+        if (json.Has("collator"))
         {
-            using var state = tensor(Convert.FromBase64String(collator), ScalarType.Byte);
+            using var current = _trainData!.GetRandomState();
+            collator = current is null ? null : RandomStateBytes(json, "collator", current.bytes.Length);
+        }
+        using (var state = tensor(cpu, ScalarType.Byte)) set_rng_state(state);
+        if (collator is not null)
+        {
+            using var state = tensor(collator, ScalarType.Byte);
             _trainData!.SetRandomState(state);
         }
+    }
+
+    private static byte[]? RandomStateBytes(JsonFields json, string key, long expectedLength)
+    {
+        if (json.String(key) is not string text) return null;
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(text);
+        }
+        catch (FormatException)
+        {
+            throw json.Error(key, "must be base64 text");
+        }
+        if (bytes.Length != expectedLength)
+            throw json.Error(key, $"holds {bytes.Length} bytes; a generator state of this libtorch has {expectedLength}");
+        return bytes;
     }
 
     /// <summary>The loop's running sums, so that logs after a resume equal those of an uninterrupted run.</summary>
@@ -682,16 +714,16 @@ public sealed class Trainer : IDisposable
         ["should_training_stop"] = _control.ShouldTrainingStop,
     };
 
-    private void RestoreProgress(JsonObject json)
+    private void RestoreProgress(JsonFields json)
     {
-        _trLoss = json["tr_loss"]?.GetValue<float>() ?? 0;
-        _totalLossScalar = json["total_loss_scalar"]?.GetValue<double>() ?? 0;
-        _globalStepLastLogged = json["globalstep_last_logged"]?.GetValue<int>() ?? State.GlobalStep;
-        _earlyStoppingCounter = json["early_stopping_patience_counter"]?.GetValue<int>() ?? 0;
-        _gradNorm = json["grad_norm"]?.GetValue<float>();
-        _learningRate = json["learning_rate"]?.GetValue<double>();
-        _epochEndPending = json["epoch_end_pending"]?.GetValue<bool>() ?? false;
-        _control.ShouldTrainingStop = (json["should_training_stop"]?.GetValue<bool>() ?? false) || State.GlobalStep >= State.MaxSteps;
+        _trLoss = (float)(json.Double("tr_loss", finite: true) ?? 0);
+        _totalLossScalar = json.Double("total_loss_scalar", finite: true) ?? 0;
+        _globalStepLastLogged = json.Int("globalstep_last_logged", min: 0, max: State.GlobalStep) ?? State.GlobalStep;
+        _earlyStoppingCounter = json.Int("early_stopping_patience_counter", min: 0) ?? 0;
+        _gradNorm = (float?)json.Double("grad_norm");
+        _learningRate = json.Double("learning_rate", min: 0, finite: true);
+        _epochEndPending = json.Bool("epoch_end_pending") ?? false;
+        _control.ShouldTrainingStop = (json.Bool("should_training_stop") ?? false) || State.GlobalStep >= State.MaxSteps;
     }
 
     private void ResetLoop()
@@ -749,19 +781,6 @@ public sealed class Trainer : IDisposable
     private void RaiseWarning(string message) => Warning?.Invoke(this, new TrainerWarningEventArgs(message));
 
     private static string Indented(JsonObject json) => json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
-
-    private static JsonObject ReadJson(string path)
-    {
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: expected a JSON object") { File = path };
-        }
-        catch (JsonException e)
-        {
-            throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: invalid JSON: {e.Message}", e) { File = path };
-        }
-    }
 
     /// <summary>HF's <c>TrainerControl</c> flags.</summary>
     private sealed class Control

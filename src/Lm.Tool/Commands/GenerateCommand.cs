@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Generation;
 using Lm.Runtime.Models;
@@ -81,9 +82,10 @@ internal static class GenerateCommand
     /// <summary>The end-of-sequence ids as HF's <c>generate</c> finds them: generation_config.json, else config.json, else the tokenizer.</summary>
     private static IReadOnlyList<long> EosTokenIds(LanguageModel model, int? tokenizerEos)
     {
-        var fromGeneration = model.GenerationConfig?["eos_token_id"];
-        if (fromGeneration is JsonArray list) return list.Select(n => n!.GetValue<long>()).ToArray();
-        if (fromGeneration is JsonValue single) return new[] { single.GetValue<long>() };
+        // PretrainedModel checked the file's types and ranges when it loaded it.
+        if (model.GenerationConfig is JsonObject generation
+            && new JsonFields(generation, PretrainedModel.GenerationConfigFile, ErrorCodes.InvalidGenerationConfig).LongOrList("eos_token_id") is { } ids)
+            return ids;
         if (model.Config is Gpt2Config { EosTokenId: int eos }) return new long[] { eos };
         return tokenizerEos is int id ? new long[] { id } : Array.Empty<long>();
     }

@@ -106,6 +106,14 @@ public class ModelConfigTests
     }
 
     [Fact]
+    public void A_lone_surrogate_in_config_json_is_lm0102_naming_the_key()
+    {
+        var error = Assert.Throws<LmException>(() => ModelConfig.Parse("""{"model_type":"gpt2","activation_function":"gelu\ud800"}"""));
+        Assert.Equal(ErrorCodes.InvalidModelConfig, error.Code);
+        Assert.Contains("\"activation_function\" is not valid text", error.Message);
+    }
+
+    [Fact]
     public void Writing_a_default_gpt2_config_gives_what_save_pretrained_writes()
     {
         var config = new Gpt2Config { Architectures = ["GPT2LMHeadModel"], TorchDtype = "float32", TransformersVersion = "4.46.3" };
