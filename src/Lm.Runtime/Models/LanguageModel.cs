@@ -122,6 +122,7 @@ public abstract class LanguageModel : nn.Module
         Gpt2Config gpt2 => new Gpt2LMHeadModel(gpt2, initialize),
         RobertaConfig roberta => new RobertaForMaskedLM(roberta, initialize),
         BertConfig bert => new BertForMaskedLM(bert, initialize),
+        LlamaFamilyConfig llama => new LlamaForCausalLM(llama, initialize),
         _ => throw new LmException(ErrorCodes.UnsupportedModelType,
             $"model_type '{config.ModelType}' is not supported; supported model types: {string.Join(", ", ModelConfig.SupportedModelTypes)}."),
     };

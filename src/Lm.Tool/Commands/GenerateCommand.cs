@@ -87,6 +87,7 @@ internal static class GenerateCommand
             && new JsonFields(generation, PretrainedModel.GenerationConfigFile, ErrorCodes.InvalidGenerationConfig).LongOrList("eos_token_id") is { } ids)
             return ids;
         if (model.Config is Gpt2Config { EosTokenId: int eos }) return new long[] { eos };
+        if (model.Config is LlamaFamilyConfig { EosTokenIds.Count: > 0 } llama) return llama.EosTokenIds;
         return tokenizerEos is int id ? new long[] { id } : Array.Empty<long>();
     }
 }
