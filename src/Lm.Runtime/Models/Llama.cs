@@ -64,6 +64,11 @@ public sealed class LlamaForCausalLM : LanguageModel
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null) =>
         Forward(inputIds, attentionMask, labels, positionIds: null, cache: null);
 
+    public override bool SupportsKeyValueCache => true;
+
+    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
+        Forward(inputIds, attentionMask, labels: null, positionIds: null, cache);
+
     /// <summary>
     /// Runs the model with explicit <paramref name="positionIds"/> (<c>[batch, sequence]</c>; default: the positions after
     /// the cached tokens, 0.. without a cache) and an optional <paramref name="cache"/> of earlier keys and values, which
