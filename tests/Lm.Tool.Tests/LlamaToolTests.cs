@@ -52,4 +52,34 @@ public sealed class LlamaToolTests
         Assert.Contains("--tokenizer-name", result.Stderr);
         Assert.False(Directory.Exists(model));
     }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void A_qwen2_config_with_a_padded_vocabulary_gets_gpt2s_tokenizer_and_evaluates()
+    {
+        using var work = new TempFolder();
+        // 50,304 embedding rows (a multiple of 64, as padded vocabularies are) for GPT-2's 50,257 tokens.
+        File.WriteAllText(work["config.json"], """
+            {"model_type": "qwen2", "vocab_size": 50304, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": true,
+             "bos_token_id": 50256, "eos_token_id": [50256]}
+            """);
+        string model = work["model"];
+        var init = LmTuneProcess.Run("init", work["config.json"], "--output-dir", model, "--json");
+        Assert.True(init.ExitCode == 0, init.ToString());
+        Assert.Equal("Qwen2ForCausalLM", init.Json["architecture"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(model, "vocab.json")));
+        var generation = JsonNode.Parse(File.ReadAllText(Path.Combine(model, "generation_config.json")))!;
+        Assert.Equal("[50256]", generation["eos_token_id"]!.ToJsonString());
+
+        var evaluate = LmTuneProcess.Run("evaluate", "--model", model, "--validation-file", TinyModels.ValidationFile,
+            "--block-size", "32", "--per-device-eval-batch-size", "4", "--max-eval-samples", "4", "--json");
+        Assert.True(evaluate.ExitCode == 0, evaluate.ToString());
+        // A random model spreads its probability over all rows, the padding rows included: about ln(50304).
+        Assert.InRange(evaluate.Json["eval_loss"]!.GetValue<double>(), Math.Log(50304) - 0.5, Math.Log(50304) + 0.5);
+
+        var generate = LmTuneProcess.Run("generate", "--model", model, "Hello", "--max-new-tokens", "4", "--json");
+        Assert.True(generate.ExitCode == 0, generate.ToString());
+        Assert.InRange(generate.Json["new_token_ids"]!.AsArray().Count, 1, 4);
+    }
 }

@@ -501,6 +501,22 @@ public class LlamaTests
         Assert.Equal("Qwen2ForCausalLM", tinyQwen.ArchitectureName);
     }
 
+    [Fact]
+    public void Bfloat16_model_computes_close_to_float32_with_a_float32_softmax()
+    {
+        using var model = Build(TinyQwen2(layers: 2));
+        using var ids = tensor(new long[] { 3, 14, 15, 92, 65, 35 }).unsqueeze(0);
+        using var noGrad = no_grad();
+        var expected = model.Forward(ids).Logits;
+        model.to(ScalarType.BFloat16);
+        var actual = model.Forward(ids, labels: ids);
+        Assert.Equal(ScalarType.BFloat16, actual.Logits.dtype);
+        Assert.Equal(ScalarType.Float32, actual.Loss!.dtype);
+        // bf16 keeps 8 bits of mantissa: logits of size ~1 agree to a few hundredths.
+        double difference = MaxDiff(expected, actual.Logits);
+        Assert.True(difference < 0.1, $"max difference {difference}");
+    }
+
     private sealed class TempDirectory : IDisposable
     {
         public string Path { get; } = Directory.CreateTempSubdirectory("lm-llama-").FullName;
