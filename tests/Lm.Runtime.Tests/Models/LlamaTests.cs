@@ -517,6 +517,32 @@ public class LlamaTests
         Assert.True(difference < 0.1, $"max difference {difference}");
     }
 
+    [Theory]
+    [InlineData("tiny-llama")]
+    [InlineData("tiny-qwen2")]
+    [InlineData("smollm2-135m")]
+    [InlineData("qwen2.5-0.5b")]
+    [InlineData("llama-3.2-1b")]
+    public void Preset_configs_write_json_that_reads_back_to_the_same_json_and_train_as_causal_lms(string preset)
+    {
+        var config = ModelPresets.Config(preset);
+        string json = config.ToJson();
+        Assert.Equal(json, ModelConfig.Parse(json).ToJson());
+        Assert.Equal("clm", Lm.Runtime.Jobs.FineTuneJob.ObjectiveFor(null, config.ModelType));
+    }
+
+    [Fact]
+    public void Mistral_config_writes_its_sliding_window_and_reads_null_as_full_attention()
+    {
+        var config = TinyMistral(window: null);
+        var written = JsonNode.Parse(config.ToJson())!;
+        Assert.Equal("mistral", written["model_type"]!.GetValue<string>());
+        Assert.True(written.AsObject().ContainsKey("sliding_window"));
+        Assert.Null(written["sliding_window"]);
+        Assert.Null(((MistralConfig)ModelConfig.Parse(config.ToJson())).SlidingWindowFor(0));
+        Assert.Equal("clm", Lm.Runtime.Jobs.FineTuneJob.ObjectiveFor(null, "mistral"));
+    }
+
     private sealed class TempDirectory : IDisposable
     {
         public string Path { get; } = Directory.CreateTempSubdirectory("lm-llama-").FullName;
