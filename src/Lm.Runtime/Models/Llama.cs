@@ -100,7 +100,7 @@ internal sealed class LlamaModel : nn.Module
         this.config = config;
         // HF passes pad_token_id as padding_idx: that row starts at zero and never receives a gradient.
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenWidth, padding_idx: config.PadTokenId);
-        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i)).ToArray());
+        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(config)).ToArray());
         norm = new LlamaRMSNorm(config.HiddenWidth, config.RmsNormEps);
         rotary_emb = new LlamaRotaryEmbedding(config);
         RegisterComponents();
@@ -172,10 +172,10 @@ internal sealed class LlamaDecoderLayer : nn.Module
     private readonly LlamaRMSNorm input_layernorm;
     private readonly LlamaRMSNorm post_attention_layernorm;
 
-    public LlamaDecoderLayer(LlamaFamilyConfig config, int layerIndex)
+    public LlamaDecoderLayer(LlamaFamilyConfig config)
         : base("LlamaDecoderLayer")
     {
-        self_attn = new LlamaAttention(config, layerIndex);
+        self_attn = new LlamaAttention(config);
         mlp = new LlamaMLP(config);
         input_layernorm = new LlamaRMSNorm(config.HiddenWidth, config.RmsNormEps);
         post_attention_layernorm = new LlamaRMSNorm(config.HiddenWidth, config.RmsNormEps);
@@ -213,10 +213,9 @@ internal sealed class LlamaAttention : nn.Module
     private readonly Linear v_proj;
     private readonly Linear o_proj;
 
-    public LlamaAttention(LlamaFamilyConfig config, int layerIndex)
+    public LlamaAttention(LlamaFamilyConfig config)
         : base("LlamaAttention")
     {
-        _ = layerIndex; // HF keeps it for the cache; lm-tune's cache is indexed by the caller.
         heads = config.NumAttentionHeads;
         keyValueHeads = config.KeyValueHeadCount;
         headDim = config.HeadDim;

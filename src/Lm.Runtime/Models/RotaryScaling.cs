@@ -28,7 +28,9 @@ public sealed record RotaryScaling(string RopeType, double Factor, double LowFre
                 $"is '{type}', which lm-tune does not implement ({string.Join(", ", SupportedTypes)}); its positions would differ from HF's");
         if (type == "default") return new RotaryScaling(type, 1, 1, 1, config.MaxPositionEmbeddings);
         double factor = fields.Double("factor", finite: true) ?? throw fields.Error("factor", $"is missing (a number, required by '{type}')");
-        if (factor < 1 && type != "linear" || factor <= 0) throw fields.Error("factor", $"must be {(type == "linear" ? "positive" : "at least 1")}, got {factor}");
+        // linear may compress (factor < 1); dynamic and llama3 only stretch.
+        if (factor <= 0 || (factor < 1 && type != "linear"))
+            throw fields.Error("factor", $"must be {(type == "linear" ? "positive" : "at least 1")}, got {factor}");
         if (type != "llama3") return new RotaryScaling(type, factor, 1, 1, config.MaxPositionEmbeddings);
         double low = fields.Double("low_freq_factor", finite: true) ?? throw fields.Error("low_freq_factor", "is missing (required by 'llama3')");
         double high = fields.Double("high_freq_factor", finite: true) ?? throw fields.Error("high_freq_factor", "is missing (required by 'llama3')");
