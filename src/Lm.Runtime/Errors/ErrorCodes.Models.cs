@@ -61,4 +61,7 @@ public static partial class ErrorCodes
 
     /// <summary>The model's loss or logits are NaN or infinite: its weights hold non-finite values.</summary>
     public const string ModelOutputNotFinite = "LM0123";
+
+    /// <summary>A Llama-family config's rope_scaling names a type lm-tune does not implement, or lacks a value it needs.</summary>
+    public const string RopeScalingUnsupported = "LM0140";
 }

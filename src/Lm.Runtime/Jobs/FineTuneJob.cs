@@ -144,11 +144,11 @@ public sealed class FineTuneJob
         Require(Data.PadToMultipleOf is null || Data.PadToMultipleOf > 0, "pad_to_multiple_of", $"must be positive, got {Data.PadToMultipleOf}");
     }
 
-    /// <summary>The objective: explicit, else from the model type (gpt2 → clm; roberta, bert → mlm).</summary>
+    /// <summary>The objective: explicit, else from the model type (gpt2, llama, qwen2, mistral → clm; roberta, bert → mlm).</summary>
     public static string ObjectiveFor(string? explicitObjective, string modelType) =>
         explicitObjective ?? modelType switch
         {
-            "gpt2" => "clm",
+            "gpt2" or "llama" or "qwen2" or "mistral" => "clm",
             "roberta" or "bert" => "mlm",
             _ => throw new LmException(ErrorCodes.InvalidArgument,
                 $"objective cannot be inferred for model_type '{modelType}'; pass objective clm or mlm"),

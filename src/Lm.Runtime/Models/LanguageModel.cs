@@ -101,6 +101,17 @@ public abstract class LanguageModel : nn.Module
     /// </summary>
     public abstract LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null);
 
+    /// <summary>True for causal LMs that can run on a <see cref="KeyValueCache"/> (GPT-2 and the Llama family).</summary>
+    public virtual bool SupportsKeyValueCache => false;
+
+    /// <summary>
+    /// Runs the model on <paramref name="inputIds"/>, the tokens that follow those in <paramref name="cache"/>, and appends
+    /// their keys and values to it: positions continue from <see cref="KeyValueCache.Length"/> and the logits are those of
+    /// the new tokens only. <paramref name="attentionMask"/>, when given, covers the cached and the new tokens.
+    /// </summary>
+    public virtual LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
+        throw new NotSupportedException($"{ArchitectureName} does not generate with a key/value cache.");
+
     /// <summary>The trainable parameters by HF name, each once (tied weights under their owner's name).</summary>
     public Dictionary<string, Tensor> StateDict()
     {
@@ -125,6 +136,7 @@ public abstract class LanguageModel : nn.Module
         Gpt2Config gpt2 => new Gpt2LMHeadModel(gpt2, initialize),
         RobertaConfig roberta => new RobertaForMaskedLM(roberta, initialize),
         BertConfig bert => new BertForMaskedLM(bert, initialize),
+        LlamaFamilyConfig llama => new LlamaForCausalLM(llama, initialize),
         _ => throw new LmException(ErrorCodes.UnsupportedModelType,
             $"model_type '{config.ModelType}' is not supported; supported model types: {string.Join(", ", ModelConfig.SupportedModelTypes)}."),
     };

@@ -117,7 +117,7 @@ public static class PretrainedModel
 
     /// <summary>
     /// generation_config.json as HF writes it: the one the model was loaded with, else
-    /// <c>GenerationConfig.from_model_config</c> (bos/eos token ids, <c>_from_model_config: true</c>).
+    /// <c>GenerationConfig.from_model_config</c> (bos/eos/pad token ids, <c>_from_model_config: true</c>).
     /// </summary>
     public static string GenerationConfigJson(LanguageModel model)
     {
@@ -133,6 +133,13 @@ public static class PretrainedModel
             {
                 if (gpt2.BosTokenId is int bos) generation["bos_token_id"] = bos;
                 if (gpt2.EosTokenId is int eos) generation["eos_token_id"] = eos;
+            }
+            else if (model.Config is LlamaFamilyConfig llama)
+            {
+                // from_model_config copies the special-token ids that are set; a list of eos ids stays a list.
+                if (llama.BosTokenId is int bos) generation["bos_token_id"] = bos;
+                if (llama.EosTokenId is not null) generation["eos_token_id"] = llama.EosTokenId.DeepClone();
+                if (llama.PadTokenId is int pad) generation["pad_token_id"] = pad;
             }
         }
         generation["transformers_version"] = ModelConfig.HfTransformersVersion;

@@ -59,8 +59,7 @@ internal static class GenerateCommand
             if (promptIds.Length == 0)
                 throw new LmException(ErrorCodes.InvalidOption, "the prompt is empty; give some text to continue");
             options = options with { EosTokenIds = EosTokenIds(model, tokenizer.EosTokenId) };
-            var device = model.parameters().First().device;
-            var result = TextGenerator.Generate(ids => model.Forward(ids.to(device)).Logits, promptIds, options, model.MaxPositions, invocation.Cancellation);
+            var result = TextGenerator.Generate(model, promptIds, options, cancellation: invocation.Cancellation);
             int[] newIds = result.NewTokenIds.Select(i => (int)i).ToArray();
             string newText = tokenizer.Decode(newIds, skipSpecialTokens: true);
             var json = new JsonObject
@@ -87,6 +86,7 @@ internal static class GenerateCommand
             && new JsonFields(generation, PretrainedModel.GenerationConfigFile, ErrorCodes.InvalidGenerationConfig).LongOrList("eos_token_id") is { } ids)
             return ids;
         if (model.Config is Gpt2Config { EosTokenId: int eos }) return new long[] { eos };
+        if (model.Config is LlamaFamilyConfig { EosTokenIds.Count: > 0 } llama) return llama.EosTokenIds;
         return tokenizerEos is int id ? new long[] { id } : Array.Empty<long>();
     }
 }

@@ -87,10 +87,10 @@ public class ModelConfigTests
     [Fact]
     public void Unsupported_model_type_names_the_supported_ones()
     {
-        var e = Assert.Throws<LmException>(() => ModelConfig.Parse("""{"model_type":"llama"}"""));
+        var e = Assert.Throws<LmException>(() => ModelConfig.Parse("""{"model_type":"t5"}"""));
         Assert.Equal(ErrorCodes.UnsupportedModelType, e.Code);
-        Assert.Contains("llama", e.Message);
-        Assert.Contains("gpt2, roberta, bert", e.Message);
+        Assert.Contains("t5", e.Message);
+        Assert.Contains("gpt2, roberta, bert, llama, qwen2, mistral", e.Message);
         Assert.Equal(ErrorCodes.UnsupportedModelType, Assert.Throws<LmException>(() => ModelConfig.Parse("{}")).Code);
     }
 
