@@ -126,9 +126,10 @@ internal static class QuickstartCommand
     /// Writes the bundled WikiText-2 sample (embedded in the tool, so an installed tool works anywhere) to the cache,
     /// once per content, and returns its folder.
     /// </summary>
-    private static string BundledData()
+    /// <param name="resources">The assembly holding the data; the tool's own (tests pass another to reach LM0512).</param>
+    internal static string BundledData(System.Reflection.Assembly? resources = null)
     {
-        var assembly = typeof(QuickstartCommand).Assembly;
+        var assembly = resources ?? typeof(QuickstartCommand).Assembly;
         var files = new[] { "train.txt", "validation.txt" }.ToDictionary(name => name, name =>
         {
             using var stream = assembly.GetManifestResourceStream("quickstart/" + name)

@@ -60,8 +60,9 @@ public sealed class FineTuneBuildTests(ITestOutputHelper output)
         output.WriteLine($"up-to-date builds: {string.Join(", ", upToDate.Select(t => $"{t.TotalSeconds:0.00} s"))}; " +
             $"with LmSkipFineTune=true: {string.Join(", ", skipped.Select(t => $"{t.TotalSeconds:0.00} s"))}; " +
             $"wall-clock difference {added:0.00} s; fine-tune targets {string.Join(", ", targetTimes.Select(t => $"{t:0.000} s"))}");
+        // What makes an up-to-date build cheap is counted, not timed (a clock fails on a busy 2-core machine): the
+        // tool did not start again and MSBuild skipped the target (asserted above); the times are reported only.
         Assert.Equal(1, project.ToolRuns);
-        Assert.True(targetTimes.Min() < 3, $"the up-to-date fine-tune targets took {targetTimes.Min():0.000} s");
 
         project.EditProject("LearningRate=\"1e-4\"", "LearningRate=\"2e-4\"");
         Succeeded(project.Build("--no-restore", "-v:m"));
@@ -209,6 +210,27 @@ public sealed class FineTuneBuildTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_tool_that_fails_without_an_LM_error_is_LM2011_with_its_last_lines()
+    {
+        using var project = new TempProject(Job);
+        var run = project.Dotnet(["build", "-v:m"], new Dictionary<string, string> { ["FAKE_CRASH"] = "1" });
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Matches($@"{Regex.Escape(project.ProjectFile)}\({project.LineOf("Include=\"job1\"")},\d+\): error LM2011: job1: lm-tune exited with code 134 without reporting an error", run.Output);
+        Assert.Contains("Internal CLR error", run.Output);
+        Assert.False(File.Exists(project.PathOf("obj/lm/job1/.lm-complete")));
+    }
+
+    [Fact]
+    public void A_tool_path_that_does_not_exist_is_LM2009()
+    {
+        using var project = new TempProject(Job);
+        var run = project.Build("-v:m", "-p:LmToolPath=no-such-lm-tune.sh");
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Matches(@"error LM2009: LmToolPath 'no-such-lm-tune.sh' does not exist", run.Output);
+        Assert.Equal(0, project.ToolRuns);
+    }
+
+    [Fact]
     public void Build_waits_for_another_build_holding_the_job_lock_then_fails_with_LM2010()
     {
         using var project = new TempProject(Job);
@@ -245,6 +267,9 @@ public sealed class FineTuneBuildTests(ITestOutputHelper output)
         Assert.NotEqual(0, build.ExitCode);
         Assert.False(IsRunning(toolPid), "the lm-tune process outlived the cancelled build");
         Assert.False(IsRunning(sleepPid), "a child of lm-tune outlived the cancelled build");
+        string text;
+        lock (log) text = log.ToString();
+        Assert.Contains("error LM2013: job1: fine-tuning was cancelled", text);
         Assert.False(File.Exists(project.PathOf("obj/lm/job1/.lm-complete")));
     }
 
