@@ -56,7 +56,21 @@ public sealed class CorruptFileTests
     {
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         edit(json);
-        File.WriteAllText(path, json.ToJsonString());
+        WriteAndReseal(path, json.ToJsonString());
+    }
+
+    /// <summary>
+    /// Writes a damaged file into a checkpoint and records its new size in the completion marker, as a hostile or
+    /// buggy writer would: the checkpoint looks complete, so the file's own validation must catch the damage (a size
+    /// that differs from the marker is the incomplete-checkpoint case, tested with the checkpoint manager).
+    /// </summary>
+    private static void WriteAndReseal(string path, string content)
+    {
+        File.WriteAllText(path, content);
+        string marker = Path.Combine(Path.GetDirectoryName(path)!, "checkpoint_complete.json");
+        var json = JsonNode.Parse(File.ReadAllText(marker))!.AsObject();
+        json["files"]![Path.GetFileName(path)] = new FileInfo(path).Length;
+        File.WriteAllText(marker, json.ToJsonString());
     }
 
     private static LmTuneProcess.Result Resume(string run) =>
@@ -67,7 +81,7 @@ public sealed class CorruptFileTests
     {
         using var work = new TempFolder();
         string run = CopyOfTrainedRun(work);
-        File.WriteAllText(Path.Combine(run, "checkpoint-2", "rng_state.json"), "{\"cpu\": \"" + Convert.ToBase64String([1, 2, 3]) + "\"}");
+        WriteAndReseal(Path.Combine(run, "checkpoint-2", "rng_state.json"), "{\"cpu\": \"" + Convert.ToBase64String([1, 2, 3]) + "\"}");
         var error = AssertJsonError(Resume(run), "LM0431", "rng_state.json");
         Assert.Contains("3 bytes", error["message"]!.GetValue<string>());
     }

@@ -7,6 +7,7 @@ using Lm.Runtime.Errors;
 using Lm.Runtime.Models;
 using Lm.Runtime.Training;
 using Lm.Schema;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Jobs;
 

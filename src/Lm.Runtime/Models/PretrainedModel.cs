@@ -4,6 +4,7 @@ using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Models;
 

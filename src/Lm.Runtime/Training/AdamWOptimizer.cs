@@ -4,6 +4,7 @@ using Lm.Runtime.Errors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Training;
 

@@ -10,6 +10,7 @@ using Lm.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Training;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Training;
 

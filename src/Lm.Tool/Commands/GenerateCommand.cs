@@ -7,6 +7,7 @@ using Lm.Runtime.Models;
 using Lm.Runtime.Native;
 using Lm.Tool.Cli;
 using static TorchSharp.torch;
+using Lm.Runtime.Files;
 
 namespace Lm.Tool.Commands;
 

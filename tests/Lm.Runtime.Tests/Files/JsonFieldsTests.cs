@@ -1,8 +1,9 @@
 using System.Text;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 
-namespace Lm.Runtime.Tests.Checkpoints;
+namespace Lm.Runtime.Tests.Files;
 
 public class JsonFieldsTests
 {

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Errors;
 
-namespace Lm.Runtime.Checkpoints;
+namespace Lm.Runtime.Files;
 
 /// <summary>
 /// Typed reading of one JSON object from a file a user, a hub or an earlier run wrote. A value of the wrong type,
