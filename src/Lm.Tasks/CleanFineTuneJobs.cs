@@ -1,3 +1,4 @@
+using Lm.Runtime.Jobs;
 using Lm.Tasks.Jobs;
 using Microsoft.Build.Framework;
 
@@ -6,8 +7,10 @@ namespace Lm.Tasks;
 /// <summary>
 /// <c>dotnet clean</c> for fine-tune jobs: deletes each job's files in the job root and its output folder. MSBuild's
 /// own clean only deletes recorded files under the configuration's obj/ and bin/ folders, and the default output
-/// folder (<c>obj/lm/NAME/</c>) is shared by all configurations. An output folder is deleted only when a build of this
-/// job started or completed a run in it, so a mistyped OutputDir never deletes a user's folder.
+/// folder (<c>obj/lm/NAME/</c>) is shared by all configurations. An output folder is deleted only when it carries the
+/// marker the build wrote when it created the folder for this job (<see cref="OutputFolderMarker"/>: same project,
+/// same job, same absolute path), so an OutputDir naming a user's folder, or a copy of an output folder, is never
+/// deleted.
 /// </summary>
 public sealed class CleanFineTuneJobs : Microsoft.Build.Utilities.Task
 {
@@ -32,12 +35,17 @@ public sealed class CleanFineTuneJobs : Microsoft.Build.Utilities.Task
             string outputDir = item.GetMetadata("OutputDir") is { Length: > 0 } dir
                 ? ProjectPath.Full(dir, ProjectDirectory)
                 : Path.Combine(root, name);
-            string startedFile = Path.Combine(root, name + ".started");
-            if (Directory.Exists(outputDir)
-                && (File.Exists(startedFile) || File.Exists(Path.Combine(outputDir, CompletionStamp.FileName))))
+            switch (OutputFolderMarker.Check(outputDir, ProjectDirectory, name))
             {
-                Log.LogMessage(MessageImportance.Normal, "{0}: deleting {1}", name, outputDir);
-                Directory.Delete(outputDir, recursive: true);
+                case OutputFolderMarker.Ownership.Owned:
+                    Log.LogMessage(MessageImportance.Normal, "{0}: deleting {1}", name, outputDir);
+                    Directory.Delete(outputDir, recursive: true);
+                    break;
+                case OutputFolderMarker.Ownership.Foreign:
+                    Log.LogMessage(MessageImportance.Normal,
+                        "{0}: kept {1}: lm-tune did not create it for this job (no {2} of this job for this folder)",
+                        name, outputDir, OutputFolderMarker.FileName);
+                    break;
             }
             foreach (string suffix in new[] { ".job.json", ".started", ".resume.json", ".lock" })
                 File.Delete(Path.Combine(root, name + suffix));

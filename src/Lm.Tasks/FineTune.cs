@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Jobs;
+using Lm.Runtime.Training;
 using Lm.Tasks.Errors;
 using Lm.Tasks.Jobs;
 using Lm.Tasks.Tooling;
@@ -40,8 +42,15 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
     /// <summary>How long to wait for another build holding this job's lock (<c>$(LmLockTimeoutSeconds)</c>).</summary>
     public int LockTimeoutSeconds { get; set; } = 600;
 
-    /// <summary>How long the tool gets to stop after an interrupt before its process tree is killed.</summary>
-    public int StopGraceSeconds { get; set; } = 10;
+    /// <summary>
+    /// How long the tool gets to stop after an interrupt before its process tree is killed (<c>$(LmStopGraceSeconds)</c>).
+    /// lm-tune gives itself 30 s after Ctrl+C to finish the step and save a checkpoint, then exits; the build waits
+    /// longer than that, so it never kills a save it asked for.
+    /// </summary>
+    public int StopGraceSeconds { get; set; } = DefaultStopGraceSeconds;
+
+    /// <summary>lm-tune's own 30 s to finish a step and save after an interrupt, plus time to exit.</summary>
+    internal const int DefaultStopGraceSeconds = 45;
 
     /// <summary>The tool's results (identity = job name; metadata: train_loss, eval_loss, perplexity, ... as lm-tune printed them).</summary>
     [Output] public ITaskItem? Result { get; private set; }
@@ -94,7 +103,7 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
             return true;
         }
 
-        string config = PrepareRun(outputDir);
+        if (PrepareRun(outputDir) is not { } config) return false;
         Log.LogMessage(MessageImportance.High, "{0}: fine-tuning with lm-tune into {1}", name, outputDir);
         // Detailed: lm-tune then writes its per-step lines, which the build log shows or hides by its own verbosity.
         var arguments = ToolArguments.Concat(["train", "--config", config, "--json", "--verbosity", "detailed"]).ToList();
@@ -146,10 +155,13 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
 
     /// <summary>
     /// Chooses between resuming and starting over. A run interrupted before completion (no stamp) resumes from its
-    /// last checkpoint when nothing it depends on changed since it started (same job, same input files); otherwise the
-    /// output folder, which belongs to this job alone, is emptied. Returns the configuration file to pass to the tool.
+    /// newest complete checkpoint when nothing it depends on changed since it started (same job, same input files).
+    /// Otherwise the output folder is emptied, but only when lm-tune created it for this job (it carries this job's
+    /// <see cref="OutputFolderMarker"/> for this path); an empty or missing folder is used and marked; a folder
+    /// holding anything else is refused with LM2020 and left untouched. Returns the configuration file to pass to
+    /// the tool, or null after logging the error.
     /// </summary>
-    private string PrepareRun(string outputDir)
+    private string? PrepareRun(string outputDir)
     {
         string jobFile = Job.GetMetadata("JobFile");
         string startedFile = Job.GetMetadata("StartedFile");
@@ -159,7 +171,21 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
         string? lastCheckpoint = interrupted ? LastCheckpoint(outputDir) : null;
         if (lastCheckpoint is null)
         {
-            if (Directory.Exists(outputDir)) Directory.Delete(outputDir, recursive: true);
+            var ownership = OutputFolderMarker.Check(outputDir, ProjectDirectory, Job.ItemSpec);
+            if (ownership == OutputFolderMarker.Ownership.Foreign)
+            {
+                LogAtItem(TaskErrorCodes.FineTuneOutputNotOwned,
+                    $"{Job.ItemSpec}: OutputDir '{outputDir}' is not empty and was not created by lm-tune for this job " +
+                    $"(it has no {OutputFolderMarker.FileName} of job '{Job.ItemSpec}' for this folder); lm-tune deletes only " +
+                    "folders it created, so nothing was changed: set OutputDir to a new or empty folder, or empty this one yourself");
+                return null;
+            }
+            if (ownership == OutputFolderMarker.Ownership.Owned)
+            {
+                Log.LogMessage(MessageImportance.Normal, "{0}: starting over; deleting the previous run's folder {1}", Job.ItemSpec, outputDir);
+                Directory.Delete(outputDir, recursive: true);
+            }
+            OutputFolderMarker.Write(outputDir, ProjectDirectory, Job.ItemSpec, ToolVersion);
             AtomicFile.WriteAllText(startedFile, runKey);
             return jobFile;
         }
@@ -170,6 +196,9 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
         AtomicFile.WriteAllText(resumeFile, job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return resumeFile;
     }
+
+    private static string ToolVersion =>
+        typeof(FineTune).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <summary>What a run depends on: the job's hash and each input file's path, size and time.</summary>
     private string RunKey()
@@ -187,15 +216,16 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
 
     private IEnumerable<string> Inputs() => Job.GetMetadata("Inputs").Split(';', StringSplitOptions.RemoveEmptyEntries);
 
-    private static string? LastCheckpoint(string outputDir)
+    /// <summary>
+    /// The newest complete checkpoint, by the engine's own rule (<see cref="CheckpointFolders"/>, compiled into the
+    /// tasks from the engine's source): a newer folder whose save was cut short is passed over and reported.
+    /// </summary>
+    private string? LastCheckpoint(string outputDir)
     {
-        if (!Directory.Exists(outputDir)) return null;
-        return Directory.EnumerateDirectories(outputDir, "checkpoint-*")
-            .Select(d => (Path: d, Step: int.TryParse(Path.GetFileName(d)["checkpoint-".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int s) ? s : -1))
-            .Where(c => c.Step >= 0)
-            .OrderByDescending(c => c.Step)
-            .Select(c => c.Path)
-            .FirstOrDefault();
+        string? last = CheckpointFolders.LastComplete(outputDir, out var skipped);
+        foreach (var (path, reason) in skipped)
+            Log.LogMessage(MessageImportance.Normal, "{0}: ignored incomplete checkpoint {1}: {2}", Job.ItemSpec, path, reason);
+        return last;
     }
 
     /// <summary>A stamp for this job newer than every input: another build trained it while this one waited for the lock.</summary>

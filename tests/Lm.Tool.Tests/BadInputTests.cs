@@ -31,10 +31,10 @@ public sealed class BadInputTests
     public void Config_of_an_unsupported_model_type()
     {
         using var work = new TempFolder();
-        File.WriteAllText(work["config.json"], "{\"model_type\": \"llama\", \"vocab_size\": 100}");
+        File.WriteAllText(work["config.json"], "{\"model_type\": \"t5\", \"vocab_size\": 100}");
         var result = LmTuneProcess.Run("generate", "--model", work.Path, "Hello");
         AssertLmError(result, "LM0101");
-        Assert.Contains("llama", result.Stderr);
+        Assert.Contains("t5", result.Stderr);
     }
 
     [Fact]

@@ -41,4 +41,36 @@ public sealed class CancellationTests
         Assert.Equal("", await stdout);
         Assert.NotEmpty(Directory.GetDirectories(work["run"], "checkpoint-*"));
     }
+
+    [Fact]
+    public async Task Ctrl_c_during_a_download_is_LM0513_and_exits_130()
+    {
+        // A "hub" that accepts the connection and never answers: lm-tune waits in the download until Ctrl+C.
+        using var hub = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        hub.Start();
+        int port = ((System.Net.IPEndPoint)hub.LocalEndpoint).Port;
+        using var home = new TempFolder();
+        var start = LmTuneProcess.StartInfo(["generate", "--model", "acme/tiny-gpt2", "Hello"],
+            new Dictionary<string, string?> { ["HF_ENDPOINT"] = $"http://127.0.0.1:{port}", ["HF_HOME"] = home.Path });
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            using var accept = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            using var connection = await hub.AcceptTcpClientAsync(accept.Token);
+            using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString()])) interrupt.WaitForExit();
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "lm-tune did not stop after SIGINT");
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+        process.WaitForExit();
+
+        string log = await stderr;
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}\n{log}");
+        Assert.Contains("error LM0513: cancelled", log);
+        Assert.Equal("", await stdout);
+    }
 }

@@ -63,12 +63,9 @@ public sealed class DoctorTests
         var start = LmTuneProcess.StartInfo(["doctor", "--json"],
             new Dictionary<string, string?> { ["LM_TUNE_CACHE"] = work["cache"], ["NUGET_PACKAGES"] = work["nuget"] });
         start.FileName = Path.Combine(tool, Path.GetFileName(LmTuneProcess.Executable));
-        using var process = System.Diagnostics.Process.Start(start)!;
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
+        var (exitCode, stdout, stderr) = LmTuneProcess.Run(start, timeoutSeconds: 120);
 
-        Assert.True(process.ExitCode == 1, $"exit {process.ExitCode}\n{stdout}\n{stderr}");
+        Assert.True(exitCode == 1, $"exit {exitCode}\n{stdout}\n{stderr}");
         var json = System.Text.Json.Nodes.JsonNode.Parse(stdout)!.AsObject(); // throws on a second object
         Assert.Equal("LM0001", json["error"]!["code"]!.GetValue<string>());
         Assert.False(json["torch"]!["loaded"]!.GetValue<bool>());

@@ -26,8 +26,19 @@ public sealed class PackagingTests
                 Assert.DoesNotContain("tools/net10.0/linux-x64/libtorch_python.so", names);
             }
 
-            // A private package folder, so an older lm-tune of the same version in ~/.nuget cannot stand in.
-            Dotnet(work, privatePackages: true, "tool", "install", "--tool-path", Path.Combine(work, "tools"), "--add-source", Path.Combine(work, "feed"), "lm-tune");
+            // A private package folder, so an older lm-tune of the same version in ~/.nuget cannot stand in; the folder
+            // feed as the only source, so the install needs no network (the tool package has no dependencies).
+            string config = Path.Combine(work, "nuget.config");
+            File.WriteAllText(config, $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <clear />
+                    <add key="local" value="{Path.Combine(work, "feed")}" />
+                  </packageSources>
+                </configuration>
+                """);
+            Dotnet(work, privatePackages: true, "tool", "install", "--tool-path", Path.Combine(work, "tools"), "--configfile", config, "lm-tune");
             string installed = Path.Combine(work, "tools", "lm-tune");
             var help = Run(installed, work, "--help");
             Assert.True(help.ExitCode == 0, help.Output);

@@ -2,6 +2,7 @@ using System.Text;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 using Lm.Runtime.Models;
 using Lm.Runtime.Tokenization;
 using Lm.Runtime.Training;
@@ -102,12 +103,17 @@ internal static class FuzzTargets
         _ = state.ToJson();
     }
 
+    /// <summary>Bytes of libtorch 2.10's CPUGeneratorImplState (what get_rng_state returns; a test checks it).</summary>
+    internal const long CpuGeneratorStateBytes = 5056;
+
     /// <summary>rng_state.json: the generator states a resume hands to libtorch, validated first.</summary>
     private static void RngState(byte[] input, string scratch)
     {
         string path = Path.Combine(PrepareFolder(scratch), "rng_state.json");
         File.WriteAllBytes(path, input);
-        _ = RngStateFile.Parse(Trainer.ReadJson(path), path);
+        var json = JsonFields.Read(path, ErrorCodes.RngStateInvalid);
+        _ = Trainer.RandomStateBytes(json, "cpu", CpuGeneratorStateBytes);
+        _ = Trainer.RandomStateBytes(json, "collator", CpuGeneratorStateBytes);
     }
 
     /// <summary>
@@ -122,7 +128,7 @@ internal static class FuzzTargets
         File.WriteAllBytes(Path.Combine(folder, "offsets.i64"), parts[1]);
         File.WriteAllBytes(Path.Combine(folder, "tokens.u16"), parts[2]);
         File.WriteAllBytes(Path.Combine(folder, "tokens.i32"), parts[2]);
-        using LmDataset? dataset = TokenCache.TryLoad(folder, fromCache: true);
+        using LmDataset? dataset = TokenCache.TryLoad(folder, fromCache: true, vocabSize: null, out _);
         if (dataset is null) return;
         _ = dataset.TotalTokens;
         for (int i = 0; i < dataset.Count; i++) _ = dataset.GetIds(i);

@@ -78,8 +78,8 @@ namespace Lm.Generators.Emitting
         public static string? Objective(ResolvedJob job)
         {
             if (Value(job, "objective") is string objective) return objective;
-            if (Value(job, "model_name_or_path") is string model && JobSchema.KnownModels.TryGetValue(model, out ModelFamily? family)) return family.Objective;
-            if (Value(job, "model_type") is string type && JobSchema.ModelTypes.TryGetValue(type, out ModelFamily? typeFamily)) return typeFamily.Objective;
+            if (Value(job, "model_name_or_path") is string model && KnownModels.ByName.TryGetValue(model, out ModelFamily? family)) return family.Objective;
+            if (Value(job, "model_type") is string type && KnownModels.ByModelType.TryGetValue(type, out ModelFamily? typeFamily)) return typeFamily.Objective;
             return null;
         }
 

@@ -1,7 +1,7 @@
 using System.Linq;
 using System.Text;
 using Lm.Generators.Model;
-using Lm.Generators.Schema;
+using Lm.Schema;
 
 namespace Lm.Generators.Emitting
 {
@@ -12,8 +12,8 @@ namespace Lm.Generators.Emitting
     /// </summary>
     internal static class JobSourceEmitter
     {
-        private const string ModelArguments = "global::Lm.Runtime.Jobs.ModelArguments";
-        private const string DataArguments = "global::Lm.Runtime.Jobs.DataArguments";
+        private const string ModelArguments = "global::Lm.Runtime.Models.ModelArguments";
+        private const string DataArguments = "global::Lm.Runtime.Data.DataArguments";
         private const string TrainingArguments = "global::Lm.Runtime.Training.TrainingArguments";
         private const string FineTuneJob = "global::Lm.Runtime.Jobs.FineTuneJob";
         private const string JobArtifacts = "global::Lm.Runtime.Configuration.JobArtifacts";
@@ -78,8 +78,8 @@ namespace Lm.Generators.Emitting
             var json = new StringBuilder("{");
             foreach (FieldValue value in jobClass.Values)
             {
-                KnownField field = JobSchema.Find(value.Name)!;
-                json.Append(json.Length == 1 ? "" : ",").Append(Literals.JsonString(field.Name)).Append(':').Append(Literals.Json(field, value.Text));
+                SchemaField field = JobSchema.Find(value.Name)!;
+                json.Append(json.Length == 1 ? "" : ",").Append(FieldText.JsonString(field.Name)).Append(':').Append(FieldText.ToJson(field, value.Text));
             }
             return json.Append('}').ToString();
         }
@@ -96,7 +96,7 @@ namespace Lm.Generators.Emitting
             writer.Line("public static " + type + " " + method + "() => new " + type).Line("{");
             foreach (FieldValue value in values)
             {
-                KnownField field = JobSchema.Find(value.Name)!;
+                SchemaField field = JobSchema.Find(value.Name)!;
                 string origin = value.FromItem ? " // from <LanguageModelFineTune Include=\"" + value.ItemName + "\">" : "";
                 writer.Line("    " + field.PascalName + " = " + Literals.CSharp(field, value.Text) + "," + origin);
             }

@@ -12,9 +12,9 @@ namespace Lm.Generators.Parsing
         {
             switch (metadataName)
             {
-                case FineTuneJob: return Schema.JobSchema.Model;
-                case TextDataset: return Schema.JobSchema.Data;
-                case Training: return Schema.JobSchema.Training;
+                case FineTuneJob: return Lm.Schema.JobSchema.Model;
+                case TextDataset: return Lm.Schema.JobSchema.Data;
+                case Training: return Lm.Schema.JobSchema.Training;
                 default: return null;
             }
         }

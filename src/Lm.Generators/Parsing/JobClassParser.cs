@@ -4,7 +4,7 @@ using System.Linq;
 using System.Threading;
 using Lm.Generators.Diagnostics;
 using Lm.Generators.Model;
-using Lm.Generators.Schema;
+using Lm.Schema;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -45,7 +45,7 @@ namespace Lm.Generators.Parsing
                 var syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
                 foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
                 {
-                    KnownField? field = JobSchema.FindByAttributeProperty(section, argument.Key);
+                    SchemaField? field = JobSchema.FindByAttributeProperty(section, argument.Key);
                     string? text = field is null ? null : ToInvariantText(argument.Value);
                     if (field is null || text is null) continue;
                     SyntaxNode? argumentSyntax = syntax?.ArgumentList?.Arguments
@@ -84,18 +84,15 @@ namespace Lm.Generators.Parsing
                 case string s: return s;
                 case bool b: return b ? "true" : "false";
                 case int i: return i.ToString(CultureInfo.InvariantCulture);
-                case double d: return d.ToString("R", CultureInfo.InvariantCulture);
+                case double d: return FieldText.Number(d);
                 default: return null;
             }
         }
 
         private static int Order(string name)
         {
-            for (int i = 0; i < JobSchema.Fields.Length; i++)
-            {
-                if (JobSchema.Fields[i].Name == name) return i;
-            }
-            return int.MaxValue;
+            int index = JobSchema.IndexOf(name);
+            return index < 0 ? int.MaxValue : index;
         }
 
         private static bool IsPartialChain(INamedTypeSymbol symbol, CancellationToken cancellationToken)

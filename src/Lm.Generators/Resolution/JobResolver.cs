@@ -4,8 +4,8 @@ using System.Collections.Immutable;
 using System.Linq;
 using Lm.Generators.Diagnostics;
 using Lm.Generators.Model;
-using Lm.Generators.Schema;
 using Lm.Generators.Validation;
+using Lm.Schema;
 
 namespace Lm.Generators.Resolution
 {
@@ -17,7 +17,7 @@ namespace Lm.Generators.Resolution
     /// </summary>
     internal static class JobResolver
     {
-        private const string OutputDirField = "output_dir";
+        private const string OutputDirField = ItemMerge.ItemDecides;
 
         public static ResolvedJob Resolve(JobClassModel jobClass, ImmutableArray<JobItemModel> items)
         {
@@ -29,18 +29,16 @@ namespace Lm.Generators.Resolution
                 foreach (FieldValue itemValue in item.Values)
                 {
                     FieldValue? classValue = jobClass.Values.FirstOrDefault(v => v.Name == itemValue.Name);
-                    if (classValue is null)
+                    switch (ItemMerge.Decide(JobSchema.Find(itemValue.Name)!, classValue?.Text, itemValue.Text))
                     {
-                        values.Add(itemValue);
-                    }
-                    else if (itemValue.Name == OutputDirField)
-                    {
-                        // The item always has one (the build fills in its default): reported below as LM1018.
-                    }
-                    else if (!SameValue(JobSchema.Find(itemValue.Name)!, classValue.Text, itemValue.Text))
-                    {
-                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ItemValueConflict, classValue.Location,
-                            JobValidator.DisplayName(classValue), Quote(classValue.Text), jobClass.FullName, Quote(itemValue.Text), item.Name));
+                        case MergeDecision.TakeItem when classValue is null:
+                            values.Add(itemValue);
+                            break;
+                        case MergeDecision.Conflict:
+                            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ItemValueConflict, classValue!.Location,
+                                JobValidator.DisplayName(classValue), Quote(classValue.Text), jobClass.FullName, Quote(itemValue.Text), item.Name));
+                            break;
+                        // output_dir set by both: the item's (the build always gives one), reported below as LM1018.
                     }
                 }
             }
@@ -49,7 +47,7 @@ namespace Lm.Generators.Resolution
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutputDirInClassOfItem, classOutputDir.Location,
                     jobClass.FullName, item.Name));
             }
-            FieldValue[] ordered = values.OrderBy(v => JobSchema.Fields.IndexOf(JobSchema.Find(v.Name)!)).ToArray();
+            FieldValue[] ordered = values.OrderBy(v => JobSchema.IndexOf(v.Name)).ToArray();
             diagnostics.AddRange(JobValidator.Validate(ordered));
             return new ResolvedJob(jobClass, ordered.ToEquatableArray(), diagnostics.ToEquatableArray());
         }
@@ -66,31 +64,6 @@ namespace Lm.Generators.Resolution
             string name = config.StartsWith("global::", StringComparison.Ordinal) ? config.Substring("global::".Length) : config;
             return string.Equals(name, jobClass.FullName, StringComparison.Ordinal)
                 || string.Equals(name, jobClass.Name, StringComparison.Ordinal);
-        }
-
-        private static bool SameValue(KnownField field, string a, string b)
-        {
-            if (field.Kind == FieldKind.Map)
-            {
-                SchedulerKwargs.TryParse(a, out List<KeyValuePair<string, double>> left);
-                SchedulerKwargs.TryParse(b, out List<KeyValuePair<string, double>> right);
-                return left.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(right.OrderBy(p => p.Key, StringComparer.Ordinal));
-            }
-            if (field.Kind == FieldKind.Text && IsPath(field))
-                return string.Equals(NormalizePath(a), NormalizePath(b), StringComparison.Ordinal);
-            // Numbers, whole numbers and booleans are already in one invariant spelling.
-            return string.Equals(a, b, StringComparison.Ordinal);
-        }
-
-        private static bool IsPath(KnownField field) =>
-            field.Name.EndsWith("_file", StringComparison.Ordinal) || field.Name.EndsWith("_dir", StringComparison.Ordinal)
-            || field.Name == "model_name_or_path" || field.Name == "resume_from_checkpoint";
-
-        private static string NormalizePath(string path)
-        {
-            string normalized = path.Trim().Replace('\\', '/');
-            while (normalized.StartsWith("./", StringComparison.Ordinal)) normalized = normalized.Substring(2);
-            return normalized.TrimEnd('/');
         }
 
         private static string Quote(string text) => "'" + text + "'";

@@ -6,6 +6,7 @@ using Lm.Generators.Diagnostics;
 using Lm.Generators.Model;
 using Lm.Generators.Parsing;
 using Lm.Generators.Schema;
+using Lm.Schema;
 
 namespace Lm.Generators.Validation
 {
@@ -26,7 +27,7 @@ namespace Lm.Generators.Validation
             var invalid = new HashSet<string>(StringComparer.Ordinal);
             foreach (FieldValue value in values)
             {
-                KnownField field = JobSchema.Find(value.Name)!;
+                SchemaField field = JobSchema.Find(value.Name)!;
                 DiagnosticInfo? problem = CheckValue(field, value);
                 if (problem is null) continue;
                 diagnostics.Add(problem);
@@ -44,13 +45,13 @@ namespace Lm.Generators.Validation
         /// <summary>How a message names a value: the C# name and HF name, and the item when it comes from one.</summary>
         public static string DisplayName(FieldValue value)
         {
-            KnownField field = JobSchema.Find(value.Name)!;
+            SchemaField field = JobSchema.Find(value.Name)!;
             string name = value.FromItem ? field.PascalName : field.AttributeProperty;
             string display = name + " (" + field.Name + ")";
             return value.FromItem ? display + " of <" + JobItemReader.ItemType + " Include=\"" + value.ItemName + "\">" : display;
         }
 
-        private static DiagnosticInfo? CheckValue(KnownField field, FieldValue value)
+        private static DiagnosticInfo? CheckValue(SchemaField field, FieldValue value)
         {
             switch (field.Kind)
             {
@@ -70,7 +71,7 @@ namespace Lm.Generators.Validation
                             "a whole number when above 1 (below 1 it is a ratio of the total steps)", value.Text);
                     return null;
                 case FieldKind.Map:
-                    return SchedulerKwargs.TryParse(value.Text, out _)
+                    return FieldText.TryParseMap(value.Text, out _)
                         ? null
                         : DiagnosticInfo.Create(DiagnosticDescriptors.MalformedValue, value.Location, DisplayName(value),
                             "key=number pairs separated by commas", value.Text);
@@ -80,7 +81,7 @@ namespace Lm.Generators.Validation
                     if ((field.Name == "train_file" || field.Name == "validation_file") && !IsDataFile(value.Text))
                         return DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedDataFile, value.Location, DisplayName(value), value.Text);
                     if (field.Choices is null || IsChoice(field.Choices, value.Text)) return null;
-                    string? nearest = Nearest(field.Choices, value.Text);
+                    string? nearest = Suggestion.Nearest(value.Text.Trim(), field.Choices);
                     return DiagnosticInfo.Create(DiagnosticDescriptors.UnknownChoice, value.Location, DisplayName(value),
                         string.Join(", ", field.Choices), value.Text, nearest is null ? "" : "; did you mean '" + nearest + "'?");
                 default:
@@ -123,11 +124,11 @@ namespace Lm.Generators.Validation
             if (objective is null) return;
             FieldValue? model = job.Valid("model_name_or_path");
             ModelFamily? family = null;
-            if (model is not null) JobSchema.KnownModels.TryGetValue(model.Text, out family);
+            if (model is not null) KnownModels.ByName.TryGetValue(model.Text, out family);
             if (family is null)
             {
                 model = job.Valid("model_type");
-                if (model is not null) JobSchema.ModelTypes.TryGetValue(model.Text, out family);
+                if (model is not null) KnownModels.ByModelType.TryGetValue(model.Text, out family);
             }
             if (family is null || model is null || family.Objective == objective.Text) return;
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ObjectiveDoesNotFitModel,
@@ -201,33 +202,6 @@ namespace Lm.Generators.Validation
                 }
             }
             return false;
-        }
-
-        private static string? Nearest(string[] choices, string text)
-        {
-            string key = text.Trim().ToLowerInvariant().Replace('-', '_');
-            string best = choices.OrderBy(c => EditDistance(key, c)).First();
-            return EditDistance(key, best) <= Math.Max(2, key.Length / 3) ? best : null;
-        }
-
-        private static int EditDistance(string a, string b)
-        {
-            var previous = new int[b.Length + 1];
-            var current = new int[b.Length + 1];
-            for (int j = 0; j <= b.Length; j++) previous[j] = j;
-            for (int i = 1; i <= a.Length; i++)
-            {
-                current[0] = i;
-                for (int j = 1; j <= b.Length; j++)
-                {
-                    int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                    current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + cost);
-                }
-                int[] swap = previous;
-                previous = current;
-                current = swap;
-            }
-            return previous[b.Length];
         }
 
         /// <summary>The job's values by name, hiding those that already failed their own check (no cascades).</summary>

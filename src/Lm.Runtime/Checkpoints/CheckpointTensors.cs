@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 using static TorchSharp.torch;
 
 namespace Lm.Runtime.Checkpoints;
@@ -116,9 +117,9 @@ public sealed class CheckpointTensors : IDisposable
             {
                 string? shard = entry.Value.ValueKind == JsonValueKind.String ? entry.Value.GetString() : null;
                 // Shards are plain file names next to the index; anything else could point outside the folder.
-                if (string.IsNullOrEmpty(shard) || shard != Path.GetFileName(shard) || shard is "." or "..")
+                if (!SafePath.IsName(shard))
                     throw new LmException(ErrorCodes.ShardIndexInvalid,
-                        $"{index} maps '{entry.Name}' to '{entry.Value.GetRawText()}', which is not a shard file name.") { File = index };
+                        $"{index} maps '{SafePath.Printable(entry.Name)}' to '{SafePath.Printable(entry.Value.GetRawText())}', which is not a shard file name in its folder.") { File = index };
                 result.Add((entry.Name, shard));
             }
             return result;

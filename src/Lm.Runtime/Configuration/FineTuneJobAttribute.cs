@@ -27,24 +27,24 @@ public sealed class FineTuneJobAttribute : Attribute
     /// <summary>The job name.</summary>
     public string Name { get; }
 
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.ModelNameOrPath"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.ModelNameOrPath"/>
     public string? Model { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.ModelType"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.ModelType"/>
     public string? ModelType { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.ConfigName"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.ConfigName"/>
     public string? ConfigName { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.ConfigOverrides"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.ConfigOverrides"/>
     public string? ConfigOverrides { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.TokenizerName"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.TokenizerName"/>
     public string? TokenizerName { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.CacheDir"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.CacheDir"/>
     public string? CacheDir { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.ModelRevision"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.ModelRevision"/>
     public string? ModelRevision { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.TorchDtype"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.TorchDtype"/>
     public string? TorchDtype { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.Objective"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.Objective"/>
     public string? Objective { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.ModelArguments.Device"/>
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.Device"/>
     public string? Device { get; set; }
 }

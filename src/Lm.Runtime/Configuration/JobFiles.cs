@@ -1,4 +1,4 @@
-using Lm.Runtime.Jobs;
+using Lm.Runtime.Data;
 
 namespace Lm.Runtime.Configuration;
 

@@ -8,44 +8,44 @@ namespace Lm.Runtime.Configuration;
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class TextDatasetAttribute : Attribute
 {
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.DatasetName"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.DatasetName"/>
     public string? DatasetName { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.DatasetConfigName"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.DatasetConfigName"/>
     public string? DatasetConfigName { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.TrainFile"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.TrainFile"/>
     public string? TrainFile { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.ValidationFile"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.ValidationFile"/>
     public string? ValidationFile { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.TextColumn"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.TextColumn"/>
     public string? TextColumn { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.MaxTrainSamples"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.MaxTrainSamples"/>
     public int MaxTrainSamples { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.MaxEvalSamples"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.MaxEvalSamples"/>
     public int MaxEvalSamples { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.BlockSize"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.BlockSize"/>
     public int BlockSize { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.MaxSeqLength"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.MaxSeqLength"/>
     public int MaxSeqLength { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.OverwriteCache"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.OverwriteCache"/>
     public bool OverwriteCache { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.ValidationSplitPercentage"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.ValidationSplitPercentage"/>
     public int ValidationSplitPercentage { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.PreprocessingNumWorkers"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.PreprocessingNumWorkers"/>
     public int PreprocessingNumWorkers { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.KeepLinebreaks"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.KeepLinebreaks"/>
     public bool KeepLinebreaks { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.LineByLine"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.LineByLine"/>
     public bool LineByLine { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.PadToMaxLength"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.PadToMaxLength"/>
     public bool PadToMaxLength { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.MlmProbability"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.MlmProbability"/>
     public double MlmProbability { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.WholeWordMask"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.WholeWordMask"/>
     public bool WholeWordMask { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.PadToMultipleOf"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.PadToMultipleOf"/>
     public int PadToMultipleOf { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.GroupBatchSize"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.GroupBatchSize"/>
     public int GroupBatchSize { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Jobs.DataArguments.GlobalConcatenation"/>
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.GlobalConcatenation"/>
     public bool GlobalConcatenation { get; set; }
 }

@@ -41,6 +41,8 @@ public sealed class TrainingAttribute : Attribute
     public double AdamEpsilon { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.MaxGradNorm"/>
     public double MaxGradNorm { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.LabelSmoothingFactor"/>
+    public double LabelSmoothingFactor { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.NumTrainEpochs"/>
     public double NumTrainEpochs { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.MaxSteps"/>

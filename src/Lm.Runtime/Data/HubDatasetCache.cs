@@ -1,4 +1,6 @@
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
+using Lm.Runtime.Hub;
 
 namespace Lm.Runtime.Data;
 
@@ -39,7 +41,7 @@ public static class HubDatasetCache
     /// The hub cache folder: <c>$HF_HUB_CACHE</c>, else <c>$HF_HOME/hub</c>, else <c>~/.cache/huggingface/hub</c>
     /// (the hub client's own default).
     /// </summary>
-    public static string DefaultHubCacheDir => Hub.HubSettings.DefaultCacheDir;
+    public static string DefaultHubCacheDir => HubSettings.DefaultCacheDir;
 
     /// <summary>
     /// The repository ids a dataset name may be cached under: <c>wikitext</c> moved to <c>Salesforce/wikitext</c>,
@@ -63,12 +65,14 @@ public static class HubDatasetCache
                 (configName is null ? "dataset 'wikitext' needs a config" : $"unknown config '{configName}' for dataset 'wikitext'") +
                 $"; the configs are: {string.Join(", ", WikitextConfigs)}");
 
+        // The config names a folder in the snapshot: a flag's value, so it must be one plain name.
+        if (configName is not null) SafePath.RequireName(configName, "--dataset-config-name");
         string hub = hubCacheDir ?? DefaultHubCacheDir;
+        var cache = new HubCache(hub, HubRepoKind.Dataset);
         var configsSeen = new SortedSet<string>(StringComparer.Ordinal);
         foreach (string repositoryId in RepositoryIds(datasetName))
         {
-            string snapshots = Path.Combine(hub, FolderName(repositoryId), "snapshots");
-            foreach (string snapshot in SnapshotsNewestFirst(Path.Combine(hub, FolderName(repositoryId)), snapshots))
+            foreach (string snapshot in SnapshotsNewestFirst(cache, repositoryId))
             {
                 string dataFolder = Path.Combine(snapshot, configName ?? "data");
                 if (Directory.Exists(dataFolder))
@@ -106,16 +110,16 @@ public static class HubDatasetCache
         return new DatasetSplits(Split(SplitNames[0]), Split(SplitNames[1]), Split(SplitNames[2]));
     }
 
-    private static IEnumerable<string> SnapshotsNewestFirst(string repositoryFolder, string snapshots)
+    /// <summary>
+    /// The snapshot <c>refs/main</c> names first (its content must be a commit id, LM0521 otherwise: it becomes a
+    /// folder name), then the others, newest first.
+    /// </summary>
+    private static IEnumerable<string> SnapshotsNewestFirst(HubCache cache, string repositoryId)
     {
+        string snapshots = Path.Combine(cache.RepoFolder(repositoryId), "snapshots");
         if (!Directory.Exists(snapshots)) yield break;
-        string refMain = Path.Combine(repositoryFolder, "refs", "main");
-        string? preferred = null;
-        if (File.Exists(refMain))
-        {
-            preferred = Path.Combine(snapshots, File.ReadAllText(refMain).Trim());
-            if (Directory.Exists(preferred)) yield return preferred;
-        }
+        string? preferred = cache.ResolveCommit(repositoryId, "main") is { } commit ? cache.SnapshotFolder(repositoryId, commit) : null;
+        if (preferred is not null && Directory.Exists(preferred)) yield return preferred;
         foreach (string snapshot in Directory.EnumerateDirectories(snapshots)
                      .OrderByDescending(Directory.GetLastWriteTimeUtc)
                      .ThenBy(s => s, StringComparer.Ordinal))

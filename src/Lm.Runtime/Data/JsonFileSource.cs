@@ -13,50 +13,43 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
     private IReadOnlyList<string>? _columns;
 
     /// <summary>The first object's keys.</summary>
-    public override IReadOnlyList<string> Columns => _columns ??= ReadObjects().Select(o => Keys(o.Element)).FirstOrDefault() ?? [];
+    public override IReadOnlyList<string> Columns => _columns ??= ReadObjects().Select(o => Keys(o.Element, o.Line)).FirstOrDefault() ?? [];
 
     public override IEnumerable<string> ReadRows()
     {
         string? column = null;
         foreach (var (element, line) in ReadObjects())
         {
-            column ??= ChooseTextColumn(FilePath, Keys(element), RequestedColumn);
-            if (!element.TryGetProperty(column, out var value))
+            column ??= ChooseTextColumn(FilePath, Keys(element, line), RequestedColumn);
+            if (!Text(line, () => element.TryGetProperty(column, out _)))
                 throw Malformed(line, $"the object has no '{column}' field");
+            var value = element.GetProperty(column);
             if (value.ValueKind != JsonValueKind.String)
                 throw Malformed(line, $"'{column}' is {value.ValueKind.ToString().ToLowerInvariant()}, not a string");
-            string text;
-            try
-            {
-                text = value.GetString()!;
-            }
-            catch (InvalidOperationException)
-            {
-                // A "\ud800" escape with no low surrogate: valid JSON, but no .NET string (nor UTF-8 for the tokenizer).
-                throw Malformed(line, $"'{column}' holds an unpaired UTF-16 surrogate escape");
-            }
-            yield return text;
+            yield return Text(line, () => value.GetString()!);
         }
     }
 
+    private List<string> Keys(JsonElement element, long line) => Text(line, () => element.EnumerateObject().Select(p => p.Name).ToList());
+
     /// <summary>
-    /// A key with a "\ud800" escape and no low surrogate is valid JSON but no .NET string: reading the columns or
-    /// looking up the text field would throw.
+    /// Reads a string of the document. JSON may escape half of a UTF-16 surrogate pair alone (<c>"\ud800"</c>), which no
+    /// .NET or Rust string holds: System.Text.Json throws when asked for it, HF's tokenizers refuse the text.
     /// </summary>
-    private static bool HasUnreadableKey(JsonElement element)
+    private T Text<T>(long line, Func<T> read)
     {
         try
         {
-            foreach (var property in element.EnumerateObject()) _ = property.Name;
-            return false;
+            return read();
         }
         catch (InvalidOperationException)
         {
-            return true;
+            throw new LmException(ErrorCodes.InvalidUtf16InJson,
+                (line >= 0 ? $"{FilePath}: line {line}: " : $"{FilePath}: array item {-line}: ") +
+                "a string holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is not text")
+            { File = FilePath, Line = line >= 0 ? (int)line : null };
         }
     }
-
-    private static List<string> Keys(JsonElement element) => element.EnumerateObject().Select(p => p.Name).ToList();
 
     private IEnumerable<(JsonElement Element, long Line)> ReadObjects() =>
         StartsWithArray() ? ReadArray() : ReadLines();
@@ -103,7 +96,6 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
             throw Malformed(line, $"not valid JSON ({FirstSentence(e.Message)})");
         }
         if (element.ValueKind != JsonValueKind.Object) throw Malformed(line, "expected a JSON object");
-        if (HasUnreadableKey(element)) throw Malformed(line, "a key holds an unpaired UTF-16 surrogate escape");
         return element;
     }
 
@@ -126,7 +118,6 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
             index++;
             if (element.ValueKind != JsonValueKind.Object)
                 throw new LmException(ErrorCodes.MalformedJson, $"{FilePath}: array item {index} is not a JSON object") { File = FilePath };
-            if (HasUnreadableKey(element)) throw Malformed(-index, "a key holds an unpaired UTF-16 surrogate escape");
             // Items of an array have no line of their own; report the item number instead.
             yield return (element, -index);
         }

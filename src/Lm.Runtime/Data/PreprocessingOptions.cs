@@ -1,5 +1,4 @@
 using Lm.Runtime.Errors;
-using Lm.Runtime.Jobs;
 
 namespace Lm.Runtime.Data;
 

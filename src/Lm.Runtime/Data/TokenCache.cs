@@ -47,10 +47,15 @@ public static class TokenCache
         string folder = EntryFolder(fingerprint, options);
         // The same rows may come from another path (a copy) or serve another split name: report the current ones.
         SplitStats Relabel(SplitStats stats) => stats with { Split = split, Source = source.Name };
-        if (!options.OverwriteCache && TryLoad(folder, fromCache: true, Relabel) is { } cached)
+        if (!options.OverwriteCache)
         {
-            log?.Invoke($"{split}: {cached.Count} examples from the token cache {folder}");
-            return cached;
+            if (TryLoad(folder, fromCache: true, encoder.VocabSize, out string? corruption, Relabel) is { } cached)
+            {
+                log?.Invoke($"{split}: {cached.Count} examples from the token cache {folder}");
+                return cached;
+            }
+            if (corruption is not null)
+                log?.Invoke($"warning {ErrorCodes.TokenCacheEntryCorrupt}: the token cache entry {folder} is corrupt ({corruption}); building it again");
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
@@ -67,8 +72,8 @@ public static class TokenCache
         {
             if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         }
-        return TryLoad(folder, fromCache: false, Relabel)
-            ?? throw new IOException($"the token cache entry {folder} could not be read back after writing it");
+        return TryLoad(folder, fromCache: false, encoder.VocabSize, out string? problem, Relabel)
+            ?? throw new IOException($"the token cache entry {folder} could not be read back after writing it{(problem is null ? "" : $": {problem}")}");
     }
 
     private static void Build(TextSource source, string split, ITextEncoder encoder, PreprocessingOptions options,
@@ -144,7 +149,7 @@ public static class TokenCache
         catch (IOException) when (Directory.Exists(folder))
         {
             // Another process published the same entry first; a complete one is as good as ours.
-            using (var theirs = TryLoad(folder, fromCache: true))
+            using (var theirs = TryLoad(folder, fromCache: true, vocabSize: null, out _))
             {
                 if (theirs is not null) return;
             }
@@ -183,43 +188,104 @@ public static class TokenCache
         }
     }
 
-    /// <summary>Loads a complete entry; null when the folder is missing, incomplete or inconsistent.</summary>
-    internal static LmDataset? TryLoad(string folder, bool fromCache, Func<SplitStats, SplitStats>? relabel = null)
+    /// <summary>
+    /// Loads a complete entry; null when the folder is missing or incomplete (<paramref name="corruption"/> null) or
+    /// when it is inconsistent (<paramref name="corruption"/> says how). Everything <see cref="LmDataset"/> reads
+    /// through raw pointers is checked first: file sizes, every offset in order and inside the tokens file, and
+    /// (with <paramref name="vocabSize"/>) every id inside the vocabulary, so a damaged entry is rebuilt instead of
+    /// reading outside the mapping or feeding the model an id its embedding lacks.
+    /// </summary>
+    internal static LmDataset? TryLoad(string folder, bool fromCache, int? vocabSize, out string? corruption,
+        Func<SplitStats, SplitStats>? relabel = null)
     {
-        var marker = TryReadMarker(folder);
+        var marker = TryReadMarker(folder, out corruption);
         if (marker is null) return null;
         try
         {
             string tokensPath = Path.Combine(folder, TokensFile(marker.ElementSize));
             string offsetsPath = Path.Combine(folder, OffsetsFile);
-            if (!File.Exists(tokensPath) || !File.Exists(offsetsPath)) return null;
-            if (new FileInfo(tokensPath).Length != marker.Tokens * marker.ElementSize) return null;
-            if (new FileInfo(offsetsPath).Length != (marker.Examples + 1) * sizeof(long)) return null;
-            long[] offsets = LmDataset.ReadOffsets(offsetsPath);
-            if (offsets.Length == 0 || offsets[0] != 0 || offsets[^1] != marker.Tokens) return null;
-            // Every interior offset too: one out of order would make an example read outside the mapped tokens.
-            for (int i = 1; i < offsets.Length; i++)
-                if (offsets[i] < offsets[i - 1] || offsets[i] - offsets[i - 1] > int.MaxValue) return null;
+            corruption = Check(marker, tokensPath, offsetsPath, vocabSize, out long[]? offsets);
+            if (corruption is not null) return null;
             var stats = relabel is null ? marker.Stats : relabel(marker.Stats);
-            return new LmDataset(tokensPath, marker.ElementSize, offsets, stats, folder, fromCache);
+            return new LmDataset(tokensPath, marker.ElementSize, offsets!, stats, folder, fromCache);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            corruption = e.Message;
             return null;
         }
     }
 
-    private static CompletionRecord? TryReadMarker(string folder)
+    private static string? Check(CompletionRecord marker, string tokensPath, string offsetsPath, int? vocabSize, out long[]? offsets)
     {
+        offsets = null;
+        if (marker.Stats is null) return $"{CompletionMarker} has no stats";
+        if (marker.Examples is < 1 or >= int.MaxValue) return $"{CompletionMarker} counts {marker.Examples} examples";
+        if (marker.Tokens < 0 || marker.Tokens > long.MaxValue / 4) return $"{CompletionMarker} counts {marker.Tokens} tokens";
+        if (!File.Exists(tokensPath) || !File.Exists(offsetsPath)) return "a data file is missing";
+        long tokensBytes = new FileInfo(tokensPath).Length, offsetsBytes = new FileInfo(offsetsPath).Length;
+        if (tokensBytes != marker.Tokens * marker.ElementSize)
+            return $"{Path.GetFileName(tokensPath)} has {tokensBytes} bytes, {CompletionMarker} says {marker.Tokens * marker.ElementSize}";
+        if (offsetsBytes != (marker.Examples + 1) * sizeof(long))
+            return $"{OffsetsFile} has {offsetsBytes} bytes, {CompletionMarker} says {(marker.Examples + 1) * sizeof(long)}";
+        long[] read = LmDataset.ReadOffsets(offsetsPath);
+        if (read[0] != 0 || read[^1] != marker.Tokens) return $"{OffsetsFile} does not span the {marker.Tokens} tokens";
+        for (int i = 1; i < read.Length; i++)
+        {
+            // Offsets never go back and lengths are ints (LmDataset.GetLength): with the ends fixed above, every
+            // example then lies inside the tokens file.
+            long length = read[i] - read[i - 1];
+            if (length is < 0 or > int.MaxValue) return $"{OffsetsFile}: example {i - 1} has length {length}";
+        }
+        if (vocabSize is int size && FirstIdOutside(tokensPath, marker.ElementSize, size) is long bad)
+            return $"{Path.GetFileName(tokensPath)} holds id {bad}, outside the tokenizer's vocabulary of {size}";
+        offsets = read;
+        return null;
+    }
+
+    /// <summary>The first id of the tokens file that is not in [0, <paramref name="vocabSize"/>), or null.</summary>
+    private static long? FirstIdOutside(string tokensPath, int elementSize, int vocabSize)
+    {
+        using var stream = new FileStream(tokensPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        byte[] buffer = new byte[1 << 20];
+        int filled = 0, read;
+        while ((read = stream.Read(buffer, filled, buffer.Length - filled)) > 0)
+        {
+            filled += read;
+            int whole = filled - filled % elementSize;
+            if (elementSize == 2)
+            {
+                foreach (ushort id in MemoryMarshal.Cast<byte, ushort>(buffer.AsSpan(0, whole)))
+                    if (id >= vocabSize) return id;
+            }
+            else
+            {
+                foreach (int id in MemoryMarshal.Cast<byte, int>(buffer.AsSpan(0, whole)))
+                    if ((uint)id >= (uint)vocabSize) return id;
+            }
+            buffer.AsSpan(whole, filled - whole).CopyTo(buffer);
+            filled -= whole;
+        }
+        return null;
+    }
+
+    private static CompletionRecord? TryReadMarker(string folder, out string? corruption)
+    {
+        corruption = null;
         string path = Path.Combine(folder, CompletionMarker);
         if (!File.Exists(path)) return null;
         try
         {
             var marker = JsonSerializer.Deserialize<CompletionRecord>(File.ReadAllBytes(path), MarkerJson);
-            return marker is { Format: FormatVersion, ElementSize: 2 or 4, Stats: not null } ? marker : null;
+            if (marker is { Format: FormatVersion, ElementSize: 2 or 4 }) return marker;
+            // An entry of another format version was written by another lm-tune release: not damage, just not ours.
+            if (marker is not null && marker.Format != FormatVersion) return null;
+            corruption = $"{CompletionMarker} has element size {marker?.ElementSize}";
+            return null;
         }
         catch (Exception e) when (e is JsonException or IOException)
         {
+            corruption = $"{CompletionMarker} is unreadable: {e.Message}";
             return null;
         }
     }

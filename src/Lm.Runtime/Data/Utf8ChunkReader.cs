@@ -17,6 +17,7 @@ internal sealed class Utf8ChunkReader : IDisposable
 
     private readonly FileStream _stream;
     private readonly string _path;
+    private readonly int _chunkBytes;
     private byte[] _bytes;
     private int _carry;          // bytes after the last '\n' of the previous read, moved to the front
     private long _carryOffset;   // file offset of _bytes[0]
@@ -28,7 +29,8 @@ internal sealed class Utf8ChunkReader : IDisposable
     {
         _path = path;
         _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        _bytes = new byte[Math.Max(16, chunkBytes)];
+        _chunkBytes = Math.Max(16, chunkBytes);
+        _bytes = new byte[_chunkBytes];
     }
 
     /// <summary>The decoded characters of the current chunk.</summary>
@@ -42,6 +44,9 @@ internal sealed class Utf8ChunkReader : IDisposable
     /// <summary>Reads the next chunk; false at the end of the file.</summary>
     public bool Read()
     {
+        // A line longer than a chunk grew the buffers to its size; the rows cut from it are strings of their own by
+        // now, so the next chunk goes back to the usual size instead of keeping a copy of the longest line alive.
+        if (_chars.Length > 2 * _chunkBytes) _chars = Array.Empty<char>();
         while (true)
         {
             if (!_eof)
@@ -73,8 +78,20 @@ internal sealed class Utf8ChunkReader : IDisposable
             ChunkFirstLine = _lineNumber;
             _lineNumber += Chunk.Count('\n');
             _carryOffset += cut;
-            _bytes.AsSpan(cut, _carry - cut).CopyTo(_bytes);
-            _carry -= cut;
+            int rest = _carry - cut;
+            if (_bytes.Length > _chunkBytes && rest <= _chunkBytes / 2)
+            {
+                // Release the grown byte buffer before the caller makes its rows: with a 20 MB line the bytes,
+                // the decoded chunk and the row would otherwise all be alive at once.
+                var smaller = new byte[_chunkBytes];
+                _bytes.AsSpan(cut, rest).CopyTo(smaller);
+                _bytes = smaller;
+            }
+            else
+            {
+                _bytes.AsSpan(cut, rest).CopyTo(_bytes);
+            }
+            _carry = rest;
             return true;
         }
     }

@@ -28,6 +28,19 @@ public static partial class ErrorCodes
     public const string QuickstartDataMissing = "LM0512";
     /// <summary>A command was cancelled (Ctrl+C) before training started or outside it: nothing was saved.</summary>
     public const string CommandCancelled = "LM0513";
+    /// <summary>
+    /// A name from outside (a hub's answer, a JSON file, a flag) that would become part of a path is not a plain
+    /// relative name: rooted, <c>..</c>, control characters, backslash, drive letter, or it leads out of its folder.
+    /// </summary>
+    public const string UnsafePathName = "LM0520";
+    /// <summary>A commit id (the hub's <c>X-Repo-Commit</c>, a cached <c>refs/</c> file) is not 40 lowercase hex digits.</summary>
+    public const string InvalidCommitId = "LM0521";
+    /// <summary><c>--model-revision</c> is not a branch, tag or commit name.</summary>
+    public const string InvalidRevision = "LM0522";
+    /// <summary>A hub token would be sent in clear text: <c>HF_ENDPOINT</c> is plain http to a host that is not loopback.</summary>
+    public const string TokenOverPlainHttp = "LM0523";
+    /// <summary><c>HF_ENDPOINT</c> is not an absolute http:// or https:// address.</summary>
+    public const string InvalidHubEndpoint = "LM0524";
     /// <summary>An unexpected failure (a defect): the message says what failed; <c>--verbose</c> shows the stack trace.</summary>
     public const string UnexpectedFailure = "LM0599";
 }

@@ -28,4 +28,10 @@ public static partial class ErrorCodes
     public const string MalformedParquet = "LM0312";
     /// <summary>Collation needs a token the tokenizer lacks: a mask token for masked LM, a pad token to pad.</summary>
     public const string TokenizerLacksSpecialToken = "LM0313";
+
+    /// <summary>A JSON / JSON Lines data file holds a string with an unpaired UTF-16 surrogate escape.</summary>
+    public const string InvalidUtf16InJson = "LM0320";
+
+    /// <summary>(Warning) A token cache entry was corrupt; it is dropped and built again.</summary>
+    public const string TokenCacheEntryCorrupt = "LM0321";
 }

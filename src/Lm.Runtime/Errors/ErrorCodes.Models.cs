@@ -49,4 +49,19 @@ public static partial class ErrorCodes
 
     /// <summary>An input sequence is longer than the model's position embeddings.</summary>
     public const string SequenceTooLong = "LM0116";
+
+    /// <summary>The whole model's parameters would not fit in the memory available to the process.</summary>
+    public const string ModelTooLarge = "LM0120";
+
+    /// <summary>A config.json size is beyond what lm-tune builds (a product overflows, more layers than the limit).</summary>
+    public const string ModelConfigOutOfBounds = "LM0121";
+
+    /// <summary>generation_config.json holds a value of the wrong type or out of range.</summary>
+    public const string InvalidGenerationConfig = "LM0122";
+
+    /// <summary>The model's loss or logits are NaN or infinite: its weights hold non-finite values.</summary>
+    public const string ModelOutputNotFinite = "LM0123";
+
+    /// <summary>A Llama-family config's rope_scaling names a type lm-tune does not implement, or lacks a value it needs.</summary>
+    public const string RopeScalingUnsupported = "LM0140";
 }

@@ -16,4 +16,16 @@ public static partial class ErrorCodes
 
     /// <summary>The tokenizer files could not be written to the folder asked for.</summary>
     public const string TokenizerSaveFailed = "LM0205";
+
+    /// <summary>A tokenizer file's value has the wrong type (tokenizer_config.json <c>"model_max_length": "long"</c>).</summary>
+    public const string TokenizerValueInvalid = "LM0220";
+
+    /// <summary>A token id in a tokenizer file is negative or beyond the vocabulary.</summary>
+    public const string TokenIdOutOfRange = "LM0221";
+
+    /// <summary>A tokenizer.json regular expression uses a construct lm-tune cannot match exactly as Oniguruma does.</summary>
+    public const string TokenizerRegexUnsupported = "LM0240";
+
+    /// <summary>tokenizer_config.json asks for a bos or eos token around each text but names no such token.</summary>
+    public const string TokenizerTemplateTokenMissing = "LM0241";
 }

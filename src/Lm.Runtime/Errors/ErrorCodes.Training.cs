@@ -12,4 +12,19 @@ public static partial class ErrorCodes
     public const string TrainingCancelled = "LM0413";
     /// <summary>The training or evaluation data yields no batch.</summary>
     public const string NoTrainingData = "LM0414";
+
+    /// <summary>A checkpoint's trainer_state.json has a value of the wrong type or out of range.</summary>
+    public const string TrainerStateInvalid = "LM0430";
+
+    /// <summary>A checkpoint's rng_state.json is not a random generator state this libtorch can restore.</summary>
+    public const string RngStateInvalid = "LM0431";
+
+    /// <summary>A checkpoint's optimizer state (optimizer.json, optimizer.safetensors) does not fit the model or is out of range.</summary>
+    public const string OptimizerStateInvalid = "LM0432";
+
+    /// <summary>A checkpoint's scheduler.json has a value of the wrong type or out of range.</summary>
+    public const string SchedulerStateInvalid = "LM0433";
+
+    /// <summary>A checkpoint's trainer_progress.json has a value of the wrong type or out of range.</summary>
+    public const string TrainerProgressInvalid = "LM0434";
 }

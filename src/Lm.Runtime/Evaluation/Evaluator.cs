@@ -3,7 +3,6 @@ using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Models;
 using Lm.Runtime.Native;
-using Lm.Runtime.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,14 +29,17 @@ public sealed class Evaluator
     private readonly int _batchSize;
     private readonly Device? _device;
     private readonly Tensor? _initialRandomState;
+    private readonly double _labelSmoothingFactor;
 
-    public Evaluator(LanguageModel model, IBatchSource data, int batchSize, Device? device = null)
+    /// <summary>Evaluates <paramref name="model"/> on <paramref name="data"/>; with a <paramref name="labelSmoothingFactor"/> other than 0 the loss is <see cref="LabelSmoother"/>'s, as HF's Trainer evaluates.</summary>
+    public Evaluator(LanguageModel model, IBatchSource data, int batchSize, Device? device = null, double labelSmoothingFactor = 0)
     {
         if (batchSize <= 0) throw new LmException(ErrorCodes.InvalidArgument, $"per_device_eval_batch_size must be positive, got {batchSize}");
         _model = model;
         _data = data;
         _batchSize = batchSize;
         _device = device;
+        _labelSmoothingFactor = labelSmoothingFactor;
         _initialRandomState = data.GetRandomState()?.clone().DetachFromDisposeScope();
     }
 
@@ -66,11 +68,19 @@ public sealed class Evaluator
                 int count = Math.Min(_batchSize, _data.Count - start);
                 using var batch = Collate(start, count);
                 var output = _model.Forward(batch.InputIds, batch.AttentionMask);
-                var loss = _model.Objective == TrainingObjective.CausalLm
-                    ? LanguageModel.CausalLmLoss(output.Logits, batch.Labels)
-                    : LanguageModel.MaskedLmLoss(output.Logits, batch.Labels);
+                var loss = _labelSmoothingFactor != 0
+                    ? LabelSmoother.Loss(output.Logits, batch.Labels, _labelSmoothingFactor, _model.Objective == TrainingObjective.CausalLm)
+                    : _model.Objective == TrainingObjective.CausalLm
+                        ? LanguageModel.CausalLmLoss(output.Logits, batch.Labels)
+                        : LanguageModel.MaskedLmLoss(output.Logits, batch.Labels);
+                float batchLoss = loss.item<float>();
+                // Non-finite logits would end as eval_loss NaN (null in JSON) and exit 0. Only a loss that is not
+                // finite needs the look at the logits: a masked-LM batch without masked positions gives HF's NaN loss
+                // from finite ones.
+                if (!float.IsFinite(batchLoss))
+                    LanguageModel.RequireFiniteLogits(output.Logits, ", so the evaluation loss is not a number");
                 // HF keeps the batch loss in float32 and repeats it once per example of the batch.
-                weightedLoss += loss.item<float>() * (double)count;
+                weightedLoss += batchLoss * (double)count;
                 var (hits, total) = Accuracy(output.Logits, batch.Labels);
                 correct += hits;
                 predicted += total;

@@ -1,4 +1,5 @@
 using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
 using static TorchSharp.torch;
 
 namespace Lm.Runtime.Generation;
@@ -31,6 +32,8 @@ public static class FillMask
         using var scope = NewDisposeScope();
         var ids = tensor(inputIds.ToArray(), dtype: ScalarType.Int64).unsqueeze(0);
         var scores = logits(ids)[0].to(ScalarType.Float32);
+        // NaN scores would come back as null probabilities in the JSON with exit 0.
+        LanguageModel.RequireFiniteLogits(scores, ", so no token can be ranked");
         var predictions = new List<MaskPrediction>();
         foreach (int position in positions)
         {

@@ -1,3 +1,5 @@
+using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +18,34 @@ public static class TextGenerator
     /// <paramref name="maxPositions"/> bounds prompt + output (the model's position embeddings).
     /// </summary>
     public static GenerationResult Generate(Func<Tensor, Tensor> logits, IReadOnlyList<long> promptIds, GenerationOptions options,
-        int maxPositions, CancellationToken cancellation = default)
+        int maxPositions, CancellationToken cancellation = default) =>
+        Generate(sequence => logits(tensor(sequence.ToArray(), dtype: ScalarType.Int64).unsqueeze(0)), promptIds, options, maxPositions, cancellation);
+
+    /// <summary>
+    /// Continues <paramref name="promptIds"/> with <paramref name="model"/> on its device. With <paramref name="useCache"/>
+    /// (HF's <c>use_cache=True</c>) and a model that supports it, the prompt runs once (prefill) and each step then
+    /// runs only the newest token against the cached keys and values; without, every step reruns the whole sequence.
+    /// Both choose the same tokens.
+    /// </summary>
+    public static GenerationResult Generate(LanguageModel model, IReadOnlyList<long> promptIds, GenerationOptions options,
+        bool useCache = true, CancellationToken cancellation = default)
+    {
+        var device = model.parameters().First().device;
+        if (!useCache || !model.SupportsKeyValueCache)
+            return Generate(ids => model.Forward(ids.to(device)).Logits, promptIds, options, model.MaxPositions, cancellation);
+        using var cache = new KeyValueCache(model.Config.LayerCount);
+        return Generate(sequence =>
+        {
+            // The tokens the cache has not seen: the whole prompt first, then the one chosen last.
+            long[] fresh = sequence.Skip((int)cache.Length).ToArray();
+            using var ids = tensor(fresh, dtype: ScalarType.Int64).unsqueeze(0);
+            return model.Forward(ids.to(device), null, cache).Logits;
+        }, promptIds, options, model.MaxPositions, cancellation);
+    }
+
+    /// <summary>The loop: <paramref name="logits"/> gives <c>[1, n, vocab]</c> logits whose last row scores the next token.</summary>
+    private static GenerationResult Generate(Func<List<long>, Tensor> logits, IReadOnlyList<long> promptIds, GenerationOptions options,
+        int maxPositions, CancellationToken cancellation)
     {
         options.Validate();
         if (promptIds.Count == 0)
@@ -48,12 +77,13 @@ public static class TextGenerator
         return new GenerationResult(generated, stopReason);
     }
 
-    private static long NextToken(Func<Tensor, Tensor> logits, List<long> sequence, GenerationOptions options, torch.Generator? generator)
+    private static long NextToken(Func<List<long>, Tensor> logits, List<long> sequence, GenerationOptions options, torch.Generator? generator)
     {
         using var scope = NewDisposeScope();
-        var ids = tensor(sequence.ToArray(), dtype: ScalarType.Int64).unsqueeze(0);
-        var all = logits(ids);
+        var all = logits(sequence);
         var scores = all[.., ^1, ..].to(ScalarType.Float32);
+        // NaN logits make argmax pick an arbitrary id and multinomial fail inside libtorch; HF raises on sampling.
+        LanguageModel.RequireFiniteLogits(scores, ", so no next token can be chosen");
         if (!options.DoSample) return scores.argmax(-1).item<long>();
         var warped = LogitsWarpers.Apply(scores, options);
         var probabilities = warped.softmax(-1);

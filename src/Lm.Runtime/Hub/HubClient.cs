@@ -2,8 +2,10 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Hub;
 
@@ -36,7 +38,11 @@ public sealed class HubClient : IDisposable
     public HubClient(HubSettings settings, HubRepoKind kind = HubRepoKind.Model, HttpMessageHandler? handler = null)
     {
         _settings = settings;
-        _endpoint = new Uri(settings.Endpoint.TrimEnd('/') + "/");
+        if (!Uri.TryCreate(settings.Endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var endpoint)
+            || endpoint.Scheme is not ("http" or "https") || endpoint.Host.Length == 0)
+            throw new LmException(ErrorCodes.InvalidHubEndpoint,
+                $"HF_ENDPOINT '{SafePath.Printable(settings.Endpoint)}' is not an http:// or https:// address; unset it to use the default hub");
+        _endpoint = endpoint;
         // Redirects are followed by hand: the hub redirects LFS files to a CDN on another host, which must
         // not receive the token.
         _http = new HttpClient(handler ?? new SocketsHttpHandler { AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None })
@@ -61,6 +67,7 @@ public sealed class HubClient : IDisposable
     /// </summary>
     public async Task<string> DownloadModelAsync(string repoId, string revision, CancellationToken cancellation)
     {
+        HubCache.RequireRevision(revision);
         var config = await DownloadFileAsync(repoId, revision, "config.json", cancellation)
             ?? throw new LmException(ErrorCodes.HubFileMissing, $"hub repository '{repoId}' ({revision}) has no config.json; it is not a transformers model");
         // Later files come from the commit config.json resolved to, so the snapshot is one consistent revision.
@@ -71,7 +78,7 @@ public sealed class HubClient : IDisposable
             var index = await DownloadFileAsync(repoId, commit, "model.safetensors.index.json", cancellation)
                 ?? throw new LmException(ErrorCodes.HubFileMissing,
                     $"hub repository '{repoId}' has no model.safetensors or model.safetensors.index.json (lm-tune reads safetensors weights only, not pytorch_model.bin)");
-            foreach (string shard in ShardNames(index.Path))
+            foreach (string shard in ShardNames(index.Path, repoId))
             {
                 _ = await DownloadFileAsync(repoId, commit, shard, cancellation)
                     ?? throw new LmException(ErrorCodes.HubFileMissing, $"hub repository '{repoId}' lists shard '{shard}' in its index but does not have it");
@@ -90,6 +97,8 @@ public sealed class HubClient : IDisposable
     /// </summary>
     public async Task<string?> DownloadParquetFolderAsync(string repoId, string revision, string folder, CancellationToken cancellation)
     {
+        HubCache.RequireRevision(revision);
+        SafePath.RequireRelativePath(folder, $"the dataset folder of {repoId}");
         var address = new Uri(_endpoint, $"api/{_pathPrefix}{repoId}/tree/{Uri.EscapeDataString(revision)}/{string.Join('/', folder.Split('/').Select(Uri.EscapeDataString))}");
         using var response = await SendAsync(HttpMethod.Get, address, 0, followAbsoluteRedirects: false, repoId, folder, cancellation);
         string? errorCode = Header(response, "X-Error-Code");
@@ -97,15 +106,27 @@ public sealed class HubClient : IDisposable
         ThrowForRepositoryErrors(response, errorCode, repoId, revision, folder);
         if (!response.IsSuccessStatusCode)
             throw new LmException(ErrorCodes.HubDownloadFailed, $"{repoId}/{folder}: listing failed, the hub answered {(int)response.StatusCode} {response.ReasonPhrase}");
-        var listing = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellation)) as JsonArray
-            ?? throw new LmException(ErrorCodes.HubDownloadFailed, $"{repoId}/{folder}: the hub's file listing is not a JSON array");
+        JsonArray? listing;
+        try
+        {
+            listing = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellation)) as JsonArray;
+        }
+        catch (JsonException)
+        {
+            listing = null;
+        }
+        if (listing is null)
+            throw new LmException(ErrorCodes.HubDownloadFailed, $"{repoId}/{folder}: the hub's file listing is not a JSON array");
         var files = listing.OfType<JsonObject>()
-            .Where(e => e["type"]?.GetValue<string>() == "file")
-            .Select(e => e["path"]?.GetValue<string>())
+            .Where(e => StringValue(e["type"]) == "file")
+            .Select(e => StringValue(e["path"]))
             .OfType<string>()
             .Where(p => p.EndsWith(".parquet", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
             .ToList();
+        // The listing names the files the cache will hold: every one is checked before the first download.
+        foreach (string file in files)
+            SafePath.RequireRelativePath(file, $"a file name in the hub's listing of {repoId}/{folder}");
         return files.Count == 0 ? null : await DownloadFilesAsync(repoId, revision, files, cancellation);
     }
 
@@ -115,6 +136,8 @@ public sealed class HubClient : IDisposable
     /// </summary>
     public async Task<string?> DownloadFilesAsync(string repoId, string revision, IReadOnlyList<string> files, CancellationToken cancellation)
     {
+        HubCache.RequireRevision(revision);
+        foreach (string file in files) SafePath.RequireRelativePath(file, $"a file name asked of {repoId}");
         string? commit = null;
         foreach (string file in files)
         {
@@ -140,6 +163,7 @@ public sealed class HubClient : IDisposable
     {
         if (_settings.Offline)
             throw new InvalidOperationException("HubClient must not be used when HF_HUB_OFFLINE is set; resolve from the cache instead");
+        SafePath.RequireRelativePath(fileName, $"a file name asked of {repoId}");
         string? knownCommit = Cache.ResolveCommit(repoId, revision);
         if (knownCommit is not null && Cache.IsKnownMissing(repoId, knownCommit, fileName) && HubCache.IsCommitHash(revision))
             return null;
@@ -182,8 +206,14 @@ public sealed class HubClient : IDisposable
         if (commit is null || etag is null)
             throw new LmException(ErrorCodes.HubDownloadFailed,
                 $"{repoId}/{fileName}: {_settings.Endpoint} did not send the X-Repo-Commit and ETag headers a Hugging Face hub sends; is HF_ENDPOINT a hub?");
+        // The commit names the snapshot folder: a server must not choose where files go.
+        HubCache.RequireCommit(commit, $"the X-Repo-Commit header the hub sent for {repoId}/{fileName}");
         long? size = long.TryParse(Header(response, "X-Linked-Size"), out long linked) ? linked : response.Content.Headers.ContentLength;
         var location = response.Headers.Location is { } redirect ? new Uri(address, redirect) : address;
+        // The bytes are fetched from there: only the web, never file:// or another scheme the server names.
+        if (location.Scheme is not ("http" or "https"))
+            throw new LmException(ErrorCodes.HubDownloadFailed,
+                $"{repoId}/{fileName}: the hub redirected to '{SafePath.Printable(location.OriginalString)}', which is not an http(s) address");
         etag = NormalizeEtag(etag);
         // The etag names a file in blobs/: anything but a plain token would escape that folder.
         if (etag.Length == 0 || !etag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
@@ -193,7 +223,7 @@ public sealed class HubClient : IDisposable
 
     private async Task DownloadBlobAsync(string repoId, string fileName, HubFileMetadata metadata, string blob, CancellationToken cancellation)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
+        Cache.CreateBlobsFolder(repoId);
         string incomplete = blob + ".incomplete";
         for (int attempt = 1; ; attempt++)
         {
@@ -260,7 +290,16 @@ public sealed class HubClient : IDisposable
             request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
             if (rangeStart > 0) request.Headers.Range = new RangeHeaderValue(rangeStart, null);
             if (_settings.Token is not null && address.Host == _endpoint.Host && address.Port == _endpoint.Port)
+            {
+                // Refused rather than silently dropped: a user who set a token expects it to be used, and a
+                // request without it would fail later with a less helpful "not found".
+                if (address.Scheme != Uri.UriSchemeHttps && !IsLoopback(address))
+                    throw new LmException(ErrorCodes.TokenOverPlainHttp,
+                        $"HF_TOKEN (or $HF_HOME/token) is set and HF_ENDPOINT {_settings.Endpoint} is plain {address.Scheme} to {address.Host}, " +
+                        "which is not this machine: the token would travel in clear text, so nothing was sent. " +
+                        "Use an https:// endpoint, or remove the token for this endpoint");
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _settings.Token);
+            }
             HttpResponseMessage response;
             try
             {
@@ -277,6 +316,9 @@ public sealed class HubClient : IDisposable
             // huggingface_hub follows relative redirects (renamed repositories) and stops at absolute ones (the CDN).
             if (next.IsAbsoluteUri && !followAbsoluteRedirects) return response;
             address = new Uri(address, next);
+            if (address.Scheme is not ("http" or "https"))
+                throw new LmException(ErrorCodes.HubDownloadFailed,
+                    $"{repoId}/{fileName}: the hub redirected to '{SafePath.Printable(address.OriginalString)}', which is not an http(s) address");
             response.Dispose();
         }
     }
@@ -336,13 +378,41 @@ public sealed class HubClient : IDisposable
         return Convert.ToHexStringLower(sha1.GetHashAndReset());
     }
 
-    private static IEnumerable<string> ShardNames(string indexPath)
+    /// <summary>
+    /// The shard files a downloaded index names, each checked to be a safe relative path before the first of them is
+    /// downloaded: the index comes from the server, and its names become files in the snapshot.
+    /// </summary>
+    private static List<string> ShardNames(string indexPath, string repoId)
     {
-        var index = JsonNode.Parse(File.ReadAllText(indexPath)) as JsonObject;
+        JsonObject? index;
+        try
+        {
+            index = JsonNode.Parse(File.ReadAllText(indexPath)) as JsonObject;
+        }
+        catch (JsonException e)
+        {
+            throw new LmException(ErrorCodes.ShardIndexInvalid, $"{indexPath}: the safetensors index of {repoId} is not valid JSON: {e.Message}", e) { File = indexPath };
+        }
         if (index?["weight_map"] is not JsonObject map)
             throw new LmException(ErrorCodes.HubFileMissing, $"{indexPath}: the safetensors index has no weight_map") { File = indexPath };
-        return map.Select(p => p.Value?.GetValue<string>()).OfType<string>().Distinct().Order(StringComparer.Ordinal);
+        var shards = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var (tensor, value) in map)
+        {
+            string shard = StringValue(value) ?? throw new LmException(ErrorCodes.ShardIndexInvalid,
+                $"{indexPath}: weight_map maps '{tensor}' to {value?.ToJsonString() ?? "null"}, not to a shard file name") { File = indexPath };
+            shards.Add(SafePath.RequireRelativePath(shard, $"a shard name in {repoId}'s model.safetensors.index.json"));
+        }
+        return shards.ToList();
     }
+
+    /// <summary>A JSON string's value; null for anything else (a number where the hub sends a name).</summary>
+    private static string? StringValue(JsonNode? node) =>
+        node is JsonValue value && value.TryGetValue(out string? text) ? text : null;
+
+    /// <summary>This machine: <c>localhost</c>, 127.0.0.0/8 or ::1. Only there may a token travel over plain http.</summary>
+    private static bool IsLoopback(Uri address) =>
+        string.Equals(address.IdnHost.TrimEnd('.'), "localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(address.IdnHost.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 
     private static bool IsTransient(Exception e, CancellationToken cancellation) =>
         !cancellation.IsCancellationRequested && e is IOException or HttpRequestException or OperationCanceledException;

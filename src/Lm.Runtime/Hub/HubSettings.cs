@@ -16,7 +16,11 @@ public sealed record HubSettings
     /// <summary>Never touch the network; only cached files are used.</summary>
     public bool Offline { get; init; }
 
-    /// <summary>Sent as <c>Authorization: Bearer</c> to the endpoint's host only.</summary>
+    /// <summary>
+    /// Sent as <c>Authorization: Bearer</c> to the endpoint's host only, and only over https or to this machine
+    /// (<c>localhost</c>, 127.0.0.0/8, <c>::1</c>): a plain http endpoint elsewhere is refused with LM0523 rather
+    /// than given the token in clear text.
+    /// </summary>
     public string? Token { get; init; }
 
     /// <summary><c>HF_HOME</c>, else <c>$XDG_CACHE_HOME/huggingface</c>, else <c>~/.cache/huggingface</c>.</summary>

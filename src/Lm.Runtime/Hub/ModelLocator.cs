@@ -9,10 +9,15 @@ namespace Lm.Runtime.Hub;
 /// </summary>
 public static class ModelLocator
 {
-    /// <summary>Finds or downloads <paramref name="modelNameOrPath"/>; throws LM0501 when it is nowhere to be had.</summary>
+    /// <summary>
+    /// Finds or downloads <paramref name="modelNameOrPath"/>; throws LM0501 when it is nowhere to be had, LM0522 when
+    /// <paramref name="revision"/> is no branch, tag or commit name (it becomes a path in the cache, so <c>../x</c>
+    /// is refused whatever the model).
+    /// </summary>
     public static async Task<string> ResolveAsync(string modelNameOrPath, string revision, HubSettings settings,
         Action<string>? log, CancellationToken cancellation)
     {
+        HubCache.RequireRevision(revision);
         if (Directory.Exists(modelNameOrPath))
             return ResolveLocalFolder(modelNameOrPath, revision);
         if (!HubCache.IsRepoId(modelNameOrPath))

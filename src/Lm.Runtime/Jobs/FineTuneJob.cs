@@ -1,9 +1,13 @@
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Lm.Runtime.Checkpoints;
+using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Models;
 using Lm.Runtime.Training;
+using Lm.Schema;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Jobs;
 
@@ -38,15 +42,7 @@ public sealed class FineTuneJob
     }
 
     /// <summary>The schema name closest to <paramref name="unknown"/>, for "did you mean" messages.</summary>
-    public static string? NearestFieldName(string unknown)
-    {
-        string key = unknown.TrimStart('-').Replace('-', '_').ToLowerInvariant();
-        var best = Fields
-            .Select(f => (f.Name, Distance: EditDistance(key, f.Name)))
-            .OrderBy(p => p.Distance)
-            .First();
-        return best.Distance <= Math.Max(2, key.Length / 3) ? best.Name : null;
-    }
+    public static string? NearestFieldName(string unknown) => Suggestion.Nearest(unknown, Fields.Select(f => f.Name));
 
     /// <summary>Reads a job from a flat JSON object with HF names; unknown keys and wrong types are LM errors.</summary>
     public static FineTuneJob FromJson(JsonObject json)
@@ -55,6 +51,8 @@ public sealed class FineTuneJob
         {
             ["model"] = new(), ["data"] = new(), ["training"] = new(),
         };
+        // A lone surrogate escape would surface as an InvalidOperationException deep inside deserialization.
+        JsonFields.RequireText(json, "job configuration", ErrorCodes.ArgumentTypeMismatch);
         foreach (var (key, value) in json)
         {
             if (!FieldsByName.TryGetValue(key, out var field))
@@ -147,11 +145,11 @@ public sealed class FineTuneJob
         Require(Data.PadToMultipleOf is null || Data.PadToMultipleOf > 0, "pad_to_multiple_of", $"must be positive, got {Data.PadToMultipleOf}");
     }
 
-    /// <summary>The objective: explicit, else from the model type (gpt2 → clm; roberta, bert → mlm).</summary>
+    /// <summary>The objective: explicit, else from the model type (gpt2, llama, qwen2, mistral → clm; roberta, bert → mlm).</summary>
     public static string ObjectiveFor(string? explicitObjective, string modelType) =>
         explicitObjective ?? modelType switch
         {
-            "gpt2" => "clm",
+            "gpt2" or "llama" or "qwen2" or "mistral" => "clm",
             "roberta" or "bert" => "mlm",
             _ => throw new LmException(ErrorCodes.InvalidArgument,
                 $"objective cannot be inferred for model_type '{modelType}'; pass objective clm or mlm"),
@@ -185,33 +183,12 @@ public sealed class FineTuneJob
 
     private static List<JobField> BuildFields()
     {
-        var fields = new List<JobField>();
-        foreach (var (section, type) in new[] { ("model", typeof(ModelArguments)), ("data", typeof(DataArguments)), ("training", typeof(TrainingArguments)) })
+        var sections = new Dictionary<string, Type>
         {
-            foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
-            {
-                if (property.GetCustomAttribute<JsonPropertyNameAttribute>() is null) continue;
-                fields.Add(JobField.FromProperty(section, property));
-            }
-        }
-        return fields;
-    }
-
-    private static int EditDistance(string a, string b)
-    {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (int j = 0; j <= b.Length; j++) previous[j] = j;
-        for (int i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-            {
-                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + cost);
-            }
-            (previous, current) = (current, previous);
-        }
-        return previous[b.Length];
+            [JobSchema.Model] = typeof(ModelArguments),
+            [JobSchema.Data] = typeof(DataArguments),
+            [JobSchema.Training] = typeof(TrainingArguments),
+        };
+        return JobSchema.Fields.Select(f => JobField.FromSchema(f, sections[f.Section])).ToList();
     }
 }

@@ -12,7 +12,7 @@ namespace Lm.Runtime.Jobs;
 /// </code>
 /// A <c>&lt;LanguageModelFineTune Config="WikiGpt2"/&gt;</c> item picks the attribute whose <see cref="ConfigType"/>
 /// is that name (full name, or simple name when it is unique), else the one whose <see cref="JobName"/> is it.
-/// Item metadata overrides values of <see cref="Json"/>.
+/// Item metadata fills what <see cref="Json"/> leaves unset; a value set in both must agree (LM1009).
 /// </remarks>
 [AttributeUsage(AttributeTargets.Assembly, AllowMultiple = true, Inherited = false)]
 public sealed class FineTuneJobConfigurationAttribute : Attribute

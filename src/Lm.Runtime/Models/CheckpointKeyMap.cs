@@ -48,6 +48,8 @@ internal static class CheckpointKeyMap
     private static bool IsIgnored(string name, LanguageModel model)
     {
         if (name.EndsWith(".position_ids", StringComparison.Ordinal)) return true;
+        // Llama checkpoints saved before transformers 4.31 carry the rotary buffer, recomputed on load since.
+        if (name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)) return true;
         return model.Objective switch
         {
             // GPT-2's causal-mask buffers, persistent in transformers before 4.31.

@@ -41,6 +41,18 @@ public abstract record EncoderConfig : ModelConfig
     public override int LayerCount => NumHiddenLayers;
     public override int HeadCount => NumAttentionHeads;
 
+    public override long ParameterCount()
+    {
+        long h = HiddenWidth, i = IntermediateSize;
+        return checked(
+            // word, position and token-type embeddings and their LayerNorm
+            (VocabSize + (long)MaxPositionEmbeddings + TypeVocabSize) * h + 2 * h
+            // per layer: query, key, value, attention output dense, two LayerNorms, intermediate and output dense
+            + NumHiddenLayers * (4 * (h * h + h) + 4 * h + (h * i + i) + (i * h + h))
+            // MLM head: transform dense and LayerNorm, the decoder's bias (its weight is the word embedding)
+            + (h * h + h) + 2 * h + VocabSize);
+    }
+
     public override void Validate()
     {
         base.Validate();

@@ -45,11 +45,19 @@ public sealed class Gpt2LMHeadModel : LanguageModel
 
     public override IReadOnlyDictionary<string, string> TiedWeights => Tied;
 
-    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
+    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null) =>
+        Forward(inputIds, attentionMask, labels, cache: null);
+
+    public override bool SupportsKeyValueCache => true;
+
+    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
+        Forward(inputIds, attentionMask, labels: null, cache);
+
+    private LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? labels, KeyValueCache? cache)
     {
         CheckSequenceLength(inputIds);
         using var scope = NewDisposeScope();
-        var hidden = transformer.Forward(inputIds, attentionMask);
+        var hidden = transformer.Forward(inputIds, attentionMask, cache);
         var logits = nn.functional.linear(hidden, transformer.wte.weight!);
         var loss = labels is null ? null : CausalLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
@@ -89,31 +97,40 @@ internal sealed class Gpt2Model : nn.Module
         HfInit.LayerNorm(ln_f);
     }
 
-    public Tensor Forward(Tensor inputIds, Tensor? attentionMask)
+    /// <summary>
+    /// Runs the blocks on <paramref name="inputIds"/>, which follow the <paramref name="cache"/>d tokens when a cache is
+    /// given (positions continue from <see cref="KeyValueCache.Length"/>; the mask then covers cached and new tokens).
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache? cache)
     {
         using var scope = NewDisposeScope();
-        long length = inputIds.shape[1];
+        long length = inputIds.shape[1], past = cache?.Length ?? 0;
         ScalarType dtype = wte.weight!.dtype;
-        var positions = arange(length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
+        var positions = arange(past, past + length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
         var hidden = drop.forward(wte.forward(inputIds).add(wpe.forward(positions)));
 
         // As HF: no mask (or an all-ones mask) lets SDPA use its causal flag; padding gives an additive 4-D mask.
+        // SDPA's flag aligns the causal triangle top-left, which is right without a cache and for one new token
+        // after it (it sees every key); several new tokens after cached ones need the offset triangle spelled out.
         Tensor? mask = null;
-        if (!AttentionMasks.MasksNothing(attentionMask))
+        bool masksNothing = AttentionMasks.MasksNothing(attentionMask);
+        if (!masksNothing || (past > 0 && length > 1 && Gpt2Block.UsesSdpa(config)))
         {
+            var keys = attentionMask ?? ones(inputIds.shape[0], past + length, dtype: ScalarType.Int64, device: inputIds.device);
             mask = Gpt2Block.UsesSdpa(config)
-                ? CausalPaddingMask(attentionMask!, length, dtype)
-                : AttentionMasks.PaddingMask(attentionMask!, dtype);
+                ? CausalPaddingMask(keys, length, past, dtype)
+                : AttentionMasks.PaddingMask(keys, dtype);
         }
-        foreach (var block in h) hidden = block.Forward(hidden, mask);
+        for (int i = 0; i < h.Count; i++) hidden = h[i].Forward(hidden, mask, cache?.Layer(i));
+        cache?.Advance(length);
         return ln_f.forward(hidden).MoveToOuterDisposeScope();
     }
 
     /// <summary>HF's 4-D SDPA mask: the dtype's minimum where a key is in the future or is padding, 0 elsewhere.</summary>
-    private static Tensor CausalPaddingMask(Tensor attentionMask, long length, ScalarType dtype)
+    private static Tensor CausalPaddingMask(Tensor attentionMask, long length, long past, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var causal = ones(length, length, dtype: ScalarType.Bool, device: attentionMask.device).tril();
+        var causal = ones(length, past + length, dtype: ScalarType.Bool, device: attentionMask.device).tril(past);
         var keys = attentionMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1);
         var allowed = causal.logical_and(keys);
         var mask = zeros(allowed.shape, dtype: dtype, device: attentionMask.device)
@@ -152,10 +169,10 @@ internal sealed class Gpt2Block : nn.Module
         mlp.InitializeWeights(std, residualStd);
     }
 
-    public Tensor Forward(Tensor hidden, Tensor? mask)
+    public Tensor Forward(Tensor hidden, Tensor? mask, LayerKeyValues? cache)
     {
         using var scope = NewDisposeScope();
-        var afterAttention = attn.Forward(ln_1.forward(hidden), mask).add(hidden);
+        var afterAttention = attn.Forward(ln_1.forward(hidden), mask, cache).add(hidden);
         var output = afterAttention.add(mlp.forward(ln_2.forward(afterAttention)));
         return output.MoveToOuterDisposeScope();
     }
@@ -191,7 +208,7 @@ internal sealed class Gpt2Attention : nn.Module
         c_proj.weight.normal_(0, residualStd);
     }
 
-    public Tensor Forward(Tensor hidden, Tensor? mask)
+    public Tensor Forward(Tensor hidden, Tensor? mask, LayerKeyValues? cache)
     {
         using var scope = NewDisposeScope();
         long batch = hidden.shape[0], length = hidden.shape[1];
@@ -200,6 +217,7 @@ internal sealed class Gpt2Attention : nn.Module
         var query = SplitHeads(qkv[0], heads, headSize);
         var key = SplitHeads(qkv[1], heads, headSize);
         var value = SplitHeads(qkv[2], heads, headSize);
+        if (cache is not null) (key, value) = cache.Append(key, value);
 
         Tensor context = Gpt2Block.UsesSdpa(config)
             ? nn.functional.scaled_dot_product_attention(query, key, value, mask,

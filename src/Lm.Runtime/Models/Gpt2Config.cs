@@ -64,11 +64,20 @@ public sealed record Gpt2Config : ModelConfig
     public override int HeadCount => NHead;
     public override string ArchitectureName => "GPT2LMHeadModel";
 
-    /// <summary>MLP inner width: <see cref="NInner"/> or 4 × <see cref="NEmbd"/>.</summary>
-    [JsonIgnore] public int InnerSize => NInner ?? 4 * NEmbd;
+    public override long ParameterCount() => checked(
+        // wte, wpe, ln_f
+        (long)VocabSize * NEmbd + (long)NPositions * NEmbd + 2L * NEmbd
+        // per block: ln_1, ln_2, c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj (Conv1D weights and biases)
+        + NLayer * (4L * NEmbd + (3L * NEmbd * NEmbd + 3L * NEmbd) + ((long)NEmbd * NEmbd + NEmbd)
+                    + ((long)NEmbd * InnerSize + InnerSize) + ((long)InnerSize * NEmbd + NEmbd)));
+
+    /// <summary>MLP inner width: <see cref="NInner"/> or 4 × <see cref="NEmbd"/> (checked: <see cref="Validate"/> bounds n_embd).</summary>
+    [JsonIgnore] public int InnerSize => NInner ?? checked(4 * NEmbd);
 
     public override void Validate()
     {
+        // 3 × n_embd (c_attn) and 4 × n_embd (the default n_inner) are int sizes of tensors: they must not wrap around.
+        Bound(NEmbd <= int.MaxValue / 4, $"n_embd {NEmbd} is too large: 4 × n_embd must fit a 32-bit size");
         base.Validate();
         Require(InnerSize > 0, "n_inner must be positive");
         Require(ActivationFunction is "gelu_new" or "gelu" or "relu" or "gelu_pytorch_tanh" or "quick_gelu" or "silu" or "swish" or "tanh",

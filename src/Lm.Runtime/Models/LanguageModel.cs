@@ -33,8 +33,38 @@ public abstract class LanguageModel : nn.Module
         : base(name)
     {
         config.Validate();
+        // The base constructor runs before the architecture's, which allocates every parameter.
+        EnsureParametersFit(config, AvailableMemoryBytes());
         Config = config;
     }
+
+    /// <summary>
+    /// Throws LM0120 when <paramref name="copies"/> float32 copies of the parameters of <paramref name="config"/> need
+    /// more than <paramref name="availableBytes"/>: libtorch would otherwise fail deep inside an allocation, or the
+    /// machine would start swapping, only after minutes of building. One copy is the model; training holds four
+    /// (weights, gradients and AdamW's two moments).
+    /// </summary>
+    public static void EnsureParametersFit(ModelConfig config, long availableBytes, int copies = 1)
+    {
+        long parameters = config.ParameterCount();
+        long perCopy = parameters > long.MaxValue / sizeof(float) ? long.MaxValue : parameters * sizeof(float);
+        long bytes = perCopy > long.MaxValue / copies ? long.MaxValue : perCopy * copies;
+        if (bytes > availableBytes)
+            throw new LmException(ErrorCodes.ModelTooLarge,
+                $"The {config.ModelType} model of this config has {parameters:N0} parameters, about {Gib(bytes)} in float32" +
+                (copies == 1 ? "" : $" for the {copies} copies training holds (weights, gradients, AdamW's two moments)") +
+                $", more than the {Gib(availableBytes)} of memory available to lm-tune; use a smaller config " +
+                "(vocab_size, hidden size, layers, positions) or a machine with more memory.");
+    }
+
+    /// <summary>The memory the runtime may use: physical memory, or the container's limit when one is set.</summary>
+    public static long AvailableMemoryBytes()
+    {
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return available > 0 ? available : long.MaxValue;
+    }
+
+    private static string Gib(long bytes) => $"{bytes / (1024.0 * 1024 * 1024):0.##} GiB";
 
     /// <summary>The configuration the model was built from (written back as config.json).</summary>
     public ModelConfig Config { get; }
@@ -71,6 +101,17 @@ public abstract class LanguageModel : nn.Module
     /// </summary>
     public abstract LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null);
 
+    /// <summary>True for causal LMs that can run on a <see cref="KeyValueCache"/> (GPT-2 and the Llama family).</summary>
+    public virtual bool SupportsKeyValueCache => false;
+
+    /// <summary>
+    /// Runs the model on <paramref name="inputIds"/>, the tokens that follow those in <paramref name="cache"/>, and appends
+    /// their keys and values to it: positions continue from <see cref="KeyValueCache.Length"/> and the logits are those of
+    /// the new tokens only. <paramref name="attentionMask"/>, when given, covers the cached and the new tokens.
+    /// </summary>
+    public virtual LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
+        throw new NotSupportedException($"{ArchitectureName} does not generate with a key/value cache.");
+
     /// <summary>The trainable parameters by HF name, each once (tied weights under their owner's name).</summary>
     public Dictionary<string, Tensor> StateDict()
     {
@@ -95,11 +136,16 @@ public abstract class LanguageModel : nn.Module
         Gpt2Config gpt2 => new Gpt2LMHeadModel(gpt2, initialize),
         RobertaConfig roberta => new RobertaForMaskedLM(roberta, initialize),
         BertConfig bert => new BertForMaskedLM(bert, initialize),
+        LlamaFamilyConfig llama => new LlamaForCausalLM(llama, initialize),
         _ => throw new LmException(ErrorCodes.UnsupportedModelType,
             $"model_type '{config.ModelType}' is not supported; supported model types: {string.Join(", ", ModelConfig.SupportedModelTypes)}."),
     };
 
-    /// <summary>Throws LM0116 when a batch is longer than the position embeddings allow.</summary>
+    /// <summary>
+    /// Throws LM0116 when a batch is longer than the position embeddings allow, and LM0221 when an id is outside the
+    /// embedding (a tokenizer with more tokens than the model's <c>vocab_size</c>): libtorch would fail inside the
+    /// lookup with an index error, or on a GPU with a device-side assert that poisons the process.
+    /// </summary>
     protected void CheckSequenceLength(Tensor inputIds)
     {
         if (inputIds.dim() != 2)
@@ -107,6 +153,28 @@ public abstract class LanguageModel : nn.Module
         if (inputIds.shape[1] > MaxPositions)
             throw new LmException(ErrorCodes.SequenceTooLong,
                 $"A sequence of {inputIds.shape[1]} tokens is longer than the {MaxPositions} positions {ArchitectureName} supports; use a block size of at most {MaxPositions}.");
+        if (inputIds.numel() == 0) return;
+        using var max = inputIds.max();
+        using var min = inputIds.min();
+        long highest = max.item<long>(), lowest = min.item<long>();
+        if (lowest < 0 || highest >= VocabSize)
+            throw new LmException(ErrorCodes.TokenIdOutOfRange,
+                $"Token id {(lowest < 0 ? lowest : highest)} is outside the model's vocabulary (vocab_size {VocabSize}); " +
+                "the tokenizer does not belong to this model: use the tokenizer saved with it, or a config whose vocab_size covers the tokenizer.");
+    }
+
+    /// <summary>
+    /// Throws LM0123 when <paramref name="logits"/> hold a NaN or an infinity. Finite weights never give them, so the
+    /// weights are damaged (or were saved after training diverged); <paramref name="consequence"/> says what the
+    /// caller cannot do with them (", so no next token can be chosen").
+    /// </summary>
+    public static void RequireFiniteLogits(Tensor logits, string consequence)
+    {
+        using var finite = logits.isfinite().all();
+        if (!finite.item<bool>())
+            throw new LmException(ErrorCodes.ModelOutputNotFinite,
+                $"The model's logits hold NaN or infinite values{consequence}: its weights are not finite " +
+                "(a damaged checkpoint, or one saved after training diverged).");
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Models;
 
@@ -18,9 +19,9 @@ public abstract record ModelConfig
     public const string HfTransformersVersion = "4.46.3";
 
     /// <summary>The <c>model_type</c> values lm-tune implements.</summary>
-    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["gpt2", "roberta", "bert"];
+    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["gpt2", "roberta", "bert", "llama", "qwen2", "mistral"];
 
-    /// <summary>HF's <c>model_type</c>: <c>gpt2</c>, <c>roberta</c> or <c>bert</c>.</summary>
+    /// <summary>HF's <c>model_type</c>: <c>gpt2</c>, <c>roberta</c>, <c>bert</c>, <c>llama</c>, <c>qwen2</c> or <c>mistral</c>.</summary>
     [JsonPropertyName("model_type")]
     public abstract string ModelType { get; }
 
@@ -39,7 +40,8 @@ public abstract record ModelConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? TransformersVersion { get; init; }
 
-    /// <summary>HF's <c>tie_word_embeddings</c>; absent means true. lm-tune's models always tie.</summary>
+    /// <summary>HF's <c>tie_word_embeddings</c>; absent means the class default (true for GPT-2, RoBERTa and BERT,
+    /// which lm-tune always ties; false for the Llama family).</summary>
     [JsonPropertyName("tie_word_embeddings")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public bool? TieWordEmbeddings { get; init; }
@@ -82,12 +84,48 @@ public abstract record ModelConfig
         Require(VocabSize > 0, "vocab_size must be positive");
         Require(HiddenSize > 0, "the hidden size must be positive");
         Require(LayerCount > 0, "the number of layers must be positive");
-        Require(HeadCount > 0 && HiddenSize % HeadCount == 0,
+        Require(HeadCount > 0 && (!HeadsMustDivideHidden || HiddenSize % HeadCount == 0),
             $"the hidden size ({HiddenSize}) must be a multiple of the number of attention heads ({HeadCount})");
         Require(MaxPositions > 0, "the number of positions must be positive");
         Require(InitializerRange >= 0, "initializer_range must not be negative");
-        Require(TieWordEmbeddings != false,
+        Require(SupportsUntiedEmbeddings || TieWordEmbeddings != false,
             "tie_word_embeddings=false is not supported: lm-tune's language-model heads share the input embedding");
+        Bound(LayerCount <= MaxLayers, $"{LayerCount} layers are more than the {MaxLayers} lm-tune builds");
+        try
+        {
+            _ = ParameterCount();
+        }
+        catch (OverflowException)
+        {
+            throw new LmException(ErrorCodes.ModelConfigOutOfBounds,
+                $"Invalid {ModelType} config: the sizes (vocab_size {VocabSize}, hidden size {HiddenSize}, {LayerCount} layers, " +
+                $"{MaxPositions} positions) give more parameters than a 64-bit count holds.");
+        }
+    }
+
+    /// <summary>False when the config sets the head width itself (Llama's <c>head_dim</c>), so heads need not divide the hidden size.</summary>
+    protected virtual bool HeadsMustDivideHidden => true;
+
+    /// <summary>True for architectures with a separate <c>lm_head.weight</c> when <c>tie_word_embeddings</c> is false.</summary>
+    protected virtual bool SupportsUntiedEmbeddings => false;
+
+    /// <summary>
+    /// More blocks than any published checkpoint has by an order of magnitude: building a million tiny blocks takes
+    /// hours while their weights would fit in memory, so the layer count has a bound of its own.
+    /// </summary>
+    public const int MaxLayers = 1024;
+
+    /// <summary>
+    /// The number of parameters the architecture has for this config, computed with checked arithmetic (an
+    /// <see cref="OverflowException"/> for absurd sizes) and without building anything; tied weights count once,
+    /// as <see cref="LanguageModel.ParameterCount"/> does.
+    /// </summary>
+    public abstract long ParameterCount();
+
+    /// <summary>Throws LM0121 naming the config when a size is beyond what lm-tune builds.</summary>
+    protected void Bound(bool condition, string message)
+    {
+        if (!condition) throw new LmException(ErrorCodes.ModelConfigOutOfBounds, $"Invalid {ModelType} config: {message}.");
     }
 
     /// <summary>Throws LM0102 naming the config when <paramref name="condition"/> is false.</summary>
@@ -144,12 +182,16 @@ public abstract record ModelConfig
                 File = path, Line = e.LineNumber is long line ? (int)line + 1 : null,
             };
         }
+        JsonFields.RequireText(root, where, ErrorCodes.InvalidModelConfig);
         string? modelType = root["model_type"] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
         Type type = modelType switch
         {
             "gpt2" => typeof(Gpt2Config),
             "roberta" => typeof(RobertaConfig),
             "bert" => typeof(BertConfig),
+            "llama" => typeof(LlamaConfig),
+            "qwen2" => typeof(Qwen2Config),
+            "mistral" => typeof(MistralConfig),
             null => throw new LmException(ErrorCodes.UnsupportedModelType,
                 $"{where} has no model_type; supported model types: {string.Join(", ", SupportedModelTypes)}.") { File = path },
             _ => throw new LmException(ErrorCodes.UnsupportedModelType,

@@ -4,6 +4,7 @@ using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Models;
 
@@ -69,16 +70,20 @@ public static class PretrainedModel
     /// Saves <paramref name="model"/> into <paramref name="folder"/> as <c>save_pretrained</c> does: config.json with
     /// <c>architectures</c>, <c>torch_dtype</c> and <c>transformers_version</c>; model.safetensors with tied weights stored
     /// once under their owner's name and <c>{"format":"pt"}</c> metadata; generation_config.json for causal LMs.
-    /// Files are written in a temporary folder first, then moved in (config.json last), so a reader never sees a
-    /// config with half its weights. Other files in the folder (tokenizer, results) are kept.
+    /// Files are written and flushed to disk in a staging folder inside <paramref name="folder"/>, then moved in
+    /// (config.json last), so a reader never sees a config with half its weights and nothing is written beside the
+    /// folder. The staging folder's name carries this process's identity: one left by a killed save is removed by
+    /// the next save into the folder. Other files in the folder (tokenizer, results) are kept.
     /// </summary>
     public static void Save(LanguageModel model, string folder)
     {
         string target = Path.GetFullPath(folder);
-        string parent = Path.GetDirectoryName(target.TrimEnd(Path.DirectorySeparatorChar))!;
-        string staging = Path.Combine(parent, $".{Path.GetFileName(target.TrimEnd(Path.DirectorySeparatorChar))}.saving-{Guid.NewGuid():N}");
+        string? staging = null;
         try
         {
+            Directory.CreateDirectory(target);
+            StagingFolders.RemoveStale(target);
+            staging = Path.Combine(target, StagingFolders.NewModelStagingName());
             Directory.CreateDirectory(staging);
             var weights = model.StateDict();
             ScalarType dtype = weights.Values.First().dtype;
@@ -97,7 +102,9 @@ public static class PretrainedModel
             }
             config.Save(Path.Combine(staging, ConfigFile));
             files.Add(ConfigFile);
+            foreach (string file in files) DurableFiles.Flush(Path.Combine(staging, file));
             Publish(staging, target, files);
+            DurableFiles.Flush(target);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -105,13 +112,13 @@ public static class PretrainedModel
         }
         finally
         {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            if (staging is not null && Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         }
     }
 
     /// <summary>
     /// generation_config.json as HF writes it: the one the model was loaded with, else
-    /// <c>GenerationConfig.from_model_config</c> (bos/eos token ids, <c>_from_model_config: true</c>).
+    /// <c>GenerationConfig.from_model_config</c> (bos/eos/pad token ids, <c>_from_model_config: true</c>).
     /// </summary>
     public static string GenerationConfigJson(LanguageModel model)
     {
@@ -128,19 +135,21 @@ public static class PretrainedModel
                 if (gpt2.BosTokenId is int bos) generation["bos_token_id"] = bos;
                 if (gpt2.EosTokenId is int eos) generation["eos_token_id"] = eos;
             }
+            else if (model.Config is LlamaFamilyConfig llama)
+            {
+                // from_model_config copies the special-token ids that are set; a list of eos ids stays a list.
+                if (llama.BosTokenId is int bos) generation["bos_token_id"] = bos;
+                if (llama.EosTokenId is not null) generation["eos_token_id"] = llama.EosTokenId.DeepClone();
+                if (llama.PadTokenId is int pad) generation["pad_token_id"] = pad;
+            }
         }
         generation["transformers_version"] = ModelConfig.HfTransformersVersion;
         return PythonJson.Serialize(generation) + "\n";
     }
 
-    /// <summary>Moves the staged files into <paramref name="target"/>: the whole folder when it is new, else file by file.</summary>
+    /// <summary>Moves the staged files into <paramref name="target"/>, in order (config.json last).</summary>
     private static void Publish(string staging, string target, IReadOnlyList<string> files)
     {
-        if (!Directory.Exists(target))
-        {
-            Directory.Move(staging, target);
-            return;
-        }
         // Weights from an earlier sharded save would shadow nothing but confuse readers; HF removes them too.
         foreach (string stale in Directory.EnumerateFiles(target, "model-*-of-*.safetensors")
                      .Append(Path.Combine(target, CheckpointTensors.ShardIndexFile)))
@@ -148,18 +157,29 @@ public static class PretrainedModel
         foreach (string file in files) File.Move(Path.Combine(staging, file), Path.Combine(target, file), overwrite: true);
     }
 
-    private static JsonObject? ReadGenerationConfig(string folder)
+    /// <summary>
+    /// generation_config.json, its values checked (LM0122 naming the key): token ids are whole numbers (HF's
+    /// <c>eos_token_id</c> may be a list; an id beyond the vocabulary only never matches, as in HF), lengths and counts whole numbers from 0, sampling
+    /// settings finite numbers, flags true or false. Keys lm-tune does not use are kept as read.
+    /// </summary>
+    internal static JsonObject? ReadGenerationConfig(string folder)
     {
         string path = Path.Combine(folder, GenerationConfigFile);
         if (!File.Exists(path)) return null;
-        try
+        var json = JsonFields.Read(path, ErrorCodes.InvalidGenerationConfig);
+        foreach (string key in (string[])["bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"])
+            json.LongOrList(key);
+        foreach (string key in (string[])["max_length", "max_new_tokens", "min_length", "min_new_tokens", "top_k", "num_beams", "num_return_sequences", "no_repeat_ngram_size"])
+            json.Long(key, min: 0);
+        foreach (string key in (string[])["temperature", "top_p", "typical_p", "repetition_penalty", "length_penalty"])
+            json.Double(key, finite: true);
+        foreach (string key in (string[])["do_sample", "early_stopping", "use_cache"])
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject;
+            // HF writes early_stopping as true/false or the string "never".
+            if (key == "early_stopping" && json.Json[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String) continue;
+            json.Bool(key);
         }
-        catch (JsonException e)
-        {
-            throw new LmException(ErrorCodes.InvalidModelConfig, $"{path} is not valid JSON: {e.Message}", e) { File = path };
-        }
+        return json.Json;
     }
 
     /// <summary>Copies every parameter from the checkpoint, after checking names and shapes of all of them.</summary>

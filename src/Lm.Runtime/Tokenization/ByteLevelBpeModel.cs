@@ -67,8 +67,9 @@ internal sealed class ByteLevelBpeModel
                     $"{source}: merge {rank + 1} ('{left} {right}') makes '{left + right}', which is not in the vocabulary.");
             }
 
-            // A pair listed twice keeps its first (lowest) rank, as Hugging Face tokenizers does.
-            _mergeTable.TryAdd(PairKey(leftId, rightId), ((long)rank << 32) | (uint)mergedId);
+            // A pair listed twice keeps its last rank: tokenizers (and the slow GPT2Tokenizer's bpe_ranks dict)
+            // collect the merges into a map, so later entries overwrite earlier ones.
+            _mergeTable[PairKey(leftId, rightId)] = ((long)rank << 32) | (uint)mergedId;
         }
 
         int unknownId = unknownToken is not null && _vocabulary.TokenToId(unknownToken) is int unk ? unk : -1;
@@ -91,7 +92,7 @@ internal sealed class ByteLevelBpeModel
     public bool IgnoreMerges { get; }
 
     /// <summary>Number of tokens in vocab.json.</summary>
-    public int VocabularySize => _vocabulary.Count;
+    public int VocabularySize => _vocabulary.IdSpace;
 
     public IReadOnlyList<(string Left, string Right)> Merges => _merges;
 

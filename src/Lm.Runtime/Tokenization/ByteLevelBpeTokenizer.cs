@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Lm.Runtime.Tokenization;
@@ -24,40 +23,14 @@ internal sealed class ByteLevelBpeTokenizer : LmTokenizer
 
     private protected override string? Normalize(ReadOnlySpan<char> text) => null;
 
-    private protected override void EncodeModel(ReadOnlySpan<char> normalizedText, List<int> ids) => _model.Encode(normalizedText, ids);
+    private protected override void EncodeModel(ReadOnlySpan<char> normalizedText, bool atTextStart, List<int> ids) => _model.Encode(normalizedText, ids);
 
     /// <summary>
     /// tokenizers' ByteLevel decoder: a token spelled entirely in the byte alphabet becomes its bytes, any other
     /// token (an added token such as "hello world") its own UTF-8; the bytes are read as UTF-8 with U+FFFD for
     /// invalid sequences.
     /// </summary>
-    private protected override string DecodeTokens(IReadOnlyList<string> tokens)
-    {
-        var bytes = new List<byte>();
-        foreach (string token in tokens)
-        {
-            int before = bytes.Count;
-            bool spelled = true;
-            foreach (char c in token)
-            {
-                if (!ByteLevelAlphabet.TryGetByte(c, out byte b))
-                {
-                    spelled = false;
-                    break;
-                }
-
-                bytes.Add(b);
-            }
-
-            if (!spelled)
-            {
-                bytes.RemoveRange(before, bytes.Count - before);
-                bytes.AddRange(Encoding.UTF8.GetBytes(token));
-            }
-        }
-
-        return Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
-    }
+    private protected override string DecodeTokens(IReadOnlyList<string> tokens) => TokenizerJson.ByteLevelDecoder.DecodeBytes(tokens);
 
     internal override void WriteVocabularyFiles(string folder) => PretrainedTokenizerWriter.WriteBpeVocabulary(_model, folder);
 

@@ -59,7 +59,26 @@ public abstract class LmTokenizer
         ModelMaxLength = settings.ModelMaxLength;
         CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
         VocabSize = modelVocabularySize + AddedTokens.Count(t => modelTokenToId(t.Content) is null);
+        CheckIds(resolved);
         _fingerprint = new Lazy<string>(ComputeFingerprint);
+    }
+
+    /// <summary>
+    /// LM0221 when an added or special token's id is negative or not below <see cref="VocabSize"/>: the ids index
+    /// the model's embedding, and an id outside it fails deep inside libtorch (or silently reads another row).
+    /// </summary>
+    private void CheckIds(ResolvedTokens resolved)
+    {
+        var outside = resolved.AddedTokens.Where(t => t.Id < 0 || t.Id >= VocabSize).Select(t => $"'{t.Content}' = {t.Id}")
+            .Concat(resolved.Prefix.Concat(resolved.Suffix).Where(id => id < 0 || id >= VocabSize).Select(id => $"{id}"))
+            .Take(5)
+            .ToList();
+        if (outside.Count > 0)
+        {
+            throw new Errors.LmException(Errors.ErrorCodes.TokenIdOutOfRange,
+                $"Token ids outside the tokenizer's vocabulary of {VocabSize} (ids 0 to {VocabSize - 1}): {string.Join(", ", outside)}; " +
+                "the tokenizer files (added_tokens_decoder, added_tokens.json, tokenizer.json) give ids the vocabulary does not have.");
+        }
     }
 
     /// <summary>The algorithm: byte-level BPE or WordPiece.</summary>
@@ -187,7 +206,7 @@ public abstract class LmTokenizer
             ids.AddRange(_prefix);
         }
 
-        EncodeAroundAddedTokens(_rawSplitter, text, ids, normalized: false);
+        EncodeAroundAddedTokens(_rawSplitter, text, ids, normalized: false, atTextStart: true);
         if (addSpecialTokens)
         {
             ids.AddRange(_suffix);
@@ -262,8 +281,11 @@ public abstract class LmTokenizer
     /// <summary>Normalizes text the model sees; null when the tokenizer has no normalizer.</summary>
     private protected abstract string? Normalize(ReadOnlySpan<char> text);
 
-    /// <summary>Appends the ids of normalized text that holds no added token.</summary>
-    private protected abstract void EncodeModel(ReadOnlySpan<char> normalizedText, List<int> ids);
+    /// <summary>
+    /// Appends the ids of normalized text that holds no added token. <paramref name="atTextStart"/>: the stretch
+    /// begins where the whole text begins (Metaspace's <c>prepend_scheme: first</c> asks).
+    /// </summary>
+    private protected abstract void EncodeModel(ReadOnlySpan<char> normalizedText, bool atTextStart, List<int> ids);
 
     /// <summary>Joins tokens into text as the tokenizer's decoder does.</summary>
     private protected abstract string DecodeTokens(IReadOnlyList<string> tokens);
@@ -324,21 +346,21 @@ public abstract class LmTokenizer
     /// stretches between them: raw stretches are normalized and searched again for normalized added tokens, normalized
     /// stretches go to the model.
     /// </summary>
-    private void EncodeAroundAddedTokens(AddedTokenSplitter splitter, ReadOnlySpan<char> text, List<int> ids, bool normalized)
+    private void EncodeAroundAddedTokens(AddedTokenSplitter splitter, ReadOnlySpan<char> text, List<int> ids, bool normalized, bool atTextStart)
     {
         int segmentStart = 0;
         int searchFrom = 0;
         while (splitter.TryFindNext(text, segmentStart, searchFrom, out int start, out int end, out AddedToken? token))
         {
-            EncodeStretch(text[segmentStart..start], ids, normalized);
+            EncodeStretch(text[segmentStart..start], ids, normalized, atTextStart && segmentStart == 0);
             ids.Add(token.Id);
             segmentStart = searchFrom = end;
         }
 
-        EncodeStretch(text[segmentStart..], ids, normalized);
+        EncodeStretch(text[segmentStart..], ids, normalized, atTextStart && segmentStart == 0);
     }
 
-    private void EncodeStretch(ReadOnlySpan<char> text, List<int> ids, bool normalized)
+    private void EncodeStretch(ReadOnlySpan<char> text, List<int> ids, bool normalized, bool atTextStart)
     {
         if (text.IsEmpty)
         {
@@ -348,11 +370,11 @@ public abstract class LmTokenizer
         string? normalizedText = normalized ? null : Normalize(text);
         if (normalizedText is null)
         {
-            EncodeModel(text, ids);
+            EncodeModel(text, atTextStart, ids);
         }
         else
         {
-            EncodeAroundAddedTokens(_normalizedSplitter, normalizedText, ids, normalized: true);
+            EncodeAroundAddedTokens(_normalizedSplitter, normalizedText, ids, normalized: true, atTextStart);
         }
     }
 }

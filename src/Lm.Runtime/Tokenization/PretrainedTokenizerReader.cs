@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Tokenization;
 
@@ -12,26 +14,15 @@ namespace Lm.Runtime.Tokenization;
 /// </summary>
 internal static class PretrainedTokenizerReader
 {
+    /// <summary>Ids at or above this are refused (LM0221): 16,777,216, 64 times the largest published vocabulary.</summary>
+    internal const int MaxTokenId = 1 << 24;
+
     private static readonly string[] s_tokenizerFiles =
         ["tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"];
 
     public static LmTokenizer Read(string folder)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
-        try
-        {
-            return ReadFolder(folder);
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            // JsonNode's typed reads (GetValue<T>, indexers) throw these when a value has another JSON kind.
-            throw new LmException(ErrorCodes.TokenizerFileMalformed,
-                $"Tokenizer folder '{folder}': a JSON file has a value of the wrong type ({e.Message})") { File = folder };
-        }
-    }
-
-    private static LmTokenizer ReadFolder(string folder)
-    {
         if (!Directory.Exists(folder))
         {
             throw new LmException(ErrorCodes.TokenizerFilesNotFound, $"Tokenizer folder '{folder}' does not exist.");
@@ -41,15 +32,17 @@ internal static class PretrainedTokenizerReader
         JsonObject? config = ReadOptionalObject(PathOf("tokenizer_config.json"));
         JsonObject? specialTokensMap = ReadOptionalObject(PathOf("special_tokens_map.json"));
         JsonObject? addedTokens = ReadOptionalObject(PathOf("added_tokens.json"));
-        string? declaredClass = config?["tokenizer_class"]?.GetValue<string>() is string named
+        JsonFields? configFields = Typed(config, PathOf("tokenizer_config.json"));
+        string? declaredClass = configFields?.String("tokenizer_class") is string named
             ? PretrainedTokenizerDefaults.SlowClassName(named)
-            : PretrainedTokenizerDefaults.ClassForModelType(ReadOptionalObject(PathOf("config.json"))?["model_type"]?.GetValue<string>());
+            : PretrainedTokenizerDefaults.ClassForModelType(Typed(ReadOptionalObject(PathOf("config.json")), PathOf("config.json"))?.String("model_type"));
 
         if (File.Exists(PathOf("tokenizer.json")))
         {
             var file = TokenizerJsonReader.Read(PathOf("tokenizer.json"), config);
             string tokenizerClass = declaredClass ?? GuessClass(file.Kind, file.TokenToId);
-            TokenizerSettings settings = Settings(tokenizerClass, config, specialTokensMap, addedTokens, file.AddedTokens);
+            TokenizerSettings settings = Settings(tokenizerClass, configFields, Typed(specialTokensMap, PathOf("special_tokens_map.json")),
+                Typed(addedTokens, PathOf("added_tokens.json")), file.AddedTokens);
             settings.Prefix.Clear();
             settings.Prefix.AddRange(file.Prefix);
             settings.Suffix.Clear();
@@ -72,22 +65,24 @@ internal static class PretrainedTokenizerReader
             var vocabulary = ReadVocabJson(PathOf("vocab.json"));
             var merges = ReadMerges(PathOf("merges.txt"));
             var model = new ByteLevelBpeModel(vocabulary, merges, unknownToken: null,
-                addPrefixSpace: Bool(config, "add_prefix_space") ?? false, ignoreMerges: false, PathOf("vocab.json"));
+                addPrefixSpace: configFields?.Bool("add_prefix_space") ?? false, ignoreMerges: false, PathOf("vocab.json"));
             string tokenizerClass = declaredClass ?? GuessClass(TokenizerKind.ByteLevelBpe, model.TokenToId);
-            TokenizerSettings settings = Settings(tokenizerClass, config, specialTokensMap, addedTokens, []);
-            PretrainedTokenizerDefaults.WrapAsClassDoes(settings, addBosToken: Bool(config, "add_bos_token") ?? false);
+            TokenizerSettings settings = Settings(tokenizerClass, configFields, Typed(specialTokensMap, PathOf("special_tokens_map.json")),
+                Typed(addedTokens, PathOf("added_tokens.json")), []);
+            PretrainedTokenizerDefaults.WrapAsClassDoes(settings, addBosToken: configFields?.Bool("add_bos_token") ?? false);
             return new ByteLevelBpeTokenizer(model, settings);
         }
 
         if (File.Exists(PathOf("vocab.txt")))
         {
             string tokenizerClass = declaredClass ?? "BertTokenizer";
-            TokenizerSettings settings = Settings(tokenizerClass, config, specialTokensMap, addedTokens, []);
-            bool lowercase = Bool(config, "do_lower_case") ?? true;
+            TokenizerSettings settings = Settings(tokenizerClass, configFields, Typed(specialTokensMap, PathOf("special_tokens_map.json")),
+                Typed(addedTokens, PathOf("added_tokens.json")), []);
+            bool lowercase = configFields?.Bool("do_lower_case") ?? true;
             var normalizer = new BertNormalizer(
                 CleanText: true,
-                HandleChineseChars: Bool(config, "tokenize_chinese_chars") ?? true,
-                StripAccents: Bool(config, "strip_accents"),
+                HandleChineseChars: configFields?.Bool("tokenize_chinese_chars") ?? true,
+                StripAccents: configFields?.Bool("strip_accents"),
                 Lowercase: lowercase);
             string unknown = settings.SpecialTokens.GetValueOrDefault("unk_token")?.Content ?? "[UNK]";
             var model = new WordPieceModel(ReadVocabTxt(PathOf("vocab.txt")), unknown, "##", 100, normalizer, PathOf("vocab.txt"));
@@ -102,13 +97,14 @@ internal static class PretrainedTokenizerReader
 
     /// <summary>The class's defaults, then tokenizer_config.json, then special_tokens_map.json, then added tokens.</summary>
     private static TokenizerSettings Settings(
-        string tokenizerClass, JsonObject? config, JsonObject? specialTokensMap, JsonObject? addedTokensJson, IReadOnlyList<AddedToken> fileAddedTokens)
+        string tokenizerClass, JsonFields? config, JsonFields? specialTokensMap, JsonFields? addedTokensJson, IReadOnlyList<AddedToken> fileAddedTokens)
     {
-        int modelMaxLength = config?["model_max_length"] is JsonValue max && max.TryGetValue(out double length)
-            ? (int)Math.Clamp(length, 0, int.MaxValue)
+        // HF's VERY_LARGE_INTEGER (1e30) and any other length beyond an int mean "no limit".
+        int modelMaxLength = config?.Double("model_max_length", min: 0) is double length
+            ? (int)Math.Min(length, int.MaxValue)
             : int.MaxValue;
         TokenizerSettings settings = PretrainedTokenizerDefaults.Create(tokenizerClass, modelMaxLength);
-        if (Bool(config, "clean_up_tokenization_spaces") is bool cleanUp)
+        if (config?.Bool("clean_up_tokenization_spaces") is bool cleanUp)
         {
             settings.CleanUpTokenizationSpaces = cleanUp;
         }
@@ -116,28 +112,35 @@ internal static class PretrainedTokenizerReader
         settings.DeclaredAddedTokens.AddRange(fileAddedTokens);
         if (addedTokensJson is not null)
         {
-            foreach ((string content, JsonNode? id) in addedTokensJson)
+            foreach (string content in addedTokensJson.Keys.ToList())
             {
-                if (settings.DeclaredAddedTokens.All(t => t.Content != content) && id is JsonValue value && value.TryGetValue(out int tokenId))
+                int tokenId = TokenId(addedTokensJson, content);
+                if (settings.DeclaredAddedTokens.All(t => t.Content != content))
                 {
                     settings.DeclaredAddedTokens.Add(new AddedToken(tokenId, content, Special: false, Normalized: true));
                 }
             }
         }
 
-        if (config?["added_tokens_decoder"] is JsonObject decoder)
+        if (config?.Object("added_tokens_decoder") is JsonFields decoder)
         {
-            foreach ((string id, JsonNode? entry) in decoder)
+            foreach (string id in decoder.Keys.ToList())
             {
-                if (int.TryParse(id, out int tokenId) && entry is JsonObject token && ParseSpec(token) is AddedTokenSpec spec)
+                if (!int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int tokenId))
                 {
-                    settings.DeclaredAddedTokens.RemoveAll(t => t.Id == tokenId || t.Content == spec.Content);
-                    settings.DeclaredAddedTokens.Add(spec.ToToken(tokenId) with { Special = Bool(token, "special") ?? false });
+                    throw new LmException(ErrorCodes.TokenIdOutOfRange,
+                        $"{decoder.File}: \"{decoder.PathOf(id)}\" is not a token id (a whole number from 0 to {int.MaxValue}).")
+                    { File = decoder.File };
                 }
+
+                JsonFields token = decoder.Object(id) ?? throw decoder.Error(id, "must be an object");
+                AddedTokenSpec spec = ParseSpec(token);
+                settings.DeclaredAddedTokens.RemoveAll(t => t.Id == tokenId || t.Content == spec.Content);
+                settings.DeclaredAddedTokens.Add(spec.ToToken(tokenId) with { Special = token.Bool("special") ?? false });
             }
         }
 
-        foreach (JsonObject? source in new[] { config, specialTokensMap })
+        foreach (JsonFields? source in new[] { config, specialTokensMap })
         {
             if (source is null)
             {
@@ -146,18 +149,19 @@ internal static class PretrainedTokenizerReader
 
             foreach (string role in TokenizerSettings.Roles)
             {
-                if (source.TryGetPropertyValue(role, out JsonNode? value))
+                if (source.Json.TryGetPropertyValue(role, out JsonNode? value))
                 {
-                    settings.SpecialTokens[role] = ParseSpec(value);
+                    settings.SpecialTokens[role] = value is null ? null : ParseSpec(source, role);
                 }
             }
 
             foreach (string list in new[] { "additional_special_tokens", "extra_special_tokens" })
             {
-                if (source[list] is JsonArray additional)
+                // transformers 4.50+ may write extra_special_tokens as an object of named tokens, which sets no list.
+                if (source.Json[list] is JsonArray additional)
                 {
                     settings.AdditionalSpecialTokens.Clear();
-                    settings.AdditionalSpecialTokens.AddRange(additional.Select(ParseSpec).OfType<AddedTokenSpec>());
+                    settings.AdditionalSpecialTokens.AddRange(additional.Select((_, i) => ParseItemSpec(source, list, additional, i)));
                 }
             }
         }
@@ -167,24 +171,50 @@ internal static class PretrainedTokenizerReader
         return settings;
     }
 
-    /// <summary>A special token as a string, or as an AddedToken object (<c>{"content": …, "lstrip": …}</c>).</summary>
-    private static AddedTokenSpec? ParseSpec(JsonNode? node) => node switch
+    /// <summary>An id of added_tokens.json: a whole number from 0.</summary>
+    private static int TokenId(JsonFields json, string key)
     {
-        JsonValue value when value.TryGetValue(out string? content) => new AddedTokenSpec(content),
-        JsonObject token when token["content"]?.GetValue<string>() is string content => new AddedTokenSpec(
-            content,
-            HasFlags: true,
-            SingleWord: Bool(token, "single_word") ?? false,
-            LStrip: Bool(token, "lstrip") ?? false,
-            RStrip: Bool(token, "rstrip") ?? false,
-            Normalized: Bool(token, "normalized") ?? false),
-        _ => null,
+        try
+        {
+            return json.Int(key, min: 0) ?? throw json.Error(key, "must be a token id");
+        }
+        catch (LmException e) when (e.Code == json.Code)
+        {
+            throw new LmException(ErrorCodes.TokenIdOutOfRange, e.Message.TrimEnd('.') + " (a token id is a whole number from 0).") { File = json.File };
+        }
+    }
+
+    /// <summary>A special token as a string, or as an AddedToken object (<c>{"content": …, "lstrip": …}</c>).</summary>
+    private static AddedTokenSpec ParseSpec(JsonFields parent, string key) => parent.Json[key] switch
+    {
+        JsonObject => ParseSpec(parent.Object(key)!),
+        _ => new AddedTokenSpec(parent.String(key) ?? throw parent.Error(key, "must be a string or a token object")),
     };
+
+    private static AddedTokenSpec ParseItemSpec(JsonFields parent, string list, JsonArray items, int index)
+    {
+        var wrapper = new JsonFields(new JsonObject { [$"{list}[{index}]"] = items[index]?.DeepClone() }, parent.File, parent.Code);
+        return ParseSpec(wrapper, $"{list}[{index}]");
+    }
+
+    private static AddedTokenSpec ParseSpec(JsonFields token) => new(
+        token.RequiredString("content"),
+        HasFlags: true,
+        SingleWord: token.Bool("single_word") ?? false,
+        LStrip: token.Bool("lstrip") ?? false,
+        RStrip: token.Bool("rstrip") ?? false,
+        Normalized: token.Bool("normalized") ?? false);
+
+    private static JsonFields? Typed(JsonObject? json, string path) =>
+        json is null ? null : new JsonFields(json, path, ErrorCodes.TokenizerValueInvalid);
 
     /// <summary>Without a class name: BERT for WordPiece, RoBERTa for a BPE vocabulary with &lt;s&gt; and &lt;mask&gt;, else GPT-2.</summary>
     private static string GuessClass(TokenizerKind kind, Func<string, int?> tokenToId) => kind switch
     {
         TokenizerKind.WordPiece => "BertTokenizer",
+
+        // A general tokenizer.json brings its own special tokens; no class's defaults apply.
+        TokenizerKind.TokenizerJson => "PreTrainedTokenizer",
         _ when tokenToId("<s>") is not null && tokenToId("<mask>") is not null => "RobertaTokenizer",
         _ => "GPT2Tokenizer",
     };
@@ -202,34 +232,9 @@ internal static class PretrainedTokenizerReader
         return names.Length == 0 ? "nothing (the folder is empty)" : string.Join(", ", names);
     }
 
-    /// <summary>Parses a JSON file that must hold an object; null when the file does not exist.</summary>
-    internal static JsonObject? ReadOptionalObject(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        try
-        {
-            // A repeated key would otherwise throw ArgumentException when the object is first read: reject it here as
-            // bad JSON. Checking for repeats reads every key, so a key with an unpaired "\ud800" escape throws here too.
-            return JsonNode.Parse(File.ReadAllBytes(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
-                ?? throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: expected a JSON object.") { File = path };
-        }
-        catch (JsonException e)
-        {
-            throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: not valid JSON ({e.Message})", e)
-            {
-                File = path,
-                Line = e.LineNumber is long line ? (int)line + 1 : null,
-            };
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: not valid JSON ({e.Message})", e) { File = path };
-        }
-    }
+    /// <summary>Parses a JSON file that must hold an object (LM0203 otherwise); null when the file does not exist.</summary>
+    internal static JsonObject? ReadOptionalObject(string path) =>
+        File.Exists(path) ? JsonFields.Read(path, ErrorCodes.TokenizerFileMalformed).Json : null;
 
     /// <summary>vocab.json: an object of token → id.</summary>
     private static Dictionary<string, int> ReadVocabJson(string path)
@@ -246,6 +251,15 @@ internal static class PretrainedTokenizerReader
             if (id is not JsonValue value || !value.TryGetValue(out int tokenId) || tokenId < 0)
             {
                 throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{path}: token '{token}' has no valid id.") { File = path };
+            }
+
+            // Ids index the embedding and lm-tune's id → token table, so they bound what a load allocates. Real files
+            // are dense (ids 0 to count - 1); gaps are accepted as the tokenizers library accepts them, up to a limit
+            // far above any published vocabulary.
+            if (tokenId >= MaxTokenId)
+            {
+                throw new LmException(ErrorCodes.TokenIdOutOfRange,
+                    $"{path}: token '{token}' has id {tokenId}; lm-tune reads ids below {MaxTokenId:N0}.") { File = path };
             }
 
             vocabulary[token] = tokenId;

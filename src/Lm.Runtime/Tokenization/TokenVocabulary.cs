@@ -29,6 +29,13 @@ internal sealed class TokenVocabulary
 
     public int Count => _tokenToId.Count;
 
+    /// <summary>
+    /// Highest id + 1: the embedding rows the vocabulary needs. Equal to <see cref="Count"/> for the dense files
+    /// Hugging Face writes; a file with gaps between ids (a hand-made excerpt of a real vocabulary) is read as the
+    /// `tokenizers` library reads it, keeping its ids.
+    /// </summary>
+    public int IdSpace => _idToToken.Length;
+
     public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out int id) ? id : null;
 
     public bool TryGetId(ReadOnlySpan<char> token, out int id) => _bySpan.TryGetValue(token, out id);

@@ -8,4 +8,10 @@ public enum TokenizerKind
 
     /// <summary>BERT WordPiece (vocab.txt).</summary>
     WordPiece,
+
+    /// <summary>
+    /// Any other tokenizer.json (Llama, Qwen2, Mistral, SentencePiece-converted files …), run step by step:
+    /// normalizer, pre-tokenizer, BPE / WordPiece / Unigram model, post-processor, decoder.
+    /// </summary>
+    TokenizerJson,
 }

@@ -32,6 +32,18 @@ internal sealed class TokenizerSettings
     public List<string> Suffix { get; } = [];
 
     /// <summary>
+    /// Ids before the text when a post-processor gives them directly (tokenizer.json's TemplateProcessing); they
+    /// win over <see cref="Prefix"/>.
+    /// </summary>
+    public int[]? PrefixIds { get; set; }
+
+    /// <summary>Ids after the text when a post-processor gives them directly; they win over <see cref="Suffix"/>.</summary>
+    public int[]? SuffixIds { get; set; }
+
+    /// <summary>tokenizer_config.json's <c>tokenizer_class</c> exactly as written, null when it names none.</summary>
+    public string? DeclaredClass { get; set; }
+
+    /// <summary>
     /// Gives every special token an id, as Hugging Face does on load: a token already declared or in the model's
     /// vocabulary keeps its id; any other is appended after the last id.
     /// </summary>
@@ -81,8 +93,8 @@ internal sealed class TokenizerSettings
             named,
             additional,
             specialIds,
-            Prefix.Select(IdOf).ToArray(),
-            Suffix.Select(IdOf).ToArray());
+            PrefixIds ?? Prefix.Select(IdOf).ToArray(),
+            SuffixIds ?? Suffix.Select(IdOf).ToArray());
     }
 }
 

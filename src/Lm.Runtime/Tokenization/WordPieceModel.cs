@@ -43,7 +43,7 @@ internal sealed class WordPieceModel
 
     private string Source { get; }
 
-    public int VocabularySize => _vocabulary.Count;
+    public int VocabularySize => _vocabulary.IdSpace;
 
     public int? TokenToId(string token) => _vocabulary.TokenToId(token);
 

@@ -24,7 +24,7 @@ internal sealed class WordPieceTokenizer : LmTokenizer
 
     private protected override string? Normalize(ReadOnlySpan<char> text) => _model.Normalizer?.Normalize(text);
 
-    private protected override void EncodeModel(ReadOnlySpan<char> normalizedText, List<int> ids) => _model.Encode(normalizedText, ids);
+    private protected override void EncodeModel(ReadOnlySpan<char> normalizedText, bool atTextStart, List<int> ids) => _model.Encode(normalizedText, ids);
 
     /// <summary>
     /// tokenizers' WordPiece decoder (a <c>##</c> piece joins the token before it, any other token is preceded by
@@ -75,7 +75,7 @@ internal sealed class WordPieceTokenizer : LmTokenizer
     /// <summary>transformers' <c>clean_up_tokenization</c>.</summary>
     private static string CleanUpTokenization(string text) => CleanUp(text, doNot: false);
 
-    private static string CleanUp(string text, bool doNot)
+    internal static string CleanUp(string text, bool doNot)
     {
         text = text
             .Replace(" .", ".", StringComparison.Ordinal)

@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Training;
 
@@ -203,12 +205,17 @@ public sealed class AdamWOptimizer : IDisposable
         return (tensors, description);
     }
 
-    /// <summary>Restores the state <see cref="StateDict"/> produced; <paramref name="source"/> names the file in errors.</summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, JsonObject description, string source)
+    /// <summary>
+    /// Restores the state <see cref="StateDict"/> produced; <paramref name="source"/> names the tensors' file in errors,
+    /// <paramref name="descriptionSource"/> (default: the same) the description's.
+    /// </summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, JsonObject description, string source, string? descriptionSource = null)
     {
-        long step = description["step"]?.GetValue<long>()
-            ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{source}: 'step' is missing") { File = source };
-        bool masters = description["fp32_master_weights"]?.GetValue<bool>() ?? false;
+        var fields = new JsonFields(description, descriptionSource ?? source, ErrorCodes.OptimizerStateInvalid);
+        long step = fields.RequiredLong("step", min: 0);
+        bool masters = fields.Bool("fp32_master_weights") ?? false;
+        double? learningRate = fields.Double("lr", min: 0, finite: true);
+        CheckNames(tensors, step > 0, _keepFp32Master && masters, source);
         using var noGrad = no_grad();
         foreach (var slot in _slots)
         {
@@ -222,7 +229,29 @@ public sealed class AdamWOptimizer : IDisposable
             if (_keepFp32Master && !masters) slot.Master.copy_(slot.Parameter);
         }
         StepCount = step;
-        if (description["lr"] is JsonNode lr) LearningRate = lr.GetValue<double>();
+        if (learningRate is double lr) LearningRate = lr;
+    }
+
+    /// <summary>
+    /// LM0432 when optimizer.safetensors holds a tensor no parameter owns (a file of another model), before any
+    /// state is copied; missing tensors and wrong shapes are found per parameter by <see cref="CopyInto"/>.
+    /// </summary>
+    private void CheckNames(IReadOnlyDictionary<string, Tensor> tensors, bool moments, bool masters, string source)
+    {
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var slot in _slots)
+        {
+            if (moments)
+            {
+                expected.Add(slot.Name + ".exp_avg");
+                expected.Add(slot.Name + ".exp_avg_sq");
+            }
+            if (masters) expected.Add(slot.Name + ".master");
+        }
+        var unexpected = tensors.Keys.Where(k => !expected.Contains(k) && !k.EndsWith(".master", StringComparison.Ordinal)).Take(5).ToList();
+        if (unexpected.Count > 0)
+            throw new LmException(ErrorCodes.OptimizerStateInvalid,
+                $"{source}: optimizer state for parameters this model does not have: {string.Join(", ", unexpected)}") { File = source };
     }
 
     public void Dispose()
@@ -235,9 +264,9 @@ public sealed class AdamWOptimizer : IDisposable
     private static void CopyInto(Tensor target, IReadOnlyDictionary<string, Tensor> tensors, string key, string source)
     {
         if (!tensors.TryGetValue(key, out var value))
-            throw new LmException(ErrorCodes.CheckpointInvalid, $"{source}: optimizer state '{key}' is missing") { File = source };
+            throw new LmException(ErrorCodes.OptimizerStateInvalid, $"{source}: optimizer state '{key}' is missing") { File = source };
         if (!value.shape.SequenceEqual(target.shape))
-            throw new LmException(ErrorCodes.CheckpointInvalid,
+            throw new LmException(ErrorCodes.OptimizerStateInvalid,
                 $"{source}: optimizer state '{key}' has shape [{string.Join(", ", value.shape)}], the model needs [{string.Join(", ", target.shape)}]")
             { File = source };
         target.copy_(value);

@@ -1,26 +1,27 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 
 namespace Lm.Runtime.Training;
 
 /// <summary>
 /// The <c>checkpoint-N</c> folders of an output directory, HF's <c>PREFIX_CHECKPOINT_DIR</c> layout. A checkpoint
-/// is written into <c>.tmp-checkpoint-N-PID</c>, finished with <see cref="CompletionMarker"/>, and only then renamed
-/// to <c>checkpoint-N</c>; a process killed mid-save therefore leaves a temp folder (ignored, and removed by the
-/// next save) and never a <c>checkpoint-N</c> that looks complete. Rotation follows HF's
-/// <c>_sorted_checkpoints</c> / <c>_rotate_checkpoints</c>: the oldest go first, the best checkpoint never.
+/// is written into <c>.tmp-checkpoint-N-PID-START</c>, its files and folder are flushed to disk, then
+/// <see cref="CompletionMarker"/> (the names and sizes of its files) is written and flushed, and only then is the
+/// folder renamed to <c>checkpoint-N</c>; a process killed mid-save therefore leaves a temp folder and never a
+/// <c>checkpoint-N</c> that looks complete. The next save removes temp folders whose process is gone, and only
+/// those (<see cref="StagingFolders"/>). Which checkpoints are complete is decided by <see cref="CheckpointFolders"/>,
+/// the rule the MSBuild tasks share. Rotation follows HF's <c>_sorted_checkpoints</c> / <c>_rotate_checkpoints</c>:
+/// the oldest go first, the best checkpoint never.
 /// </summary>
-public sealed partial class CheckpointManager(string outputDir)
+public sealed class CheckpointManager(string outputDir)
 {
     /// <summary>HF's checkpoint folder prefix.</summary>
-    public const string Prefix = "checkpoint";
+    public const string Prefix = CheckpointFolders.Prefix;
 
-    /// <summary>Written last into every checkpoint: a folder without it is not a checkpoint.</summary>
-    public const string CompletionMarker = "checkpoint_complete.json";
-
-    private const string TempPrefix = ".tmp-checkpoint-";
+    /// <summary>Written last into every checkpoint: a folder without it (or whose files differ from it) is not a checkpoint.</summary>
+    public const string CompletionMarker = CheckpointFolders.CompletionMarker;
 
     public string OutputDir { get; } = outputDir;
 
@@ -29,40 +30,66 @@ public sealed partial class CheckpointManager(string outputDir)
 
     /// <summary>
     /// Writes the checkpoint of <paramref name="globalStep"/>: <paramref name="writeContents"/> fills a temp folder,
-    /// the marker is added and the folder renamed into place (replacing an older checkpoint of the same step).
+    /// the files are flushed, the marker is added and the folder renamed into place (replacing an older checkpoint of
+    /// the same step). A save that fails removes its temp folder.
     /// </summary>
     public string Save(int globalStep, Action<string> writeContents)
     {
         Directory.CreateDirectory(OutputDir);
-        RemoveStaleTempFolders();
-        string temp = Path.Combine(OutputDir, $"{TempPrefix}{globalStep}-{Environment.ProcessId}");
-        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        Directory.CreateDirectory(temp);
-        writeContents(temp);
-        var files = new JsonObject();
-        foreach (var file in new DirectoryInfo(temp).EnumerateFiles().OrderBy(f => f.Name, StringComparer.Ordinal))
-            files[file.Name] = file.Length;
-        var marker = new JsonObject { ["global_step"] = globalStep, ["files"] = files };
-        File.WriteAllText(Path.Combine(temp, CompletionMarker), marker.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-
+        StagingFolders.RemoveStale(OutputDir);
+        string temp = Path.Combine(OutputDir, StagingFolders.CheckpointStagingName(globalStep));
         string final = FolderFor(globalStep);
-        if (Directory.Exists(final))
+        try
         {
-            // The same step saved twice (e.g. the last step and the epoch end): the new one replaces it.
-            string old = Path.Combine(OutputDir, $"{TempPrefix}{globalStep}-{Environment.ProcessId}-old");
-            Directory.Move(final, old);
-            Directory.Move(temp, final);
-            Directory.Delete(old, recursive: true);
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            Directory.CreateDirectory(temp);
+            writeContents(temp);
+            DurableFiles.FlushTree(temp);
+            var files = new JsonObject();
+            foreach (var file in new DirectoryInfo(temp).EnumerateFiles().OrderBy(f => f.Name, StringComparer.Ordinal))
+                files[file.Name] = file.Length;
+            var marker = new JsonObject { ["global_step"] = globalStep, ["files"] = files };
+            string markerPath = Path.Combine(temp, CompletionMarker);
+            File.WriteAllText(markerPath, marker.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            DurableFiles.Flush(markerPath);
+            DurableFiles.Flush(temp);
+
+            if (Directory.Exists(final))
+            {
+                // The same step saved twice (e.g. the last step and the epoch end): the new one replaces it.
+                string old = temp + "-old";
+                Directory.Move(final, old);
+                Directory.Move(temp, final);
+                Directory.Delete(old, recursive: true);
+            }
+            else
+            {
+                Directory.Move(temp, final);
+            }
+            DurableFiles.Flush(OutputDir);
         }
-        else
+        finally
         {
-            Directory.Move(temp, final);
+            // Only reached with the temp folder still there when the save failed: nothing of it is a checkpoint.
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         }
         return final;
     }
 
-    /// <summary>Whether <paramref name="folder"/> holds a finished checkpoint.</summary>
-    public static bool IsComplete(string folder) => File.Exists(Path.Combine(folder, CompletionMarker));
+    /// <summary>Whether <paramref name="folder"/> holds a finished checkpoint (marker present, file sizes as recorded).</summary>
+    public static bool IsComplete(string folder) => CheckpointFolders.IsComplete(folder, out _);
+
+    /// <summary>
+    /// The newest complete <c>checkpoint-N</c> of <paramref name="outputDir"/> (what <c>resume_from_checkpoint: last</c>
+    /// resumes from), or null; newer incomplete folders passed over, with the reason, are in <paramref name="skipped"/>.
+    /// The CLI's and the build's automatic resume ask this.
+    /// </summary>
+    public static string? LastComplete(string outputDir, out IReadOnlyList<(string Path, string Reason)> skipped)
+    {
+        string? last = CheckpointFolders.LastComplete(outputDir, out var passed);
+        skipped = passed;
+        return last;
+    }
 
     /// <summary>
     /// Complete checkpoints ordered by step, oldest first, with <paramref name="bestModelCheckpoint"/> moved to
@@ -71,23 +98,8 @@ public sealed partial class CheckpointManager(string outputDir)
     /// </summary>
     public List<string> Sorted(string? bestModelCheckpoint, out List<string> incomplete)
     {
-        incomplete = new List<string>();
-        var found = new List<(int Step, string Path)>();
-        if (Directory.Exists(OutputDir))
-        {
-            foreach (var dir in Directory.EnumerateDirectories(OutputDir, $"{Prefix}-*"))
-            {
-                var match = StepPattern().Match(Path.GetFileName(dir));
-                if (!match.Success) continue;
-                if (!IsComplete(dir))
-                {
-                    incomplete.Add(dir);
-                    continue;
-                }
-                found.Add((int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), dir));
-            }
-        }
-        var sorted = found.OrderBy(c => c.Step).Select(c => c.Path).ToList();
+        var sorted = CheckpointFolders.Complete(OutputDir, out var skipped).Select(c => c.Path).ToList();
+        incomplete = skipped.Select(s => s.Path).ToList();
         if (bestModelCheckpoint is not null)
         {
             int best = sorted.FindIndex(p => SamePath(p, bestModelCheckpoint));
@@ -122,48 +134,31 @@ public sealed partial class CheckpointManager(string outputDir)
 
     /// <summary>
     /// The checkpoint to resume from: <paramref name="resumeFrom"/> itself, or for <c>last</c> the newest complete
-    /// <c>checkpoint-N</c>. Incomplete folders passed over are returned in <paramref name="skipped"/>.
+    /// <c>checkpoint-N</c>. Newer incomplete folders passed over are returned in <paramref name="skipped"/> with the reason.
     /// </summary>
     public string Resolve(string resumeFrom, out List<string> skipped)
     {
         skipped = new List<string>();
         if (string.Equals(resumeFrom, "last", StringComparison.OrdinalIgnoreCase) || string.Equals(resumeFrom, "true", StringComparison.OrdinalIgnoreCase))
         {
-            var sorted = Sorted(null, out skipped);
-            if (sorted.Count == 0)
+            string? last = CheckpointFolders.LastComplete(OutputDir, out var passed);
+            skipped = passed.Select(p => $"{p.Path}: {p.Reason}").ToList();
+            if (last is null)
                 throw new LmException(ErrorCodes.CheckpointNotFound,
                     $"resume_from_checkpoint=last: no complete checkpoint-N folder in '{OutputDir}'" +
-                    (skipped.Count > 0 ? $" ({skipped.Count} incomplete: {string.Join(", ", skipped.Select(Path.GetFileName))})" : ""))
+                    (passed.Count > 0 ? $" ({passed.Count} incomplete: {string.Join("; ", passed.Select(p => $"{Path.GetFileName(p.Path)}: {p.Reason}"))})" : ""))
                 { File = OutputDir };
-            return sorted[^1];
+            return last;
         }
         if (!Directory.Exists(resumeFrom))
             throw new LmException(ErrorCodes.CheckpointNotFound, $"resume_from_checkpoint: folder '{resumeFrom}' does not exist") { File = resumeFrom };
-        if (!IsComplete(resumeFrom))
+        if (!CheckpointFolders.IsComplete(resumeFrom, out string reason))
             throw new LmException(ErrorCodes.CheckpointInvalid,
-                $"resume_from_checkpoint: '{resumeFrom}' has no {CompletionMarker}: the save that wrote it did not finish; use an earlier checkpoint")
+                $"resume_from_checkpoint: '{resumeFrom}' is not a complete checkpoint: {reason}; use an earlier checkpoint")
             { File = resumeFrom };
         return resumeFrom;
     }
 
-    private void RemoveStaleTempFolders()
-    {
-        foreach (var dir in Directory.EnumerateDirectories(OutputDir, TempPrefix + "*"))
-        {
-            try
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Another process may still be writing it; it is ignored either way.
-            }
-        }
-    }
-
     private static bool SamePath(string a, string b) =>
         string.Equals(Path.GetFullPath(a).TrimEnd(Path.DirectorySeparatorChar), Path.GetFullPath(b).TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal);
-
-    [GeneratedRegex(@"^checkpoint-([0-9]+)$")]
-    private static partial Regex StepPattern();
 }

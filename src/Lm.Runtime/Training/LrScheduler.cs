@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Training;
 
@@ -61,12 +63,12 @@ public sealed class LrScheduler
     /// <summary>Restores the step count from <c>scheduler.json</c>; the schedule itself must match the arguments.</summary>
     public void Load(JsonObject state, string source)
     {
-        string? type = state["lr_scheduler_type"]?.GetValue<string>();
-        int? warmup = state["num_warmup_steps"]?.GetValue<int>();
-        int? total = state["num_training_steps"]?.GetValue<int>();
-        int? lastEpoch = state["last_epoch"]?.GetValue<int>();
-        if (lastEpoch is null || lastEpoch < 0)
-            throw new LmException(ErrorCodes.CheckpointInvalid, $"{source}: last_epoch is missing or negative") { File = source };
+        // Types and ranges first (LM0433); a well-formed file of another schedule is a mismatch (LM0412).
+        var fields = new JsonFields(state, source, ErrorCodes.SchedulerStateInvalid);
+        string? type = fields.String("lr_scheduler_type");
+        int? warmup = fields.Int("num_warmup_steps", min: 0);
+        int? total = fields.Int("num_training_steps", min: 0);
+        int? lastEpoch = (int)fields.RequiredLong("last_epoch", min: 0, max: int.MaxValue);
         if (type != Type || warmup != WarmupSteps || total != TotalSteps)
             throw new LmException(ErrorCodes.CheckpointInvalid,
                 $"{source}: the checkpoint's schedule ({type}, {warmup} warmup of {total} steps) differs from this run's " +

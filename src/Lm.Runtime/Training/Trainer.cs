@@ -10,6 +10,7 @@ using Lm.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Training;
 
@@ -147,7 +148,7 @@ public sealed class Trainer : IDisposable
         {
             string folder = _checkpoints.Resolve(resume, out var skipped);
             foreach (var incomplete in skipped)
-                RaiseWarning($"ignored '{incomplete}': it has no {CheckpointManager.CompletionMarker} (a save that did not finish)");
+                RaiseWarning($"ignored incomplete checkpoint {incomplete}");
             LoadCheckpoint(folder, maxSteps, numTrainEpochs);
             epochsTrained = State.GlobalStep / updatesPerEpoch;
             windowsToSkip = State.GlobalStep % updatesPerEpoch;
@@ -210,7 +211,7 @@ public sealed class Trainer : IDisposable
     {
         if (_evalData is null) throw new LmException(ErrorCodes.NoTrainingData, "evaluation needs validation data");
         EnsureOnDevice();
-        _evaluator ??= new Evaluator(_model, _evalData, _args.PerDeviceEvalBatchSize, _device);
+        _evaluator ??= new Evaluator(_model, _evalData, _args.PerDeviceEvalBatchSize, _device, _args.LabelSmoothingFactor);
         var metrics = _evaluator.Evaluate();
         Log(metrics);
         Evaluated?.Invoke(this, new TrainerEvaluationEventArgs(State.GlobalStep, metrics));
@@ -371,7 +372,10 @@ public sealed class Trainer : IDisposable
         var output = _model.Forward(batch.InputIds, batch.AttentionMask);
         // Held to the end of the micro-step: a temporary Scalar can be finalized during the native call (see ScalarCache).
         using Scalar itemsInWindowScalar = itemsInWindow;
-        var loss = TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindowScalar);
+        // HF's compute_loss: with label smoothing, the smoother's mean over this micro-batch (not divided by the window).
+        var loss = _args.LabelSmoothingFactor != 0
+            ? LabelSmoother.Loss(output.Logits, batch.Labels, _args.LabelSmoothingFactor, _model.Objective == TrainingObjective.CausalLm)
+            : TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindowScalar);
         loss.backward();
         return loss.item<float>();
     }
@@ -569,23 +573,28 @@ public sealed class Trainer : IDisposable
 
         LoadModelWeights(folder);
         string optimizerPath = Required("optimizer.safetensors");
+        // Every state file is read and checked before the first one is applied, each failing with its own code.
+        var optimizerJson = JsonFields.Read(Required("optimizer.json"), ErrorCodes.OptimizerStateInvalid);
+        var schedulerJson = JsonFields.Read(Required("scheduler.json"), ErrorCodes.SchedulerStateInvalid);
+        var state = TrainerState.Load(Required("trainer_state.json"));
+        var randomJson = JsonFields.Read(Required("rng_state.json"), ErrorCodes.RngStateInvalid);
+        var progressJson = JsonFields.Read(Required("trainer_progress.json"), ErrorCodes.TrainerProgressInvalid);
         var tensors = SafeTensorsReader.Read(optimizerPath);
         try
         {
-            _optimizer!.LoadStateDict(tensors, ReadJson(Required("optimizer.json")), optimizerPath);
+            _optimizer!.LoadStateDict(tensors, optimizerJson.Json, optimizerPath, optimizerJson.File);
         }
         finally
         {
             foreach (var t in tensors.Values) t.Dispose();
         }
-        _scheduler!.Load(ReadJson(Required("scheduler.json")), Required("scheduler.json"));
-        var state = TrainerState.Load(Required("trainer_state.json"));
+        _scheduler!.Load(schedulerJson.Json, schedulerJson.File);
         // HF's init_training_references: the totals come from this run's arguments.
         state.MaxSteps = maxSteps;
         state.NumTrainEpochs = numTrainEpochs;
         State = state;
-        RestoreRandomState(ReadJson(Required("rng_state.json")), Required("rng_state.json"));
-        RestoreProgress(ReadJson(Required("trainer_progress.json")));
+        RestoreRandomState(randomJson);
+        RestoreProgress(progressJson);
         _lastSavedStep = State.GlobalStep;
     }
 
@@ -656,15 +665,58 @@ public sealed class Trainer : IDisposable
         return json;
     }
 
-    private void RestoreRandomState(JsonObject json, string source)
+    /// <summary>
+    /// Restores the generators' states. libtorch aborts the process (not an exception) on a state of the wrong size,
+    /// so each is checked against the size of the state it replaces first.
+    /// </summary>
+    private void RestoreRandomState(JsonFields json)
     {
-        var (cpu, collator) = RngStateFile.Parse(json, source);
+        byte[] cpu = RandomStateBytes(json, "cpu", get_rng_state().bytes.Length)
+            ?? throw json.Error("cpu", "is missing (the CPU generator's state)");
+        byte[]? collator = null;
+        if (json.Has("collator"))
+        {
+            using var current = _trainData!.GetRandomState();
+            collator = current is null ? null : RandomStateBytes(json, "collator", current.bytes.Length);
+        }
         using (var state = tensor(cpu, ScalarType.Byte)) set_rng_state(state);
         if (collator is not null)
         {
             using var state = tensor(collator, ScalarType.Byte);
             _trainData!.SetRandomState(state);
         }
+    }
+
+    /// <summary>
+    /// A generator state from rng_state.json, checked as libtorch's <c>set_state</c> checks it (size, then
+    /// mt19937's <c>is_valid</c>: seeded, 1 ≤ left ≤ 624, next ≤ 624), because libtorch refuses a bad one with a C++
+    /// exception that aborts the process.
+    /// </summary>
+    internal static byte[]? RandomStateBytes(JsonFields json, string key, long expectedLength)
+    {
+        if (json.String(key) is not string text) return null;
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(text);
+        }
+        catch (FormatException)
+        {
+            throw json.Error(key, "must be base64 text");
+        }
+        if (bytes.Length != expectedLength)
+            throw json.Error(key, $"holds {bytes.Length} bytes; a generator state of this libtorch has {expectedLength}");
+        // CPUGeneratorImplState starts with the legacy THGeneratorState: seed (8 bytes), left, seeded, next.
+        const int MersenneStateWords = 624;
+        if (bytes.Length >= 24)
+        {
+            int left = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+            int seeded = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
+            ulong next = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(16));
+            if (seeded == 0 || left < 1 || left > MersenneStateWords || next > MersenneStateWords)
+                throw json.Error(key, $"is not a valid Mersenne Twister state (left {left}, next {next}, seeded {seeded})");
+        }
+        return bytes;
     }
 
     /// <summary>The loop's running sums, so that logs after a resume equal those of an uninterrupted run.</summary>
@@ -681,16 +733,16 @@ public sealed class Trainer : IDisposable
         ["should_training_stop"] = _control.ShouldTrainingStop,
     };
 
-    private void RestoreProgress(JsonObject json)
+    private void RestoreProgress(JsonFields json)
     {
-        _trLoss = json["tr_loss"]?.GetValue<float>() ?? 0;
-        _totalLossScalar = json["total_loss_scalar"]?.GetValue<double>() ?? 0;
-        _globalStepLastLogged = json["globalstep_last_logged"]?.GetValue<int>() ?? State.GlobalStep;
-        _earlyStoppingCounter = json["early_stopping_patience_counter"]?.GetValue<int>() ?? 0;
-        _gradNorm = json["grad_norm"]?.GetValue<float>();
-        _learningRate = json["learning_rate"]?.GetValue<double>();
-        _epochEndPending = json["epoch_end_pending"]?.GetValue<bool>() ?? false;
-        _control.ShouldTrainingStop = (json["should_training_stop"]?.GetValue<bool>() ?? false) || State.GlobalStep >= State.MaxSteps;
+        _trLoss = (float)(json.Double("tr_loss", finite: true) ?? 0);
+        _totalLossScalar = json.Double("total_loss_scalar", finite: true) ?? 0;
+        _globalStepLastLogged = json.Int("globalstep_last_logged", min: 0, max: State.GlobalStep) ?? State.GlobalStep;
+        _earlyStoppingCounter = json.Int("early_stopping_patience_counter", min: 0) ?? 0;
+        _gradNorm = (float?)json.Double("grad_norm");
+        _learningRate = json.Double("learning_rate", min: 0, finite: true);
+        _epochEndPending = json.Bool("epoch_end_pending") ?? false;
+        _control.ShouldTrainingStop = (json.Bool("should_training_stop") ?? false) || State.GlobalStep >= State.MaxSteps;
     }
 
     private void ResetLoop()
@@ -748,21 +800,6 @@ public sealed class Trainer : IDisposable
     private void RaiseWarning(string message) => Warning?.Invoke(this, new TrainerWarningEventArgs(message));
 
     private static string Indented(JsonObject json) => json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
-
-    internal static JsonObject ReadJson(string path)
-    {
-        try
-        {
-            // A repeated key would otherwise throw ArgumentException when the object is first read: reject it here as
-            // bad JSON. Checking for repeats reads every key, so a key with an unpaired "\ud800" escape throws here too.
-            return JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
-                ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: expected a JSON object") { File = path };
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: invalid JSON: {e.Message}", e) { File = path };
-        }
-    }
 
     /// <summary>HF's <c>TrainerControl</c> flags.</summary>
     private sealed class Control

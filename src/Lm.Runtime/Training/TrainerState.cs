@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Training;
 
@@ -77,55 +78,32 @@ public sealed class TrainerState
         return PythonJson.Serialize(json) + "\n";
     }
 
-    /// <summary>Reads a <c>trainer_state.json</c> written by lm-tune or by HF.</summary>
+    /// <summary>
+    /// Reads a <c>trainer_state.json</c> written by lm-tune or by HF. Every value is checked before use (types, steps
+    /// and counts not negative, epoch finite), so a damaged or hand-edited file is LM0430 naming the file and key,
+    /// never a checkpoint folder with a negative number or a crash later in the run.
+    /// </summary>
     public static TrainerState Load(string path)
     {
-        JsonObject json;
-        try
-        {
-            // A repeated key would otherwise throw ArgumentException when the object is first read: reject it here as
-            // bad JSON. Checking for repeats reads every key, so a key with an unpaired "\ud800" escape throws here too.
-            json = JsonNode.Parse(File.ReadAllText(path), documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
-                ?? throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: expected a JSON object") { File = path };
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
-        {
-            throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: invalid JSON: {e.Message}", e) { File = path };
-        }
-        try
-        {
-            return FromJson(json);
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            // JsonNode's typed reads (GetValue<T>) throw these when a value has another JSON kind.
-            throw new LmException(ErrorCodes.CheckpointInvalid, $"{path}: a value has the wrong JSON type ({e.Message})", e) { File = path };
-        }
-    }
-
-    private static TrainerState FromJson(JsonObject json)
-    {
+        var json = JsonFields.Read(path, ErrorCodes.TrainerStateInvalid);
         var state = new TrainerState
         {
-            Epoch = Double(json["epoch"]),
-            GlobalStep = Int(json["global_step"]) ?? 0,
-            MaxSteps = Int(json["max_steps"]) ?? 0,
-            LoggingSteps = Int(json["logging_steps"]) ?? 500,
-            EvalSteps = Int(json["eval_steps"]) ?? 500,
-            SaveSteps = Int(json["save_steps"]) ?? 500,
-            TrainBatchSize = Int(json["train_batch_size"]),
-            NumTrainEpochs = Int(json["num_train_epochs"]) ?? 0,
-            NumInputTokensSeen = (long)(Double(json["num_input_tokens_seen"]) ?? 0),
-            TotalFlos = Double(json["total_flos"]) ?? 0,
-            BestMetric = Double(json["best_metric"]),
-            BestGlobalStep = Int(json["best_global_step"]),
-            BestModelCheckpoint = json["best_model_checkpoint"]?.GetValue<string>(),
-            StatefulCallbacks = json["stateful_callbacks"] as JsonObject is { } callbacks ? (JsonObject)callbacks.DeepClone() : new JsonObject(),
+            Epoch = json.Double("epoch", min: 0, finite: true),
+            GlobalStep = json.Int("global_step", min: 0) ?? 0,
+            MaxSteps = json.Int("max_steps", min: 0) ?? 0,
+            LoggingSteps = json.Int("logging_steps", min: 0) ?? 500,
+            EvalSteps = json.Int("eval_steps", min: 0) ?? 500,
+            SaveSteps = json.Int("save_steps", min: 0) ?? 500,
+            TrainBatchSize = json.Int("train_batch_size", min: 1),
+            NumTrainEpochs = json.Int("num_train_epochs", min: 0) ?? 0,
+            NumInputTokensSeen = json.Long("num_input_tokens_seen", min: 0) ?? 0,
+            TotalFlos = json.Double("total_flos", min: 0, finite: true) ?? 0,
+            BestMetric = json.Double("best_metric"),
+            BestGlobalStep = json.Int("best_global_step", min: 0),
+            BestModelCheckpoint = json.String("best_model_checkpoint"),
+            StatefulCallbacks = json.Object("stateful_callbacks") is { } callbacks ? (JsonObject)callbacks.Json.DeepClone() : new JsonObject(),
         };
-        if (json["log_history"] is JsonArray history)
-        {
-            foreach (var item in history.OfType<JsonObject>()) state.LogHistory.Add(LogEntry.FromJson(item));
-        }
+        foreach (var entry in json.Objects("log_history")) state.LogHistory.Add(LogEntry.FromJson(entry));
         return state;
     }
 
@@ -136,9 +114,6 @@ public sealed class TrainerState
     /// <summary>A float node that <see cref="PythonJson"/> writes as Python writes a float (<c>1.0</c>, <c>Infinity</c>).</summary>
     internal static JsonNode? PythonFloat(double? value) => value is double d ? JsonValue.Create(d) : null;
 
-    private static double? Double(JsonNode? node) => node is JsonValue value ? value.GetValue<double>() : null;
-
-    private static int? Int(JsonNode? node) => node is JsonValue value ? (int)value.GetValue<double>() : null;
 }
 
 /// <summary>
@@ -175,11 +150,12 @@ public sealed class LogEntry
         return json;
     }
 
-    internal static LogEntry FromJson(JsonObject json)
+    /// <summary>One entry of a file's <c>log_history</c>: numbers are kept, other values (HF's strings) skipped.</summary>
+    internal static LogEntry FromJson(JsonFields json)
     {
-        int step = json["step"] is JsonValue s ? (int)s.GetValue<double>() : 0;
-        var values = json.Where(p => p.Key != "step" && p.Value is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number)
-            .Select(p => KeyValuePair.Create(p.Key, p.Value!.GetValue<double>()));
+        int step = json.Int("step", min: 0) ?? 0;
+        var values = json.Json.Where(p => p.Key != "step" && p.Value is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number)
+            .Select(p => KeyValuePair.Create(p.Key, json.Double(p.Key)!.Value));
         return new LogEntry(step, values);
     }
 }

@@ -31,6 +31,8 @@ public sealed class TrainingArguments
     [JsonPropertyName("adam_beta2")] public double AdamBeta2 { get; set; } = 0.999;
     [JsonPropertyName("adam_epsilon")] public double AdamEpsilon { get; set; } = 1e-8;
     [JsonPropertyName("max_grad_norm")] public double MaxGradNorm { get; set; } = 1.0;
+    /// <summary>HF's label smoothing (<c>LabelSmoother</c>): the loss mixes in this share of uniform targets; 0 (off) to 1.</summary>
+    [JsonPropertyName("label_smoothing_factor")] public double LabelSmoothingFactor { get; set; }
     /// <summary>Fractional values train part of the last epoch, as HF.</summary>
     [JsonPropertyName("num_train_epochs")] public double NumTrainEpochs { get; set; } = 3.0;
     /// <summary>When positive, overrides <see cref="NumTrainEpochs"/>.</summary>
@@ -103,6 +105,7 @@ public sealed class TrainingArguments
         Require(AdamBeta2 is >= 0 and < 1, "adam_beta2", $"must be in [0, 1), got {AdamBeta2}");
         Require(AdamEpsilon > 0, "adam_epsilon", $"must be positive, got {AdamEpsilon}");
         Require(MaxGradNorm >= 0, "max_grad_norm", $"must be >= 0 (0 disables clipping), got {MaxGradNorm}");
+        Require(LabelSmoothingFactor is >= 0 and <= 1, "label_smoothing_factor", $"must be in [0, 1], got {LabelSmoothingFactor}");
         Require(MaxSteps > 0 || (NumTrainEpochs > 0 && double.IsFinite(NumTrainEpochs)), "num_train_epochs",
             $"must be positive when max_steps is not set, got {NumTrainEpochs}");
         Require(MaxSteps == -1 || MaxSteps > 0, "max_steps", $"must be positive or -1, got {MaxSteps}");

@@ -1,15 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Lm.Tasks.Errors;
-using Lm.Tasks.Schema;
+using Lm.Schema;
 
 namespace Lm.Tasks.Jobs;
 
 /// <summary>
-/// Turns <c>LanguageModelFineTune</c> items into resolved jobs: merges the attributed config class's compiled
-/// configuration with the item's metadata (metadata wins), converts metadata to the schema's types, makes paths
-/// absolute, and checks everything a build can check before training (each problem an LM2xxx diagnostic pointing
-/// at the item in its project file).
+/// Turns <c>LanguageModelFineTune</c> items into resolved jobs: joins the attributed config class's compiled
+/// configuration with the item's metadata by the rule the generator uses (<see cref="ItemMerge"/>), converts metadata
+/// to the schema's types, makes paths absolute, and checks everything a build can check before training (each problem
+/// an LM diagnostic pointing at the item in its project file).
 /// </summary>
 internal sealed class JobResolver
 {
@@ -96,7 +95,7 @@ internal sealed class JobResolver
             foreach (var (key, value) in classJson) job[key] = value?.DeepClone();
         }
 
-        ApplyMetadata(item, job, At);
+        ApplyMetadata(item, job, config.Length > 0 ? config : null, At);
 
         string copyMode = item.Get(CopyMetadata) is { Length: > 0 } copy ? copy : "Never";
         string? knownCopyMode = CopyModes.FirstOrDefault(m => string.Equals(m, copyMode, StringComparison.OrdinalIgnoreCase));
@@ -188,32 +187,58 @@ internal sealed class JobResolver
         return null;
     }
 
-    private void ApplyMetadata(JobItem item, JsonObject job, Func<string, ItemLocation> at)
+    /// <summary>
+    /// Adds the item's metadata to the class's values by the one merge rule (<see cref="ItemMerge"/>): the item fills
+    /// what the class leaves unset, a value set in both must agree (LM1009), and the output folder is the item's.
+    /// </summary>
+    private void ApplyMetadata(JobItem item, JsonObject job, string? config, Func<string, ItemLocation> at)
     {
-        string model = item.Get(ModelMetadata);
+        var classValues = (JsonObject)job.DeepClone();
         foreach (var (name, raw) in item.Metadata)
         {
-            if (name.Equals(ModelMetadata, StringComparison.OrdinalIgnoreCase)
-                || name.Equals(ConfigMetadata, StringComparison.OrdinalIgnoreCase)
+            if (name.Equals(ConfigMetadata, StringComparison.OrdinalIgnoreCase)
                 || name.Equals(CopyMetadata, StringComparison.OrdinalIgnoreCase))
                 continue;
-            var field = JobSchema.FindByMetadataName(name);
+            // Model is the short name of model_name_or_path.
+            var field = name.Equals(ModelMetadata, StringComparison.OrdinalIgnoreCase)
+                ? JobSchema.Find("model_name_or_path")
+                : JobSchema.FindByPascalName(name);
             if (field is null)
             {
-                if (JobSchema.NearestMetadataName(name) is { } nearest)
+                if (Suggestion.Nearest(name, JobSchema.Fields.Select(f => f.PascalName)) is { } nearest)
                     Warning(TaskErrorCodes.FineTuneUnknownMetadata,
                         $"{ItemType} '{item.Name}': metadata '{name}' is not a fine-tune setting; did you mean '{nearest}'?", at(name));
                 continue;
             }
             // Empty metadata is unset: item definitions declare every setting empty.
             if (raw.Trim().Length == 0) continue;
-            if (field.TryParse(raw, out var value)) job[field.Name] = value;
-            else
+            if (FieldText.TryNormalize(field, field.Kind == FieldKind.Text ? raw.Trim() : raw) is not { } normalized)
+            {
                 Error(TaskErrorCodes.FineTuneMetadataInvalid,
-                    $"{ItemType} '{item.Name}': {field.MetadataName} expects {field.Expected}, got '{raw}'", at(name));
+                    $"{ItemType} '{item.Name}': {field.PascalName} expects {field.Expected}, got '{raw}'", at(name));
+                continue;
+            }
+            string? classText = classValues.TryGetPropertyValue(field.Name, out var classValue) ? InvariantText(classValue) : null;
+            if (ItemMerge.Decide(field, classText, normalized) == MergeDecision.Conflict)
+                Error(TaskErrorCodes.ItemValueConflict,
+                    $"{ItemType} '{item.Name}': {name} '{normalized}' disagrees with '{classText}' set by config class '{config ?? item.Name}'; set it in one place",
+                    at(name));
+            else
+                job[field.Name] = JsonNode.Parse(FieldText.ToJson(field, normalized));
         }
-        if (model.Length > 0) job["model_name_or_path"] = model;
     }
+
+    /// <summary>A class's JSON value as the invariant text the merge rule compares (null for JSON null).</summary>
+    private static string? InvariantText(JsonNode? value) => value?.GetValueKind() switch
+    {
+        null or JsonValueKind.Null => null,
+        JsonValueKind.String => value.GetValue<string>(),
+        JsonValueKind.Number => FieldText.Number(value.GetValue<double>()),
+        JsonValueKind.True => "true",
+        JsonValueKind.False => "false",
+        JsonValueKind.Object => string.Join(",", value.AsObject().Select(p => p.Key + "=" + FieldText.Number(p.Value!.GetValue<double>()))),
+        _ => value.ToJsonString(),
+    };
 
     private void CheckOutputPlace(JobItem item, string outputDir, IReadOnlyList<string> inputs, ItemLocation location)
     {
@@ -265,7 +290,7 @@ internal sealed class JobResolver
         return ordered.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
-    private static string MetadataNameOf(string field) => JobSchema.Fields.First(f => f.Name == field).MetadataName;
+    private static string MetadataNameOf(string field) => JobSchema.Find(field)!.PascalName;
 
     private static bool IsBlank(JsonObject job, string key) =>
         !job.TryGetPropertyValue(key, out var value) || value is null

@@ -103,7 +103,8 @@ internal sealed partial class ToolProcess : IDisposable
     /// <summary>
     /// Interrupts the child and its descendants (SIGINT on Unix, as Ctrl+C in a terminal, so lm-tune can stop at a step
     /// boundary and exit 130), then kills whatever is still running after <paramref name="grace"/>: the child's whole
-    /// tree, and descendants that were orphaned meanwhile. Checkpoints already saved stay on disk.
+    /// tree, and descendants that were orphaned meanwhile (those only while their id still names the process seen
+    /// before the grace period, never a process that reused the id). Checkpoints already saved stay on disk.
     /// </summary>
     public void Stop(TimeSpan grace)
     {
@@ -117,9 +118,11 @@ internal sealed partial class ToolProcess : IDisposable
                 _process.Kill(entireProcessTree: true);
                 return;
             }
-            foreach (int pid in descendants.Prepend(_process.Id)) _ = SendSignal(pid, SigInt);
+            _ = SendSignal(_process.Id, SigInt);
+            foreach (var member in descendants) _ = SendSignal(member.ProcessId, SigInt);
             if (!_process.WaitForExit(grace)) _process.Kill(entireProcessTree: true);
-            foreach (int pid in descendants) ProcessTree.Kill(pid);
+            // The ids were read before the grace period: each is killed only if it is still the process listed then.
+            foreach (var member in descendants) ProcessTree.Kill(member);
         }
         catch (InvalidOperationException)
         {

@@ -53,6 +53,8 @@ internal sealed class FineTuneRun : IDisposable
         var source = await ModelSource.ResolveAsync(job.Model, output, cancellation);
         var objective = source.Objective(job.Model) == "clm" ? DataObjective.Clm : DataObjective.Mlm;
         CheckBlockSize(job.Data, source.Config, objective);
+        // Before tokenizing: a model that cannot fit is refused in a second, not after the data is prepared.
+        LanguageModel.EnsureParametersFit(source.Config, LanguageModel.AvailableMemoryBytes(), copies: train ? 4 : 1);
         cancellation.ThrowIfCancellationRequested();
 
         await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(job.Model.CacheDir), output.Info, cancellation);

@@ -29,6 +29,7 @@ internal sealed class LmTuneApp
         Root.Subcommands.Add(EvaluateCommand.Create(this));
         Root.Subcommands.Add(GenerateCommand.Create(this));
         Root.Subcommands.Add(FillMaskCommand.Create(this));
+        Root.Subcommands.Add(TokenizeCommand.Create(this));
         Root.Subcommands.Add(InitCommand.Create(this));
         Root.Subcommands.Add(DataCommand.Create(this));
         Root.Subcommands.Add(QuickstartCommand.Create(this));

@@ -153,7 +153,11 @@ internal sealed class ModelSource
     {
         "gpt2" => LmTokenizer.Gpt2(),
         "roberta" => LmTokenizer.RobertaFromGpt2(),
+        // No Llama-family vocabulary ships with lm-tune; GPT-2's fits any embedding with at least its 50,257 rows
+        // (the rows beyond it are a padded vocabulary, as Qwen2's 151,936 rows are beyond its tokenizer).
+        "llama" or "qwen2" or "mistral" when config.VocabSize >= 50257 => LmTokenizer.Gpt2(),
         _ => throw new LmException(ErrorCodes.TokenizerFilesNotFound,
-            $"a {config.ModelType} model created from scratch has no built-in vocabulary; pass --tokenizer-name with a tokenizer folder (vocab.txt)"),
+            $"a {config.ModelType} model created from scratch (vocab_size {config.VocabSize}) has no built-in vocabulary; " +
+            "pass --tokenizer-name with a tokenizer folder that fits it"),
     };
 }

@@ -1,25 +1,28 @@
-using System.Text.RegularExpressions;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Jobs;
+using Lm.Runtime.Training;
 
 namespace Lm.Tool.Cli;
 
 /// <summary>
 /// run_clm.py's output-folder rules, checked before anything slow starts: a non-empty folder is refused unless
-/// <c>--overwrite-output-dir</c> is given or it holds a <c>checkpoint-N</c> to resume from; and the folder must be writable.
+/// <c>--overwrite-output-dir</c> is given or it holds a complete <c>checkpoint-N</c> to resume from; and the folder
+/// must be writable. As in HF, <c>--overwrite-output-dir</c> writes into the folder and deletes nothing in it.
 /// </summary>
-internal static partial class OutputFolder
+internal static class OutputFolder
 {
     /// <summary>
-    /// Checks <paramref name="folder"/>; returns the newest <c>checkpoint-N</c> folder when training should resume from it
-    /// (as run_clm.py's <c>get_last_checkpoint</c>), else null.
+    /// Checks <paramref name="folder"/>; returns the newest complete <c>checkpoint-N</c> folder when training should
+    /// resume from it (run_clm.py's <c>get_last_checkpoint</c>, with the trainer's own completeness rule), else null.
     /// </summary>
-    public static string? Prepare(string folder, bool overwrite, bool resumeAllowed)
+    public static string? Prepare(string folder, bool overwrite, bool resumeAllowed, CliOutput? output = null)
     {
         string? lastCheckpoint = null;
         if (Directory.Exists(folder) && !overwrite)
         {
-            lastCheckpoint = resumeAllowed ? LastCheckpoint(folder) : null;
-            if (lastCheckpoint is null && Directory.EnumerateFileSystemEntries(folder).Any())
+            lastCheckpoint = resumeAllowed ? LastCheckpoint(folder, output) : null;
+            // The build step's ownership marker is lm-tune's own bookkeeping, not content (docs/msbuild.md).
+            if (lastCheckpoint is null && Directory.EnumerateFileSystemEntries(folder).Any(e => Path.GetFileName(e) != OutputFolderMarker.FileName))
                 throw new LmException(ErrorCodes.OutputDirNotEmpty,
                     $"output directory '{folder}' already exists and is not empty; use --overwrite-output-dir to write into it") { File = folder };
         }
@@ -43,15 +46,15 @@ internal static partial class OutputFolder
         }
     }
 
-    /// <summary>The <c>checkpoint-N</c> subfolder with the largest N, or null.</summary>
-    public static string? LastCheckpoint(string folder) =>
-        Directory.EnumerateDirectories(folder)
-            .Select(d => (Path: d, Match: CheckpointName().Match(Path.GetFileName(d))))
-            .Where(p => p.Match.Success)
-            .OrderByDescending(p => long.Parse(p.Match.Groups[1].Value))
-            .Select(p => p.Path)
-            .FirstOrDefault();
-
-    [GeneratedRegex(@"^checkpoint-(\d+)$")]
-    private static partial Regex CheckpointName();
+    /// <summary>
+    /// The newest complete <c>checkpoint-N</c> subfolder, or null: the resolver <c>resume_from_checkpoint: last</c>
+    /// uses, so a newer folder whose save was cut short is passed over (and reported) instead of failing the resume.
+    /// </summary>
+    public static string? LastCheckpoint(string folder, CliOutput? output = null)
+    {
+        string? last = CheckpointManager.LastComplete(folder, out var skipped);
+        foreach (var (path, reason) in skipped)
+            output?.Info($"ignored incomplete checkpoint {path}: {reason}");
+        return last;
+    }
 }

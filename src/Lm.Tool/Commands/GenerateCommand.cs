@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Generation;
 using Lm.Runtime.Models;
 using Lm.Runtime.Native;
 using Lm.Tool.Cli;
 using static TorchSharp.torch;
+using Lm.Runtime.Files;
 
 namespace Lm.Tool.Commands;
 
@@ -58,8 +60,7 @@ internal static class GenerateCommand
             if (promptIds.Length == 0)
                 throw new LmException(ErrorCodes.InvalidOption, "the prompt is empty; give some text to continue");
             options = options with { EosTokenIds = EosTokenIds(model, tokenizer.EosTokenId) };
-            var device = model.parameters().First().device;
-            var result = TextGenerator.Generate(ids => model.Forward(ids.to(device)).Logits, promptIds, options, model.MaxPositions, invocation.Cancellation);
+            var result = TextGenerator.Generate(model, promptIds, options, cancellation: invocation.Cancellation);
             int[] newIds = result.NewTokenIds.Select(i => (int)i).ToArray();
             string newText = tokenizer.Decode(newIds, skipSpecialTokens: true);
             var json = new JsonObject
@@ -81,10 +82,12 @@ internal static class GenerateCommand
     /// <summary>The end-of-sequence ids as HF's <c>generate</c> finds them: generation_config.json, else config.json, else the tokenizer.</summary>
     private static IReadOnlyList<long> EosTokenIds(LanguageModel model, int? tokenizerEos)
     {
-        var fromGeneration = model.GenerationConfig?["eos_token_id"];
-        if (fromGeneration is JsonArray list) return list.Select(n => n!.GetValue<long>()).ToArray();
-        if (fromGeneration is JsonValue single) return new[] { single.GetValue<long>() };
+        // PretrainedModel checked the file's types and ranges when it loaded it.
+        if (model.GenerationConfig is JsonObject generation
+            && new JsonFields(generation, PretrainedModel.GenerationConfigFile, ErrorCodes.InvalidGenerationConfig).LongOrList("eos_token_id") is { } ids)
+            return ids;
         if (model.Config is Gpt2Config { EosTokenId: int eos }) return new long[] { eos };
+        if (model.Config is LlamaFamilyConfig { EosTokenIds.Count: > 0 } llama) return llama.EosTokenIds;
         return tokenizerEos is int id ? new long[] { id } : Array.Empty<long>();
     }
 }

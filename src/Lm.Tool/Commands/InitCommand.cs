@@ -23,7 +23,7 @@ internal static class InitCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the random initialisation (HF's set_seed)", DefaultValueFactory = _ => 42 };
         var tokenizer = new Option<string>("--tokenizer-name")
         {
-            Description = "Tokenizer folder to copy in (default: GPT-2's vocabulary for gpt2, RoBERTa's built on it for roberta)",
+            Description = "Tokenizer folder to copy in (default: GPT-2's vocabulary for gpt2 and for llama/qwen2/mistral with at least 50,257 rows, RoBERTa's built on it for roberta)",
         };
         var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Write into a folder that is not empty" };
         var command = new Command("init", "Create a randomly initialised model folder from a preset or a config.json")
@@ -33,11 +33,12 @@ internal static class InitCommand
         app.SetAction(command, invocation =>
         {
             string folder = invocation.Get(outputDir)!;
-            OutputFolder.Prepare(folder, invocation.Get(overwrite), resumeAllowed: false);
+            // The config and the tokenizer are resolved first: a source without a vocabulary leaves no empty folder behind.
             var config = ModelSource.ConfigFromName(invocation.Get(source)!);
             var tokenizerToSave = invocation.Get(tokenizer) is { } tokenizerFolder
                 ? LmTokenizer.FromPretrained(tokenizerFolder)
                 : ModelSource.DefaultTokenizer(config);
+            OutputFolder.Prepare(folder, invocation.Get(overwrite), resumeAllowed: false);
             TorchRuntime.EnsureLoaded();
             using var model = LanguageModel.Create(config, invocation.Get(seed));
             PretrainedModel.Save(model, folder);

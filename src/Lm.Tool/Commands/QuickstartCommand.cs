@@ -105,7 +105,6 @@ internal static class QuickstartCommand
         var tokenizer = run.Source.Tokenizer;
         var model = run.Model;
         model.eval();
-        var device = run.Device;
         var options = new GenerationOptions
         {
             MaxNewTokens = 30,
@@ -115,7 +114,7 @@ internal static class QuickstartCommand
             EosTokenIds = tokenizer.EosTokenId is int eos ? new long[] { eos } : Array.Empty<long>(),
         };
         long[] ids = tokenizer.Encode(start).Select(i => (long)i).ToArray();
-        var result = TextGenerator.Generate(t => model.Forward(t.to(device)).Logits, ids, options, model.MaxPositions, cancellation);
+        var result = TextGenerator.Generate(model, ids, options, cancellation: cancellation);
         string text = start + tokenizer.Decode(result.NewTokenIds.Select(i => (int)i), skipSpecialTokens: true);
         int end = text.IndexOfAny(new[] { '.', '\n' }, start.Length);
         return (end >= 0 ? text[..(end + 1)] : text).Trim();
@@ -127,9 +126,10 @@ internal static class QuickstartCommand
     /// Writes the bundled WikiText-2 sample (embedded in the tool, so an installed tool works anywhere) to the cache,
     /// once per content, and returns its folder.
     /// </summary>
-    private static string BundledData()
+    /// <param name="resources">The assembly holding the data; the tool's own (tests pass another to reach LM0512).</param>
+    internal static string BundledData(System.Reflection.Assembly? resources = null)
     {
-        var assembly = typeof(QuickstartCommand).Assembly;
+        var assembly = resources ?? typeof(QuickstartCommand).Assembly;
         var files = new[] { "train.txt", "validation.txt" }.ToDictionary(name => name, name =>
         {
             using var stream = assembly.GetManifestResourceStream("quickstart/" + name)

@@ -23,7 +23,7 @@ internal static class TrainCommand
             var job = jobOptions.Read(invocation.Parse, new Dictionary<string, JsonNode?> { ["do_train"] = true });
             var output = invocation.Output;
             var training = job.Training;
-            string? lastCheckpoint = OutputFolder.Prepare(training.OutputDir, training.OverwriteOutputDir, resumeAllowed: true);
+            string? lastCheckpoint = OutputFolder.Prepare(training.OutputDir, training.OverwriteOutputDir, resumeAllowed: true, output);
             if (lastCheckpoint is not null && training.ResumeFromCheckpoint is null)
             {
                 output.Info($"checkpoint detected, resuming training at {lastCheckpoint}; use --overwrite-output-dir to train from scratch");

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Data;
 using Lm.Runtime.Jobs;
 using Lm.Runtime.Training;
 

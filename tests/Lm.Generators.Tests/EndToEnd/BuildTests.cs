@@ -111,9 +111,6 @@ public class BuildTests : IDisposable
         };
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["MSBUILDNODEREUSE"] = "0";
-        using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "dotnet build did not finish in 5 minutes");
-        return (process.ExitCode, output);
+        return ChildProcess.Run(start, TimeSpan.FromMinutes(5));
     }
 }

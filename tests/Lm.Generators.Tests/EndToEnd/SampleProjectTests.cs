@@ -98,9 +98,6 @@ public class SampleProjectTests : IDisposable
             RedirectStandardError = true,
         };
         start.Environment["MSBUILDNODEREUSE"] = "0";
-        using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), "dotnet build did not finish in 10 minutes");
-        return (process.ExitCode, output);
+        return ChildProcess.Run(start, TimeSpan.FromMinutes(10));
     }
 }

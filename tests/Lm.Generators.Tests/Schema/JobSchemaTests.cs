@@ -8,36 +8,13 @@ using Lm.Runtime.Configuration;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Jobs;
 using Lm.Runtime.Training;
+using Lm.Schema;
 
 namespace Lm.Generators.Tests.Schema;
 
-/// <summary>The generator's own copy of the schema must equal the runtime's, or the two front ends drift apart.</summary>
+/// <summary>The generator checks at compile time what the runtime checks at run time, from the one schema table.</summary>
 public class JobSchemaTests
 {
-    [Fact]
-    public void Generator_table_has_the_runtime_fields_in_order_with_their_sections_kinds_and_names()
-    {
-        var expected = FineTuneJob.Fields.Select(f => $"{f.Section} {f.Name} {f.PascalName} {f.Kind}");
-        var actual = JobSchema.Fields.Select(f => $"{f.Section} {f.Name} {f.PascalName} {f.Kind}");
-        Assert.Equal(expected, actual);
-        // Whether a field may be unset shows in its default (null), compared below; value kinds must agree exactly.
-        foreach (var field in FineTuneJob.Fields.Where(f => f.Kind is not JobFieldKind.Text))
-            Assert.True(field.Nullable == JobSchema.Find(field.Name)!.Nullable, field.Name);
-    }
-
-    [Fact]
-    public void Generator_defaults_are_the_runtime_defaults()
-    {
-        JsonObject defaults = new FineTuneJob().ToJsonObject();
-        foreach (KnownField field in JobSchema.Fields)
-        {
-            JsonNode? runtime = defaults[field.Name];
-            JsonNode? generator = field.DefaultJson is null ? null : JsonNode.Parse(field.DefaultJson);
-            Assert.True(JsonNode.DeepEquals(Normalize(runtime), Normalize(generator)),
-                $"{field.Name}: runtime default {runtime?.ToJsonString() ?? "null"}, generator table {field.DefaultJson ?? "null"}");
-        }
-    }
-
     [Fact]
     public void Generator_choices_are_the_runtime_choices()
     {
@@ -62,7 +39,7 @@ public class JobSchemaTests
                 .ToDictionary(p => p.Name, p => p.PropertyType);
             var fields = JobSchema.Fields.Where(f => f.Section == section).ToList();
             Assert.Equal(fields.Select(f => f.AttributeProperty).Order(), settable.Keys.Order());
-            foreach (KnownField field in fields)
+            foreach (SchemaField field in fields)
             {
                 Type expected = field.Kind switch
                 {
@@ -81,7 +58,7 @@ public class JobSchemaTests
     [MemberData(nameof(BoundaryValues))]
     public void Generator_accepts_exactly_what_the_runtime_validation_accepts(string name, string text)
     {
-        KnownField field = JobSchema.Find(name)!;
+        SchemaField field = JobSchema.Find(name)!;
         var generatorProblems = JobValidator.Validate(new[] { new FieldValue(name, text, null, "j") });
 
         var json = new JsonObject { ["model_name_or_path"] = "m", [name] = FineTuneJob.FindField(name)!.ParseText(text) };
@@ -103,7 +80,7 @@ public class JobSchemaTests
         {
             if (cases.Add((name, text))) data.Add(name, text);
         }
-        foreach (KnownField field in JobSchema.Fields)
+        foreach (SchemaField field in JobSchema.Fields)
         {
             if (field.Range is ValueRange range)
             {
@@ -143,7 +120,7 @@ public class JobSchemaTests
     {
         var values = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject()
             .Select(p => new FieldValue(p.Key, JobSchema.Find(p.Key)!.Kind == FieldKind.Boolean ? p.Value!.ToJsonString() : p.Value!.ToString(), null, null))
-            .Select(v => v with { Text = Lm.Generators.Parsing.JobItemReader.Normalize(JobSchema.Find(v.Name)!, v.Text, out _)! })
+            .Select(v => v with { Text = FieldText.TryNormalize(JobSchema.Find(v.Name)!, v.Text)! })
             .ToList();
         var generatorProblems = JobValidator.Validate(values);
         var job = JsonNode.Parse(json)!.AsObject();
@@ -160,16 +137,17 @@ public class JobSchemaTests
     {
         foreach (string preset in Lm.Runtime.Models.ModelPresets.Names)
         {
-            Assert.True(JobSchema.KnownModels.TryGetValue(preset, out ModelFamily? family), $"preset {preset} is missing from JobSchema.KnownModels");
+            Assert.True(KnownModels.ByName.TryGetValue(preset, out ModelFamily? family), $"preset {preset} is missing from KnownModels.ByName");
             Assert.Equal(Lm.Runtime.Models.ModelPresets.Config(preset).ModelType, family!.ModelType);
         }
-        Assert.Equal(Lm.Runtime.Models.ModelConfig.SupportedModelTypes.Order(), JobSchema.ModelTypes.Keys.Order());
+        Assert.Equal(Lm.Runtime.Models.ModelConfig.SupportedModelTypes.Order(), KnownModels.ByModelType.Keys.Order());
     }
 
     [Fact]
     public void Every_diagnostic_id_has_a_runtime_constant_and_a_row_in_the_error_table()
     {
-        var constants = typeof(ErrorCodes).GetFields().Select(f => (string)f.GetValue(null)!).ToHashSet();
+        // ErrorCodes is also compiled into the generator (src/Shared): take the engine's by its assembly.
+        var constants = typeof(LmException).Assembly.GetType("Lm.Runtime.Errors.ErrorCodes")!.GetFields().Select(f => (string)f.GetValue(null)!).ToHashSet();
         string table = File.ReadAllText(Path.Combine(Repository.Root, "docs", "errors.md"));
         foreach (var descriptor in Lm.Generators.Diagnostics.DiagnosticDescriptors.All)
         {
@@ -177,12 +155,4 @@ public class JobSchemaTests
             Assert.Contains("| " + descriptor.Id + " |", table);
         }
     }
-
-    // Compare numbers by value (5e-05 and 5E-05 are one default).
-    private static JsonNode? Normalize(JsonNode? node) => node switch
-    {
-        JsonValue value when value.TryGetValue(out double number) => JsonValue.Create(number),
-        JsonValue value when value.TryGetValue(out int integer) => JsonValue.Create((double)integer),
-        _ => node?.DeepClone(),
-    };
 }

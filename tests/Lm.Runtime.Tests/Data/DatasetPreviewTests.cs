@@ -1,5 +1,4 @@
 using Lm.Runtime.Data;
-using Lm.Runtime.Jobs;
 
 namespace Lm.Runtime.Tests.Data;
 

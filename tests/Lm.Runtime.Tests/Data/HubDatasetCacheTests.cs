@@ -1,6 +1,5 @@
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
-using Lm.Runtime.Jobs;
 
 namespace Lm.Runtime.Tests.Data;
 

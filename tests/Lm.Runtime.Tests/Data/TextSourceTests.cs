@@ -196,6 +196,30 @@ public class TextSourceTests
         Assert.Equal(2, e.Line);
     }
 
+    [Theory]
+    [InlineData("{\"text\": \"a\"}\n{\"text\": \"b \\ud800 c\"}\n", 2)]
+    [InlineData("{\"text\": \"a\"}\n{\"te\\udc00xt\": \"b\"}\n", 2)]
+    [InlineData("{\"te\\udc00xt\": \"b\"}\n", 1)]
+    public void A_lone_surrogate_escape_in_json_lines_is_LM0320_with_the_line(string content, int line)
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("bad.jsonl", content);
+        var e = Assert.Throws<LmException>(() => TextSource.FromFile(path, "text").ReadRows().ToList());
+        Assert.Equal(ErrorCodes.InvalidUtf16InJson, e.Code);
+        Assert.Equal(line, e.Line);
+        Assert.Equal(path, e.File);
+    }
+
+    [Fact]
+    public void A_lone_surrogate_escape_in_a_json_array_is_LM0320_naming_the_item()
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("bad.json", "[{\"text\": \"a\"}, {\"text\": \"\\ud800\"}]");
+        var e = Assert.Throws<LmException>(() => TextSource.FromFile(path).ReadRows().ToList());
+        Assert.Equal(ErrorCodes.InvalidUtf16InJson, e.Code);
+        Assert.Contains("array item 2", e.Message);
+    }
+
     [Fact]
     public void Invalid_utf8_is_LM0306_with_the_byte_offset()
     {

@@ -179,6 +179,59 @@ public class TokenCacheTests
         Assert.Equal(6, second.Count);
     }
 
+    /// <summary>Builds an entry, damages it with <paramref name="damage"/>, reads it again: rebuilt, with a warning, same examples.</summary>
+    private static void AssertDamageIsRebuilt(Action<string> damage, string expectedReason)
+    {
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\nsecond line\nthird line here\n");
+        var options = Options(dir.Path);
+        List<int[]> clean;
+        string folder;
+        using (var first = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options))
+        {
+            clean = All(first);
+            folder = first.CacheFolder;
+        }
+        damage(folder);
+        var log = new List<string>();
+        using var second = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options, log.Add);
+        Assert.False(second.FromCache);
+        Assert.Equal(clean, All(second));
+        string warning = Assert.Single(log, line => line.StartsWith("warning", StringComparison.Ordinal));
+        Assert.Contains(ErrorCodes.TokenCacheEntryCorrupt, warning);
+        Assert.Contains(expectedReason, warning);
+        using var third = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+        Assert.True(third.FromCache);
+    }
+
+    private static void WriteOffset(string folder, int index, long value)
+    {
+        using var stream = new FileStream(Path.Combine(folder, "offsets.i64"), FileMode.Open);
+        stream.Position = index * sizeof(long);
+        stream.Write(BitConverter.GetBytes(value));
+    }
+
+    [Fact]
+    public void An_interior_offset_past_the_tokens_is_rebuilt_with_a_warning() =>
+        AssertDamageIsRebuilt(folder => WriteOffset(folder, 2, long.MaxValue / 4), "example 1 has length");
+
+    [Fact]
+    public void Offsets_that_go_back_are_rebuilt_with_a_warning() =>
+        AssertDamageIsRebuilt(folder => WriteOffset(folder, 3, 1), "example 2 has length");
+
+    [Fact]
+    public void A_token_id_outside_the_vocabulary_is_rebuilt_with_a_warning() =>
+        AssertDamageIsRebuilt(folder =>
+        {
+            using var stream = new FileStream(Directory.GetFiles(folder, "tokens.*").Single(), FileMode.Open);
+            stream.Position = 6;
+            stream.Write(BitConverter.GetBytes((ushort)60000));
+        }, "holds id 60000");
+
+    [Fact]
+    public void A_completion_marker_that_is_not_json_is_rebuilt_with_a_warning() =>
+        AssertDamageIsRebuilt(folder => File.WriteAllText(Path.Combine(folder, TokenCache.CompletionMarker), "{\"format\": 1,"), "unreadable");
+
     [Fact]
     public void Parallel_tokenization_gives_the_same_blocks_in_the_same_order()
     {

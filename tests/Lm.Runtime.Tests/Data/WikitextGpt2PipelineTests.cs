@@ -1,5 +1,4 @@
 using Lm.Runtime.Data;
-using Lm.Runtime.Jobs;
 using Lm.Runtime.Tokenization;
 
 namespace Lm.Runtime.Tests.Data;

@@ -1,6 +1,5 @@
 using Lm.Runtime.Data;
 using Lm.Runtime.Evaluation;
-using Lm.Runtime.Jobs;
 using Lm.Runtime.Models;
 using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Tests.Training;

@@ -1,8 +1,10 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Lm.Fuzz.Targets;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
 using Lm.Runtime.Models;
 using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Tokenization;
@@ -81,7 +83,7 @@ public class FuzzFindingsTests
     {
         using var scratch = new ScratchFolder();
         string folder = WriteCacheEntry(scratch, [0, 2, 4, 6], [1, 2, 3, 4, 5, 6]);
-        using LmDataset dataset = TokenCache.TryLoad(folder, fromCache: true)!;
+        using LmDataset dataset = TokenCache.TryLoad(folder, fromCache: true, vocabSize: null, out _)!;
         Assert.Equal(3, dataset.Count);
         Assert.Equal([3, 4], dataset.GetIds(1));
     }
@@ -93,7 +95,7 @@ public class FuzzFindingsTests
         // example 1 used to compute a negative length (and past the mapping for larger jumps).
         using var scratch = new ScratchFolder();
         string folder = WriteCacheEntry(scratch, [0, 5, 1, 6], [1, 2, 3, 4, 5, 6]);
-        Assert.Null(TokenCache.TryLoad(folder, fromCache: true));
+        Assert.Null(TokenCache.TryLoad(folder, fromCache: true, vocabSize: null, out _));
     }
 
     [Fact]
@@ -101,7 +103,7 @@ public class FuzzFindingsTests
     {
         using var scratch = new ScratchFolder();
         string folder = WriteCacheEntry(scratch, [0, 2], [1, 2], withStats: false);
-        Assert.Null(TokenCache.TryLoad(folder, fromCache: true));
+        Assert.Null(TokenCache.TryLoad(folder, fromCache: true, vocabSize: null, out _));
     }
 
     private const string Vocabulary = """{"h": 0, "e": 1, "he": 2, "<|endoftext|>": 3}""";
@@ -165,21 +167,21 @@ public class FuzzFindingsTests
     }
 
     [Fact]
-    public void Trainer_state_value_of_the_wrong_type_is_LM0412()
+    public void Trainer_state_value_of_the_wrong_type_is_LM0430()
     {
         using var scratch = new ScratchFolder();
         string path = scratch.File("trainer_state.json", """{"global_step": "5"}""");
         var error = Rejects(() => TrainerState.Load(path));
-        Assert.Equal(ErrorCodes.CheckpointInvalid, error.Code);
+        Assert.Equal(ErrorCodes.TrainerStateInvalid, error.Code);
         Assert.Equal(path, error.File);
     }
 
     [Fact]
-    public void Trainer_state_with_a_repeated_key_is_LM0412()
+    public void Trainer_state_with_a_repeated_key_is_LM0430()
     {
         using var scratch = new ScratchFolder();
         string path = scratch.File("trainer_state.json", """{"global_step": 5, "log_history": [{"step": 1, "step": 2}]}""");
-        Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => TrainerState.Load(path)).Code);
+        Assert.Equal(ErrorCodes.TrainerStateInvalid, Rejects(() => TrainerState.Load(path)).Code);
     }
 
     [Fact]
@@ -206,85 +208,89 @@ public class FuzzFindingsTests
     [InlineData("""{"global_step": 1, "\ud800": 2}""")]
     [InlineData("""{"log_history": [{"\ud800": 1, "step": 1}]}""")]
     [InlineData("""{"best_model_checkpoint": "\ud800"}""")]
-    public void Trainer_state_with_an_unpaired_surrogate_escape_is_LM0412(string json)
+    public void Trainer_state_with_an_unpaired_surrogate_escape_is_LM0430(string json)
     {
         using var scratch = new ScratchFolder();
         string path = scratch.File("trainer_state.json", json);
         var error = Rejects(() => TrainerState.Load(path));
-        Assert.Equal(ErrorCodes.CheckpointInvalid, error.Code);
+        Assert.Equal(ErrorCodes.TrainerStateInvalid, error.Code);
         Assert.Equal(path, error.File);
     }
 
     [Theory]
     [InlineData("""{"\ud800": 1}""")]
     [InlineData("""{"cpu": "A\ud800"}""")]
-    public void Rng_state_with_an_unpaired_surrogate_escape_is_LM0412(string json)
+    public void Rng_state_with_an_unpaired_surrogate_escape_is_LM0431(string json)
     {
         using var scratch = new ScratchFolder();
         string path = scratch.File("rng_state.json", json);
-        Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => RngStateFile.Parse(Trainer.ReadJson(path), path)).Code);
+        Assert.Equal(ErrorCodes.RngStateInvalid, Rejects(() => ReadCpuState(path)).Code);
     }
 
-    private static System.Text.Json.Nodes.JsonObject RngJson(byte[] cpu) =>
-        new() { ["cpu"] = Convert.ToBase64String(cpu), ["data_seed"] = 42 };
+    private static byte[]? ReadCpuState(string path) =>
+        Trainer.RandomStateBytes(JsonFields.Read(path, ErrorCodes.RngStateInvalid), "cpu", FuzzTargets.CpuGeneratorStateBytes);
+
+    private static JsonFields RngJson(byte[] cpu, string? collator = null)
+    {
+        var json = new System.Text.Json.Nodes.JsonObject { ["cpu"] = Convert.ToBase64String(cpu), ["data_seed"] = 42 };
+        if (collator is not null) json["collator"] = collator;
+        return new JsonFields(json, "rng_state.json", ErrorCodes.RngStateInvalid);
+    }
 
     [Fact]
-    public void Rng_state_parser_accepts_the_state_libtorch_gives_and_checks_its_size()
+    public void Rng_state_check_accepts_the_state_libtorch_gives_and_its_size_is_the_fuzz_targets()
     {
         using Tensor state = get_rng_state();
         byte[] bytes = state.bytes.ToArray();
-        Assert.Equal(RngStateFile.StateBytes, bytes.Length);
-        var (cpu, collator) = RngStateFile.Parse(RngJson(bytes), "rng_state.json");
-        Assert.Equal(bytes, cpu);
-        Assert.Null(collator);
+        Assert.Equal(FuzzTargets.CpuGeneratorStateBytes, bytes.Length);
+        Assert.Equal(bytes, Trainer.RandomStateBytes(RngJson(bytes), "cpu", bytes.Length));
+        Assert.Null(Trainer.RandomStateBytes(RngJson(bytes), "collator", bytes.Length));
     }
 
     [Fact]
-    public void Rng_state_of_three_bytes_is_LM0412_before_libtorch_sees_it()
+    public void Rng_state_of_three_bytes_is_LM0431_before_libtorch_sees_it()
     {
         // libtorch's set_rng_state aborted the process (SIGABRT) on this state.
-        var error = Rejects(() => RngStateFile.Parse(RngJson([1, 2, 3]), "rng_state.json"));
-        Assert.Equal(ErrorCodes.CheckpointInvalid, error.Code);
+        var error = Rejects(() => Trainer.RandomStateBytes(RngJson([1, 2, 3]), "cpu", FuzzTargets.CpuGeneratorStateBytes));
+        Assert.Equal(ErrorCodes.RngStateInvalid, error.Code);
         Assert.Contains("3 bytes", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Rng_state_with_an_impossible_mersenne_position_is_LM0412()
+    public void Rng_state_with_an_impossible_mersenne_position_is_LM0431()
     {
         using Tensor state = get_rng_state();
         byte[] bytes = state.bytes.ToArray();
         BitConverter.TryWriteBytes(bytes.AsSpan(8), 0); // left = 0: libtorch's mt19937::is_valid fails
-        Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => RngStateFile.Parse(RngJson(bytes), "rng_state.json")).Code);
+        Assert.Equal(ErrorCodes.RngStateInvalid, Rejects(() => Trainer.RandomStateBytes(RngJson(bytes), "cpu", bytes.Length)).Code);
     }
 
     [Fact]
-    public void Rng_state_collator_that_is_not_base64_is_LM0412()
+    public void Rng_state_collator_that_is_not_base64_is_LM0431()
     {
         using Tensor state = get_rng_state();
-        var json = RngJson(state.bytes.ToArray());
-        json["collator"] = "not base64!";
-        var error = Rejects(() => RngStateFile.Parse(json, "rng_state.json"));
-        Assert.Equal(ErrorCodes.CheckpointInvalid, error.Code);
-        Assert.Contains("'collator'", error.Message, StringComparison.Ordinal);
+        var error = Rejects(() => Trainer.RandomStateBytes(RngJson(state.bytes.ToArray(), "not base64!"), "collator", state.bytes.Length));
+        Assert.Equal(ErrorCodes.RngStateInvalid, error.Code);
+        Assert.Contains("collator", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Rng_state_file_with_a_repeated_key_is_LM0412()
+    public void Rng_state_file_with_a_repeated_key_is_LM0431()
     {
         using var scratch = new ScratchFolder();
         string path = scratch.File("rng_state.json", """{"cpu": "AAAA", "cpu": "BBBB"}""");
-        Assert.Equal(ErrorCodes.CheckpointInvalid, Rejects(() => Trainer.ReadJson(path)).Code);
+        Assert.Equal(ErrorCodes.RngStateInvalid, Rejects(() => ReadCpuState(path)).Code);
     }
 
     [Fact]
     public void Restored_rng_state_reproduces_the_same_draws()
     {
-        // The parser hands libtorch exactly the bytes it saved: a restore replays the generator. A private
+        // The check hands libtorch exactly the bytes it saved: a restore replays the generator. A private
         // generator (same CPU state layout as the global one) keeps parallel tests out of the way.
         using var generator = new Generator(1234);
         using (Tensor warmUp = rand(3, generator: generator)) { }
         using Tensor saved = generator.get_state();
-        var (cpu, _) = RngStateFile.Parse(RngJson(saved.bytes.ToArray()), "rng_state.json");
+        byte[] cpu = Trainer.RandomStateBytes(RngJson(saved.bytes.ToArray()), "cpu", saved.bytes.Length)!;
         using Tensor first = rand(4, generator: generator);
         using (Tensor restored = tensor(cpu, ScalarType.Byte)) generator.set_state(restored);
         using Tensor second = rand(4, generator: generator);

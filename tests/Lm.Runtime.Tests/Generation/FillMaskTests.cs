@@ -35,4 +35,12 @@ public sealed class FillMaskTests
         Assert.Equal(ErrorCodes.NoMaskToken, error.Code);
         Assert.Contains("<mask>", error.Message);
     }
+
+    [Fact]
+    public void NaN_logits_are_LM0123_not_null_scores()
+    {
+        Tensor Broken(Tensor ids) => Ramp(ids) * tensor(float.NaN);
+        var error = Assert.Throws<LmException>(() => FillMask.Predict(Broken, new long[] { 0, Mask }, Mask, 3));
+        Assert.Equal(ErrorCodes.ModelOutputNotFinite, error.Code);
+    }
 }

@@ -22,6 +22,23 @@ public sealed class TextGeneratorTests
         return logits;
     }
 
+    [Theory]
+    [InlineData(false, float.NaN)]
+    [InlineData(true, float.NaN)]
+    [InlineData(false, float.PositiveInfinity)]
+    public void Non_finite_logits_are_LM0123_in_greedy_search_and_sampling(bool sample, float bad)
+    {
+        Tensor Broken(Tensor ids)
+        {
+            var logits = Bigram(ids);
+            logits[0, -1, 3] = tensor(bad);
+            return logits;
+        }
+        var options = new GenerationOptions { MaxNewTokens = 3, DoSample = sample, Seed = sample ? 1 : null };
+        var error = Assert.Throws<LmException>(() => TextGenerator.Generate(Broken, new long[] { 2 }, options, maxPositions: 64));
+        Assert.Equal(ErrorCodes.ModelOutputNotFinite, error.Code);
+    }
+
     [Fact]
     public void Greedy_takes_the_argmax_each_step_until_max_new_tokens()
     {

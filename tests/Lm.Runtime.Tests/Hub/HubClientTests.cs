@@ -1,4 +1,5 @@
 using System.Text;
+using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Hub;
 
@@ -205,7 +206,7 @@ public sealed class HubClientTests : IDisposable
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/validation-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "validation.parquet")), lfs: true);
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-raw-v1/test-00000-of-00001.parquet", File.ReadAllBytes(Path.Combine(shards, "validation.parquet")), lfs: true);
             _hub.AddFile("datasets/Salesforce/wikitext", "wikitext-2-v1/train-00000-of-00001.parquet", new byte[] { 1 }, lfs: true);
-            var args = new Lm.Runtime.Jobs.DataArguments { DatasetName = "wikitext", DatasetConfigName = "wikitext-2-raw-v1" };
+            var args = new Lm.Runtime.Data.DataArguments { DatasetName = "wikitext", DatasetConfigName = "wikitext-2-raw-v1" };
 
             await DatasetLocator.EnsureCachedAsync(args, Settings(), null, CancellationToken.None);
 
@@ -250,6 +251,7 @@ public sealed class HubClientTests : IDisposable
     [InlineData("org--name", false)]
     [InlineData("/abs/path", false)]
     [InlineData("name.", false)]
+    [InlineData("gpt2\n", false)]
     public void Repo_ids_are_validated_as_the_hub_does(string value, bool valid)
     {
         Assert.Equal(valid, HubCache.IsRepoId(value));

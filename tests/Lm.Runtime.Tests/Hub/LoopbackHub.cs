@@ -13,6 +13,7 @@ namespace Lm.Runtime.Tests.Hub;
 /// 404 + <c>X-Error-Code: EntryNotFound</c>, unknown repositories 401 + <c>RepoNotFound</c>. The CDN honours
 /// <c>Range</c>. Dataset repositories are registered as <c>datasets/org/name</c> (their resolve path), and the tree API
 /// lists a folder's files. Faults can be injected: cut a transfer after N bytes once, or serve bytes that do not match the ETag.
+/// A hostile hub can be played too: announce any <c>X-Repo-Commit</c>, or answer the tree API with any listing.
 /// </summary>
 public sealed class LoopbackHub : IDisposable
 {
@@ -20,6 +21,8 @@ public sealed class LoopbackHub : IDisposable
     private readonly Dictionary<string, Repo> _repos = new();
     private readonly ConcurrentDictionary<string, int> _cutAfter = new();
     private readonly ConcurrentDictionary<string, byte[]> _corrupt = new();
+    private readonly ConcurrentDictionary<string, string> _commitHeaders = new();
+    private readonly ConcurrentDictionary<string, string> _listings = new();
     private readonly Task _loop;
 
     public LoopbackHub()
@@ -75,6 +78,12 @@ public sealed class LoopbackHub : IDisposable
     /// <summary>Transfers of <paramref name="fileName"/> send <paramref name="wrongBytes"/> while the headers announce the real file.</summary>
     public void ServeCorrupted(string fileName, byte[] wrongBytes) => _corrupt[fileName] = wrongBytes;
 
+    /// <summary>Every resolve answer of <paramref name="repoId"/> announces <paramref name="commitHeader"/> as its <c>X-Repo-Commit</c>.</summary>
+    public void AnnounceCommit(string repoId, string commitHeader) => _commitHeaders[repoId] = commitHeader;
+
+    /// <summary>The tree API of <paramref name="repoKey"/> (<c>datasets/org/name</c>) answers <paramref name="json"/>, whatever folder is asked.</summary>
+    public void ServeListing(string repoKey, string json) => _listings[repoKey] = json;
+
     private async Task ServeAsync()
     {
         while (_listener.IsListening)
@@ -103,7 +112,9 @@ public sealed class LoopbackHub : IDisposable
     {
         var request = context.Request;
         var response = context.Response;
-        string path = Uri.UnescapeDataString(request.Url!.AbsolutePath);
+        // The raw path keeps a revision's escaped '/' (refs%2Fpr%2F1) apart from the path's own separators.
+        string rawPath = request.RawUrl!.Split('?')[0];
+        string path = Uri.UnescapeDataString(rawPath);
         long sent = 0;
         try
         {
@@ -119,10 +130,10 @@ public sealed class LoopbackHub : IDisposable
                 sent = SendTree(response, path["/api/".Length..]);
                 return;
             }
-            int resolve = path.IndexOf("/resolve/", StringComparison.Ordinal);
+            int resolve = rawPath.IndexOf("/resolve/", StringComparison.Ordinal);
             if (resolve < 0) { response.StatusCode = 404; return; }
-            string repoId = path[1..resolve];
-            string[] rest = path[(resolve + "/resolve/".Length)..].Split('/', 2);
+            string repoId = Uri.UnescapeDataString(rawPath[1..resolve]);
+            string[] rest = rawPath[(resolve + "/resolve/".Length)..].Split('/', 2).Select(Uri.UnescapeDataString).ToArray();
             Repo? repo;
             lock (_repos) _repos.TryGetValue(repoId, out repo);
             if (repo is null || rest.Length < 2)
@@ -132,7 +143,7 @@ public sealed class LoopbackHub : IDisposable
                 return;
             }
             string fileNameInRepo = rest[1];
-            response.Headers["X-Repo-Commit"] = repo.Commit;
+            response.Headers["X-Repo-Commit"] = _commitHeaders.TryGetValue(repoId, out string? announced) ? announced : repo.Commit;
             if (!repo.Files.TryGetValue(fileNameInRepo, out var hubFile))
             {
                 response.StatusCode = 404;
@@ -165,6 +176,14 @@ public sealed class LoopbackHub : IDisposable
         string repoKey = rest.StartsWith("models/", StringComparison.Ordinal) ? rest["models/".Length..tree] : rest[..tree];
         string[] revisionAndFolder = rest[(tree + "/tree/".Length)..].Split('/', 2);
         string folder = revisionAndFolder.Length > 1 ? revisionAndFolder[1].TrimEnd('/') + "/" : "";
+        if (_listings.TryGetValue(repoKey, out string? listing))
+        {
+            byte[] answer = Encoding.UTF8.GetBytes(listing);
+            response.ContentType = "application/json";
+            response.ContentLength64 = answer.Length;
+            response.OutputStream.Write(answer);
+            return answer.Length;
+        }
         Repo? repo;
         lock (_repos) _repos.TryGetValue(repoKey, out repo);
         if (repo is null)

@@ -65,6 +65,16 @@ public class FineTuneJobTests
         Assert.Contains("learning_rate", e.Message);
     }
 
+    [Theory]
+    [InlineData("""{ "train_file": "a\ud800.txt" }""", "\"train_file\" is not valid text")]
+    [InlineData("""{ "train_\udc00file": "a.txt" }""", "a key is not valid text")]
+    public void A_lone_surrogate_escape_is_a_type_error_not_a_crash(string json, string message)
+    {
+        var e = Assert.Throws<LmException>(() => FineTuneJob.FromJson(json));
+        Assert.Equal(ErrorCodes.ArgumentTypeMismatch, e.Code);
+        Assert.Contains(message, e.Message);
+    }
+
     [Fact]
     public void Invalid_json_reports_its_line()
     {

@@ -87,10 +87,10 @@ public class ModelConfigTests
     [Fact]
     public void Unsupported_model_type_names_the_supported_ones()
     {
-        var e = Assert.Throws<LmException>(() => ModelConfig.Parse("""{"model_type":"llama"}"""));
+        var e = Assert.Throws<LmException>(() => ModelConfig.Parse("""{"model_type":"t5"}"""));
         Assert.Equal(ErrorCodes.UnsupportedModelType, e.Code);
-        Assert.Contains("llama", e.Message);
-        Assert.Contains("gpt2, roberta, bert", e.Message);
+        Assert.Contains("t5", e.Message);
+        Assert.Contains("gpt2, roberta, bert, llama, qwen2, mistral", e.Message);
         Assert.Equal(ErrorCodes.UnsupportedModelType, Assert.Throws<LmException>(() => ModelConfig.Parse("{}")).Code);
     }
 
@@ -103,6 +103,14 @@ public class ModelConfigTests
     public void Invalid_configs_are_lm0102(string json)
     {
         Assert.Equal(ErrorCodes.InvalidModelConfig, Assert.Throws<LmException>(() => ModelConfig.Parse(json)).Code);
+    }
+
+    [Fact]
+    public void A_lone_surrogate_in_config_json_is_lm0102_naming_the_key()
+    {
+        var error = Assert.Throws<LmException>(() => ModelConfig.Parse("""{"model_type":"gpt2","activation_function":"gelu\ud800"}"""));
+        Assert.Equal(ErrorCodes.InvalidModelConfig, error.Code);
+        Assert.Contains("\"activation_function\" is not valid text", error.Message);
     }
 
     [Fact]

@@ -78,6 +78,30 @@ public sealed class PretrainedModelTests : IDisposable
     }
 
     [Fact]
+    public void Saving_writes_nothing_beside_the_folder_and_removes_only_stale_staging_inside_it()
+    {
+        using var model = Tiny("gpt2");
+        using var other = new Lm.Runtime.Tests.Checkpoints.OtherProcess();
+        string folder = Folder("model");
+        // What a killed save left (its process is gone), and the save of another run still in progress.
+        string killed = Path.Combine(folder, $".lm-saving-{int.MaxValue}-5-0123456789abcdef0123456789abcdef");
+        string live = Path.Combine(folder, $".lm-saving-{other.Tag}-0123456789abcdef0123456789abcdef");
+        Directory.CreateDirectory(killed);
+        Directory.CreateDirectory(live);
+        File.WriteAllText(Path.Combine(killed, "model.safetensors"), "partial");
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "{}");
+
+        PretrainedModel.Save(model, folder);
+
+        Assert.Equal(["model"], Directory.EnumerateFileSystemEntries(root).Select(Path.GetFileName));
+        Assert.Equal(
+            new[] { Path.GetFileName(live), "config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json" },
+            Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        using var loaded = PretrainedModel.Load(folder);
+        Assert.Equal(model.ParameterCount(), loaded.ParameterCount());
+    }
+
+    [Fact]
     public void Generation_config_is_hfs_from_model_config()
     {
         using var model = Tiny("gpt2");

@@ -101,3 +101,105 @@ public class PretrainedTokenizerErrorTests
         Assert.Equal(ErrorCodes.TokenizerSaveFailed, error.Code);
     }
 }
+
+/// <summary>Wrongly typed values and ids outside the vocabulary in tokenizer files are LM0220 / LM0221, naming the key.</summary>
+public class TokenizerValueTests
+{
+    // A three-token byte-level BPE vocabulary: enough for the reader, with ids 0..2.
+    private static TemporaryFolder BpeFolder(string? tokenizerConfig = null, string? addedTokens = null, string vocab = """{"a": 0, "b": 1, "ab": 2}""")
+    {
+        var folder = TokenizerTestFiles.NewFolder();
+        folder.Write("vocab.json", vocab);
+        folder.Write("merges.txt", "#version: 0.2\na b\n");
+        if (tokenizerConfig is not null) folder.Write("tokenizer_config.json", tokenizerConfig);
+        if (addedTokens is not null) folder.Write("added_tokens.json", addedTokens);
+        return folder;
+    }
+
+    private static LmException LoadFails(TemporaryFolder folder, string code)
+    {
+        using (folder)
+        {
+            var error = Assert.Throws<LmException>(() => LmTokenizer.FromPretrained(folder.Path));
+            Assert.Equal(code, error.Code);
+            return error;
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"model_max_length": "long"}""", "\"model_max_length\" must be a number")]
+    [InlineData("""{"add_prefix_space": "yes"}""", "\"add_prefix_space\" must be true or false")]
+    [InlineData("""{"tokenizer_class": 5}""", "\"tokenizer_class\" must be a string")]
+    [InlineData("""{"eos_token": 7}""", "\"eos_token\" must be a string")]
+    [InlineData("""{"eos_token": {"content": 7}}""", "\"eos_token.content\" must be a string")]
+    [InlineData("""{"additional_special_tokens": ["<a>", 3]}""", "\"additional_special_tokens[1]\" must be a string")]
+    [InlineData("""{"added_tokens_decoder": {"3": {"content": "<x>", "special": "yes"}}}""", "\"added_tokens_decoder.3.special\" must be true or false")]
+    public void Wrong_types_in_tokenizer_config_are_LM0220_naming_file_and_key(string config, string message)
+    {
+        var error = LoadFails(BpeFolder(config), ErrorCodes.TokenizerValueInvalid);
+        Assert.Contains("tokenizer_config.json: " + message, error.Message);
+    }
+
+    [Theory]
+    [InlineData("-5")]
+    [InlineData("x")]
+    public void An_added_tokens_decoder_key_that_is_no_token_id_is_LM0221(string id)
+    {
+        var error = LoadFails(BpeFolder("{\"added_tokens_decoder\": {\"" + id + "\": {\"content\": \"<x>\", \"special\": true}}}"), ErrorCodes.TokenIdOutOfRange);
+        Assert.Contains($"\"added_tokens_decoder.{id}\"", error.Message);
+    }
+
+    [Fact]
+    public void An_added_token_id_past_the_vocabulary_is_LM0221()
+    {
+        var error = LoadFails(BpeFolder("""{"added_tokens_decoder": {"50": {"content": "<x>", "special": true}}}"""), ErrorCodes.TokenIdOutOfRange);
+        Assert.Contains("'<x>' = 50", error.Message);
+        // Three entries, <x>, and GPT2Tokenizer's default <|endoftext|> after it.
+        Assert.Contains("vocabulary of 5", error.Message);
+    }
+
+    [Fact]
+    public void A_negative_added_tokens_json_id_is_LM0221()
+    {
+        var error = LoadFails(BpeFolder(addedTokens: """{"<x>": -1}"""), ErrorCodes.TokenIdOutOfRange);
+        Assert.Contains("\"<x>\"", error.Message);
+    }
+
+    [Fact]
+    public void A_vocab_json_id_beyond_what_lm_tune_allocates_is_LM0221()
+    {
+        // Gaps between ids are legal (the tokenizers library keeps them); an id that would size the id table to
+        // gigabytes is not.
+        var error = LoadFails(BpeFolder(vocab: """{"a": 0, "b": 1, "ab": 2000000000}"""), ErrorCodes.TokenIdOutOfRange);
+        Assert.Contains("'ab' has id 2000000000", error.Message);
+    }
+
+    [Fact]
+    public void A_vocab_json_key_with_a_lone_surrogate_is_LM0203()
+    {
+        var error = LoadFails(BpeFolder(vocab: """{"a": 0, "b": 1, "\ud800": 2}"""), ErrorCodes.TokenizerFileMalformed);
+        Assert.Contains("vocab.json: a key is not valid text", error.Message);
+    }
+
+    [Fact]
+    public void Values_hubs_write_load_a_huge_model_max_length_null_tokens_and_named_extra_tokens()
+    {
+        using var folder = BpeFolder("""
+            {"model_max_length": 1000000000000000019884624838656, "pad_token": null, "tokenizer_class": "GPT2Tokenizer",
+             "extra_special_tokens": {}, "errors": "replace", "clean_up_tokenization_spaces": false}
+            """);
+        var tokenizer = LmTokenizer.FromPretrained(folder.Path);
+        Assert.Equal(int.MaxValue, tokenizer.ModelMaxLength);
+        Assert.Null(tokenizer.PadTokenId);
+    }
+
+    [Fact]
+    public void Added_tokens_right_after_the_vocabulary_load_with_their_ids()
+    {
+        using var folder = BpeFolder("""{"added_tokens_decoder": {"3": {"content": "<x>", "special": true}}, "eos_token": "<x>"}""");
+        var tokenizer = LmTokenizer.FromPretrained(folder.Path);
+        Assert.Equal(3, tokenizer.EosTokenId);
+        Assert.Equal(4, tokenizer.TokenToId("<|endoftext|>"));   // GPT2Tokenizer's default bos/unk, next id
+        Assert.Equal(5, tokenizer.VocabSize);
+    }
+}

@@ -46,6 +46,9 @@ public class TokenizerJsonTests
     {
         using var fromJson = TokenizerTestFiles.NewFolder();
         fromJson.Write("tokenizer.json", BpeTokenizerJson());
+
+        // Without a class, AutoTokenizer gives a bare PreTrainedTokenizerFast; GPT-2's own folders name theirs.
+        fromJson.Write("tokenizer_config.json", """{"tokenizer_class": "GPT2Tokenizer"}""");
         using var fromFiles = TokenizerTestFiles.NewFolder();
         fromFiles.Write("vocab.json", BpeVocabulary);
         fromFiles.Write("merges.txt", "#version: 0.2\n" + string.Join("\n", s_merges) + "\n");
@@ -152,12 +155,12 @@ public class TokenizerJsonTests
     }
 
     [Fact]
-    public void Unigram_model_is_an_unsupported_tokenizer()
+    public void WordLevel_model_is_an_unsupported_tokenizer()
     {
         using var folder = TokenizerTestFiles.NewFolder();
-        folder.Write("tokenizer.json", """{"model": {"type": "Unigram", "vocab": {}}, "normalizer": null}""");
+        folder.Write("tokenizer.json", """{"model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}, "normalizer": null}""");
         var error = Assert.Throws<LmException>(() => LmTokenizer.FromPretrained(folder.Path));
         Assert.Equal(ErrorCodes.TokenizerUnsupported, error.Code);
-        Assert.Contains("Unigram", error.Message);
+        Assert.Contains("WordLevel", error.Message);
     }
 }

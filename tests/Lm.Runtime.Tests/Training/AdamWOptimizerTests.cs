@@ -1,3 +1,4 @@
+using Lm.Runtime.Errors;
 using Lm.Runtime.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -69,6 +70,41 @@ public class AdamWOptimizerTests
 
         Assert.Equal(first.W.data<float>().ToArray(), second.W.data<float>().ToArray());
         Assert.Equal(first.B.data<float>().ToArray(), second.B.data<float>().ToArray());
+    }
+
+    [Theory]
+    [InlineData("step", "-1", "\"step\" must be between 0")]
+    [InlineData("step", "\"two\"", "\"step\" must be a whole number")]
+    [InlineData("lr", "-0.5", "\"lr\" must be between 0")]
+    [InlineData("fp32_master_weights", "1", "\"fp32_master_weights\" must be true or false")]
+    public void A_description_value_out_of_type_or_range_is_LM0432_naming_the_file(string key, string value, string message)
+    {
+        using var first = new TwoParameters();
+        using var a = new AdamWOptimizer([([("w", first.W), ("b", first.B)], 0.01)], 0.01, 0.9, 0.999, 1e-8);
+        StepWith(first, a, 0.5f);
+        var (state, description) = a.StateDict();
+        description[key] = System.Text.Json.Nodes.JsonNode.Parse(value);
+        using var second = new TwoParameters();
+        using var b = new AdamWOptimizer([([("w", second.W), ("b", second.B)], 0.01)], 0.01, 0.9, 0.999, 1e-8);
+        var error = Assert.Throws<LmException>(() => b.LoadStateDict(state, description, "optimizer.safetensors", "optimizer.json"));
+        Assert.Equal(ErrorCodes.OptimizerStateInvalid, error.Code);
+        Assert.StartsWith("optimizer.json: " + message, error.Message);
+    }
+
+    [Fact]
+    public void State_for_a_parameter_the_model_lacks_is_LM0432_before_anything_is_copied()
+    {
+        using var first = new TwoParameters();
+        using var a = new AdamWOptimizer([([("w", first.W), ("b", first.B)], 0.01)], 0.01, 0.9, 0.999, 1e-8);
+        StepWith(first, a, 0.5f);
+        var (state, description) = a.StateDict();
+        var extended = new Dictionary<string, Tensor>(state) { ["other.exp_avg"] = zeros(2) };
+        using var second = new TwoParameters();
+        using var b = new AdamWOptimizer([([("w", second.W), ("b", second.B)], 0.01)], 0.01, 0.9, 0.999, 1e-8);
+        var error = Assert.Throws<LmException>(() => b.LoadStateDict(extended, description, "optimizer.safetensors"));
+        Assert.Equal(ErrorCodes.OptimizerStateInvalid, error.Code);
+        Assert.Contains("other.exp_avg", error.Message);
+        Assert.Equal(0, b.StepCount);
     }
 
     [Fact]

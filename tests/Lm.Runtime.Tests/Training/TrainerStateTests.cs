@@ -1,3 +1,5 @@
+using Lm.Runtime.Errors;
+using Lm.Runtime.Evaluation;
 using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Training;
 
@@ -55,4 +57,36 @@ public class TrainerStateTests
     [InlineData(12.3456789, 3, 12.346)]
     public void Python_round_rounds_the_exact_binary_value_with_ties_to_even(double value, int digits, double expected) =>
         Assert.Equal(expected, SpeedMetrics.PythonRound(value, digits));
+}
+
+public class TrainerStateValidationTests
+{
+    private static LmException LoadFails(string json)
+    {
+        using var dir = new ScratchFolder();
+        string path = Path.Combine(dir.Path, "trainer_state.json");
+        File.WriteAllText(path, json);
+        var error = Assert.Throws<LmException>(() => TrainerState.Load(path));
+        Assert.Equal(ErrorCodes.TrainerStateInvalid, error.Code);
+        Assert.Equal(path, error.File);
+        Assert.StartsWith(path + ": ", error.Message);
+        return error;
+    }
+
+    [Theory]
+    [InlineData("""{"global_step": -5}""", "\"global_step\" must be between 0")]
+    [InlineData("""{"global_step": "5"}""", "\"global_step\" must be a whole number")]
+    [InlineData("""{"global_step": 1e20}""", "\"global_step\" must be")]
+    [InlineData("""{"epoch": -1.0}""", "\"epoch\" must be between 0")]
+    [InlineData("""{"epoch": 1e400}""", "\"epoch\" must be")]
+    [InlineData("""{"train_batch_size": 0}""", "\"train_batch_size\" must be between 1")]
+    [InlineData("""{"best_model_checkpoint": 3}""", "\"best_model_checkpoint\" must be a string")]
+    [InlineData("""{"log_history": [{"step": -1}]}""", "\"log_history[0].step\" must be between 0")]
+    [InlineData("""{"log_history": [3]}""", "\"log_history[0]\" must be an object")]
+    [InlineData("""{"stateful_callbacks": []}""", "\"stateful_callbacks\" must be an object")]
+    [InlineData("""[1, 2]""", "expected a JSON object")]
+    public void Values_out_of_type_or_range_are_LM0430_naming_the_key(string json, string message)
+    {
+        Assert.Contains(message, LoadFails(json).Message);
+    }
 }

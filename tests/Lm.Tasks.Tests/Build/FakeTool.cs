@@ -4,7 +4,8 @@ namespace Lm.Tasks.Tests.Build;
 /// A shell script honouring lm-tune's command-line contract (<c>train --config JOB --json</c>: progress on stderr, one
 /// JSON object on stdout, <c>error LM####:</c> lines and exit 1 on failure), used where the tests check the task's
 /// process handling: streaming, error mapping, cancellation, locking. The real tool has its own end-to-end test.
-/// Controlled by environment variables: FAKE_FAIL (report LM0403 and exit 1), FAKE_SLEEP (seconds; the wait runs in a
+/// Controlled by environment variables: FAKE_FAIL (report LM0403 and exit 1), FAKE_CRASH (exit 134 after a line
+/// that is no LM error, as a crashed runtime would), FAKE_SLEEP (seconds; the wait runs in a
 /// child process, and both pids are written to tool.pid and sleep.pid, for the cancellation test).
 /// </summary>
 internal static class FakeTool
@@ -27,6 +28,10 @@ internal static class FakeTool
           sleep "$FAKE_SLEEP" &
           echo $! > "$here/sleep.pid"
           wait
+        fi
+        if [ -n "$FAKE_CRASH" ]; then
+          echo "Fatal error. Internal CLR error. (0x80131506)" >&2
+          exit 134
         fi
         if [ -n "$FAKE_FAIL" ]; then
           echo "error LM0403: learning_rate expects a number, got 'fast'" >&2

@@ -37,7 +37,8 @@ public sealed class PackageTests(ITestOutputHelper output)
                 "-o", feed, $"-p:Version={version}", "-v:m"]);
             Assert.True(pack.ExitCode == 0, pack.ToString());
         }
-        // A fresh packages folder, so the test sees this pack and not a cached one; the user's folder serves the rest.
+        // A fresh packages folder, so the test sees this pack and not a cached one; the user's folder (filled by the
+        // repository's own restore) serves the rest. The folder feed is the only source: the test needs no network.
         string userPackages = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         File.WriteAllText(project.PathOf("nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
@@ -46,7 +47,6 @@ public sealed class PackageTests(ITestOutputHelper output)
               <packageSources>
                 <clear />
                 <add key="local" value="{feed}" />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
               </packageSources>
               <fallbackPackageFolders><add key="user" value="{userPackages}" /></fallbackPackageFolders>
             </configuration>

@@ -17,7 +17,7 @@ internal sealed record DotnetRun(int ExitCode, string Output, TimeSpan Elapsed)
 internal sealed class TempProject : IDisposable
 {
     /// <summary>The task assembly under test: the copy in this test's output folder.</summary>
-    public static string TasksAssembly => typeof(Lm.Tasks.Schema.JobSchema).Assembly.Location;
+    public static string TasksAssembly => typeof(Lm.Tasks.Jobs.JobResolver).Assembly.Location;
 
     public static string BuildFolder => Path.Combine(RepoRoot.Path, "src", "Lm.Tasks", "build");
 

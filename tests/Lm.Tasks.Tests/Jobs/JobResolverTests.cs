@@ -33,15 +33,16 @@ public sealed class JobResolverTests : IDisposable
         new(name, metadata.ToDictionary(m => m.Name, m => m.Value, StringComparer.OrdinalIgnoreCase), ProjectFile);
 
     [Fact]
-    public void Item_metadata_overrides_the_config_class_and_paths_become_absolute()
+    public void Item_metadata_fills_what_the_config_class_leaves_unset_and_paths_become_absolute()
     {
-        var resolver = Resolver(new CompiledJobConfiguration("wiki", """{"learning_rate":3e-05,"block_size":128,"model_name_or_path":"distilgpt2"}""", "App.WikiGpt2"));
+        var resolver = Resolver(new CompiledJobConfiguration("wiki", """{"learning_rate":3e-05,"block_size":128,"model_name_or_path":"tiny-gpt2"}""", "App.WikiGpt2"));
         var job = Assert.Single(resolver.Resolve([Item("wiki", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"),
-            ("ValidationFile", "valid.txt"), ("Config", "WikiGpt2"), ("BlockSize", "64"), ("LearningRate", ""))]));
+            ("ValidationFile", "valid.txt"), ("Config", "WikiGpt2"), ("BlockSize", "128"), ("Seed", "7"), ("LearningRate", ""))]));
         Assert.Empty(resolver.Diagnostics);
         var json = JsonNode.Parse(job.JobJson)!.AsObject();
         Assert.Equal("tiny-gpt2", (string?)json["model_name_or_path"]);
-        Assert.Equal(64, (int)json["block_size"]!);
+        Assert.Equal(128, (int)json["block_size"]!);
+        Assert.Equal(7, (int)json["seed"]!);
         Assert.Equal(3e-05, (double)json["learning_rate"]!);
         Assert.Equal(Path.Combine(_project, "train.txt"), (string?)json["train_file"]);
         Assert.Equal(Path.Combine(_project, "obj", "lm", "wiki") + Path.DirectorySeparatorChar, (string?)json["output_dir"]);
@@ -49,6 +50,18 @@ public sealed class JobResolverTests : IDisposable
         Assert.True((bool)json["do_train"]!);
         Assert.True((bool)json["do_eval"]!);
         Assert.Equal([Path.Combine(_project, "train.txt"), Path.Combine(_project, "valid.txt")], job.InputFiles);
+    }
+
+    [Fact]
+    public void Item_metadata_that_disagrees_with_the_config_class_is_LM1009_as_in_the_generator()
+    {
+        var resolver = Resolver(new CompiledJobConfiguration("wiki", """{"learning_rate":3e-05,"block_size":128,"model_name_or_path":"distilgpt2"}""", "App.WikiGpt2"));
+        var jobs = resolver.Resolve([Item("wiki", ("Model", "tiny-gpt2"), ("TrainFile", "train.txt"), ("Config", "WikiGpt2"),
+            ("BlockSize", "64"), ("LearningRate", "0.00003"))]);
+        Assert.Empty(jobs);
+        Assert.Equal(["LM1009", "LM1009"], resolver.Diagnostics.Select(d => d.Code));
+        Assert.Contains(resolver.Diagnostics, d => d.Message.Contains("BlockSize '64' disagrees with '128'", StringComparison.Ordinal));
+        Assert.Contains(resolver.Diagnostics, d => d.Message.Contains("Model 'tiny-gpt2' disagrees with 'distilgpt2'", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,27 +1,69 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Lm.Runtime.Data;
 using Lm.Runtime.Jobs;
-using Lm.Tasks.Schema;
+using Lm.Runtime.Models;
+using Lm.Runtime.Training;
+using Lm.Schema;
 
 namespace Lm.Tasks.Tests.Schema;
 
 public class JobSchemaTests
 {
-    [Fact]
-    public void Field_table_equals_the_runtime_schema()
+    private static readonly Dictionary<string, Type> ArgumentClasses = new()
     {
-        string Expected() => string.Join("\n", FineTuneJob.Fields.Select(f => $"        new(\"{f.Name}\", SchemaFieldKind.{f.Kind}),"));
-        var actual = JobSchema.Fields.Select(f => (f.Name, Kind: f.Kind.ToString(), f.MetadataName)).ToList();
-        var expected = FineTuneJob.Fields.Select(f => (f.Name, Kind: f.Kind.ToString(), MetadataName: f.PascalName)).ToList();
-        Assert.True(expected.SequenceEqual(actual),
-            "src/Lm.Tasks/Schema/JobSchema.cs is out of date with FineTuneJob.Fields; replace its table with:\n" + Expected());
-    }
+        [JobSchema.Model] = typeof(ModelArguments),
+        [JobSchema.Data] = typeof(DataArguments),
+        [JobSchema.Training] = typeof(TrainingArguments),
+    };
 
+    /// <summary>
+    /// The one drift check: the shared schema table (src/Shared/Schema/JobSchema.cs), the runtime's argument classes
+    /// (the properties that consume the values) and the MSBuild targets' metadata list name the same fields, in the
+    /// same order, with the same JSON names, kinds, nullability and defaults.
+    /// </summary>
     [Fact]
-    public void Targets_make_every_schema_field_visible_to_the_generator()
+    public void Schema_table_argument_classes_and_targets_metadata_list_agree()
     {
+        var problems = new List<string>();
+        foreach (var (section, type) in ArgumentClasses)
+        {
+            var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.GetCustomAttribute<JsonPropertyNameAttribute>() is not null).ToList();
+            var rows = JobSchema.Fields.Where(f => f.Section == section).ToList();
+            if (!properties.Select(p => p.Name).SequenceEqual(rows.Select(f => f.PascalName)))
+                problems.Add($"{type.Name} properties [{string.Join(", ", properties.Select(p => p.Name))}] != table rows [{string.Join(", ", rows.Select(f => f.PascalName))}]");
+            JsonObject defaults = JsonSerializer.SerializeToNode(Activator.CreateInstance(type), type)!.AsObject();
+            foreach (var property in properties)
+            {
+                var field = JobSchema.FindByPascalName(property.Name);
+                if (field is null) continue;
+                string jsonName = property.GetCustomAttribute<JsonPropertyNameAttribute>()!.Name;
+                if (jsonName != field.Name) problems.Add($"{type.Name}.{property.Name}: JSON name {jsonName}, table {field.Name}");
+                Type core = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+                FieldKind kind = core == typeof(string) ? FieldKind.Text : core == typeof(int) ? FieldKind.Integer
+                    : core == typeof(double) ? FieldKind.Number : core == typeof(bool) ? FieldKind.Boolean : FieldKind.Map;
+                if (kind != field.Kind) problems.Add($"{field.Name}: property is {core.Name}, table says {field.Kind}");
+                bool nullable = Nullable.GetUnderlyingType(property.PropertyType) is not null
+                    || new NullabilityInfoContext().Create(property).WriteState == NullabilityState.Nullable;
+                if (nullable != field.Nullable) problems.Add($"{field.Name}: property nullable {nullable}, table {field.Nullable}");
+                JsonNode? expected = field.DefaultJson is null ? null : JsonNode.Parse(field.DefaultJson);
+                if (!JsonNode.DeepEquals(ByValue(defaults[jsonName]), ByValue(expected)))
+                    problems.Add($"{field.Name}: property default {defaults[jsonName]?.ToJsonString() ?? "null"}, table {field.DefaultJson ?? "null"}");
+            }
+        }
+        Assert.True(Enum.GetNames<JobFieldKind>().SequenceEqual(Enum.GetNames<FieldKind>()), "JobFieldKind must list the table's kinds in order");
+        Assert.Equal(JobSchema.Fields.Select(f => f.Name), FineTuneJob.Fields.Select(f => f.Name));
+
         var targets = System.Xml.Linq.XDocument.Load(Path.Combine(RepoRoot.Path, "src", "Lm.Tasks", "build", "Lm.Build.targets"));
         string include = (string)targets.Descendants("_LmCompilerVisibleMetadata").Single().Attribute("Include")!;
         var visible = include.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Equal(["Identity", "Config", "Model", .. FineTuneJob.Fields.Select(f => f.PascalName)], visible);
+        string[] expectedVisible = ["Identity", "Config", "Model", .. JobSchema.Fields.Select(f => f.PascalName)];
+        if (!visible.SequenceEqual(expectedVisible))
+            problems.Add("Lm.Build.targets' _LmCompilerVisibleMetadata should be: " + string.Join(";", expectedVisible));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
     [Theory]
@@ -33,9 +75,8 @@ public class JobSchemaTests
     [InlineData("Objective", "clm", "\"clm\"")]
     public void Metadata_text_converts_as_the_runtime_converts_flag_text(string metadataName, string text, string json)
     {
-        var field = JobSchema.FindByMetadataName(metadataName)!;
-        Assert.True(field.TryParse(text, out var value));
-        Assert.Equal(json, value!.ToJsonString());
+        var field = JobSchema.FindByPascalName(metadataName)!;
+        Assert.Equal(json, FieldText.ToJson(field, FieldText.TryNormalize(field, text)!));
         Assert.Equal(json, FineTuneJob.FindField(field.Name)!.ParseText(text)!.ToJsonString());
     }
 
@@ -44,9 +85,10 @@ public class JobSchemaTests
     [InlineData("BlockSize", "6.5")]
     [InlineData("DoTrain", "yes")]
     [InlineData("LrSchedulerKwargs", "power")]
+    [InlineData("LearningRate", "NaN")]
     public void Metadata_text_of_the_wrong_kind_is_refused(string metadataName, string text)
     {
-        Assert.False(JobSchema.FindByMetadataName(metadataName)!.TryParse(text, out _));
+        Assert.Null(FieldText.TryNormalize(JobSchema.FindByPascalName(metadataName)!, text));
     }
 
     [Theory]
@@ -56,6 +98,13 @@ public class JobSchemaTests
     [InlineData("LearningRate", null)]
     public void Misspelt_metadata_suggests_the_field(string name, string? suggestion)
     {
-        Assert.Equal(suggestion, JobSchema.NearestMetadataName(name));
+        Assert.Equal(suggestion, Suggestion.Nearest(name, JobSchema.Fields.Select(f => f.PascalName)));
     }
+
+    // Compare numbers by value (5e-05 and 5E-05 are one default).
+    private static JsonNode? ByValue(JsonNode? node) => node switch
+    {
+        JsonValue value when value.GetValueKind() == JsonValueKind.Number => JsonValue.Create(value.GetValue<double>()),
+        _ => node?.DeepClone(),
+    };
 }

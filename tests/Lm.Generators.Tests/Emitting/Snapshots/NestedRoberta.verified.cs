@@ -20,14 +20,14 @@ namespace Company.Models
             public static global::Lm.Runtime.Configuration.JobArtifacts Artifacts { get; } = global::Lm.Runtime.Configuration.JobArtifacts.For(typeof(WikiRoberta).Assembly, JobName);
 
             /// <summary>The model arguments (run_clm.py <c>ModelArguments</c>): defaults with this job's values applied.</summary>
-            public static global::Lm.Runtime.Jobs.ModelArguments CreateModelArguments() => new global::Lm.Runtime.Jobs.ModelArguments
+            public static global::Lm.Runtime.Models.ModelArguments CreateModelArguments() => new global::Lm.Runtime.Models.ModelArguments
             {
                 ModelNameOrPath = "roberta-base",
                 Device = "cpu",
             };
 
             /// <summary>The data arguments (run_clm.py <c>DataTrainingArguments</c>): defaults with this job's values applied.</summary>
-            public static global::Lm.Runtime.Jobs.DataArguments CreateDataArguments() => new global::Lm.Runtime.Jobs.DataArguments
+            public static global::Lm.Runtime.Data.DataArguments CreateDataArguments() => new global::Lm.Runtime.Data.DataArguments
             {
                 TrainFile = "data\\train.csv",
                 TextColumn = "body \"quoted\"",

@@ -18,14 +18,14 @@ namespace Sample
         public static global::Lm.Runtime.Configuration.JobArtifacts Artifacts { get; } = global::Lm.Runtime.Configuration.JobArtifacts.For(typeof(WikiGpt2).Assembly, JobName);
 
         /// <summary>The model arguments (run_clm.py <c>ModelArguments</c>): defaults with this job's values applied.</summary>
-        public static global::Lm.Runtime.Jobs.ModelArguments CreateModelArguments() => new global::Lm.Runtime.Jobs.ModelArguments
+        public static global::Lm.Runtime.Models.ModelArguments CreateModelArguments() => new global::Lm.Runtime.Models.ModelArguments
         {
             ModelNameOrPath = "tiny-gpt2",
             Objective = "clm",
         };
 
         /// <summary>The data arguments (run_clm.py <c>DataTrainingArguments</c>): defaults with this job's values applied.</summary>
-        public static global::Lm.Runtime.Jobs.DataArguments CreateDataArguments() => new global::Lm.Runtime.Jobs.DataArguments
+        public static global::Lm.Runtime.Data.DataArguments CreateDataArguments() => new global::Lm.Runtime.Data.DataArguments
         {
             TrainFile = "data/train.txt",
             ValidationFile = "data/validation.txt",

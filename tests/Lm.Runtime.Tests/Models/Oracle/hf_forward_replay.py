@@ -100,10 +100,10 @@ def encoder_forward(ids, mask, w, roberta, eps, H=2):
         x = ln(F.gelu(w['dense'](h)), eps)
         return F.linear(x, w['word'], torch.zeros(w['word'].shape[0]))
 
-def show(name, logits, loss, picks):
-    print(name, 'loss', repr(float(loss)))
+def show(name, logits, loss, picks, columns=(0, 1, 2)):
+    print(name, 'loss', repr(float(loss)), 'columns', list(columns))
     for (b, t) in picks:
-        print('  ', (b, t), [repr(float(x)) for x in logits[b, t, :3].tolist()])
+        print('  ', (b, t), [repr(float(x)) for x in logits[b, t, list(columns)].tolist()])
 
 with torch.no_grad():
     w = gpt2_weights(42)
@@ -121,9 +121,9 @@ with torch.no_grad():
     mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1] * 7])
     labels = torch.tensor([[-100, 5, -100, 7, -100, -100, -100], [-100, -100, 9, -100, -100, 12, -100]])
     logits = encoder_forward(ids, mask, w, True, 1e-5)
-    show('roberta', logits, F.cross_entropy(logits.view(-1, 1000), labels.view(-1)), [(0, 1), (0, 4), (1, 6)])
+    show('roberta', logits, F.cross_entropy(logits.view(-1, 1000), labels.view(-1)), [(0, 1), (0, 4), (1, 6)], (0, 2, 5, 7, 12))
 
     w = encoder_weights(42, False, P=64, T=2, pad=0)
     ids = torch.tensor([[2, 5, 6, 7, 3, 0, 0], [2, 8, 9, 10, 11, 12, 3]])
     logits = encoder_forward(ids, mask, w, False, 1e-12)
-    show('bert', logits, F.cross_entropy(logits.view(-1, 1000), labels.view(-1)), [(0, 1), (0, 4), (1, 6)])
+    show('bert', logits, F.cross_entropy(logits.view(-1, 1000), labels.view(-1)), [(0, 1), (0, 4), (1, 6)], (1, 2, 5, 7, 12))

@@ -1,0 +1,27 @@
+using System.Text.Json.Serialization;
+
+namespace Lm.Runtime.Models;
+
+/// <summary>run_clm.py / run_mlm.py <c>ModelArguments</c>, plus lm-tune's objective and device.</summary>
+public sealed class ModelArguments
+{
+    /// <summary>A local HF folder, a hub cache entry, a hub id, or a preset name (e.g. <c>tiny-gpt2</c>). CLI alias: <c>--model</c>.</summary>
+    [JsonPropertyName("model_name_or_path")] public string? ModelNameOrPath { get; set; }
+    /// <summary>Architecture for training from scratch when no model is given (gpt2, roberta, bert).</summary>
+    [JsonPropertyName("model_type")] public string? ModelType { get; set; }
+    /// <summary>A config.json (or preset name) to build the model from instead of the model's own config.</summary>
+    [JsonPropertyName("config_name")] public string? ConfigName { get; set; }
+    /// <summary>Comma-separated <c>key=value</c> overrides of the config, as run_clm.py (<c>n_embd=10,resid_pdrop=0.2</c>).</summary>
+    [JsonPropertyName("config_overrides")] public string? ConfigOverrides { get; set; }
+    /// <summary>Tokenizer folder when it is not the model's.</summary>
+    [JsonPropertyName("tokenizer_name")] public string? TokenizerName { get; set; }
+    /// <summary>Hub cache folder; <c>$HF_HOME/hub</c> when not set.</summary>
+    [JsonPropertyName("cache_dir")] public string? CacheDir { get; set; }
+    [JsonPropertyName("model_revision")] public string ModelRevision { get; set; } = "main";
+    /// <summary><c>float32</c> (default), <c>bfloat16</c>, or <c>auto</c> (the checkpoint's dtype).</summary>
+    [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; set; }
+    /// <summary><c>clm</c> or <c>mlm</c>; inferred from the model type when not set (gpt2 → clm; roberta, bert → mlm).</summary>
+    [JsonPropertyName("objective")] public string? Objective { get; set; }
+    /// <summary><c>auto</c> (CUDA when available), <c>cpu</c> or <c>cuda</c>.</summary>
+    [JsonPropertyName("device")] public string Device { get; set; } = "auto";
+}
