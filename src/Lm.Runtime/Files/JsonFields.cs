@@ -41,7 +41,7 @@ public sealed class JsonFields
     /// <summary>
     /// Reads and parses <paramref name="path"/>, which must hold a JSON object. Unreadable files, JSON syntax errors
     /// (with their line), a key repeated in one object (JsonObject would throw on it later, wherever it is first
-    /// read) and other top-level values are <paramref name="code"/> errors.
+    /// read; Python keeps the last one, lm-tune refuses the file) and other top-level values are <paramref name="code"/> errors.
     /// </summary>
     public static JsonFields Read(string path, string code)
     {
@@ -63,7 +63,7 @@ public sealed class JsonFields
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 256, AllowDuplicateProperties = false });
+            node = JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 256 });
         }
         catch (JsonException e)
         {
@@ -72,11 +72,6 @@ public sealed class JsonFields
             {
                 File = path, Line = line,
             };
-        }
-        catch (InvalidOperationException e)
-        {
-            // The duplicate-key check reads each key as a string: a key with an unpaired "\ud800" escape fails there.
-            throw new LmException(code, $"{path}: a key holds an unpaired UTF-16 surrogate escape, which is no text", e) { File = path };
         }
         if (node is not JsonObject json)
             throw new LmException(code, $"{path}: expected a JSON object") { File = path };
@@ -106,6 +101,10 @@ public sealed class JsonFields
                 catch (InvalidOperationException)
                 {
                     throw NotText(path.Length == 0 ? "" : path + ".<key>");
+                }
+                catch (ArgumentException)
+                {
+                    throw new LmException(code, $"{file}: {(path.Length == 0 ? "the top-level object" : $"\"{path}\"")} repeats a key") { File = file };
                 }
                 foreach (var (key, value) in entries) RequireText(value, file, code, path.Length == 0 ? key : $"{path}.{key}");
                 break;
