@@ -44,6 +44,36 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void A_cached_patched_bridge_that_was_changed_is_written_again_before_it_is_loaded()
+    {
+        // On systems whose libstdc++ lacks a symbol version the bridge asks for (Debian 12, Ubuntu 22.04), lm-tune
+        // loads a patched copy from its cache. Nothing but that exact patch may be loaded from there.
+        using var work = new TempFolder();
+        var cache = new Dictionary<string, string?> { ["LM_TUNE_CACHE"] = work.Path };
+        var first = LmTuneProcess.Run(["doctor", "--json"], cache);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        string[] copies = Directory.Exists(Path.Combine(work.Path, "native"))
+            ? Directory.GetFiles(Path.Combine(work.Path, "native"), "libLibTorchSharp.so", SearchOption.AllDirectories)
+            : [];
+        if (copies.Length == 0)
+        {
+            // This libstdc++ has every version: no patched copy exists, and the trace says the package's bridge loaded.
+            Assert.DoesNotContain(first.Json["torch"]!["trace"]!.AsArray(), l => l!.GetValue<string>().Contains("patched", StringComparison.Ordinal));
+            return;
+        }
+        byte[] written = File.ReadAllBytes(copies[0]);
+        byte[] tampered = (byte[])written.Clone();
+        tampered[^1] ^= 0xFF;
+        File.WriteAllBytes(copies[0], tampered);
+
+        var second = LmTuneProcess.Run(["doctor", "--json"], cache);
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Equal(written, File.ReadAllBytes(copies[0]));
+        Assert.Contains(second.Json["torch"]!["trace"]!.AsArray(), l => l!.GetValue<string>().StartsWith("wrote patched copy", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Redirected_output_has_no_ansi_escapes()
     {
         var result = LmTuneProcess.Run("doctor");

@@ -274,6 +274,14 @@ public sealed class HubClient : IDisposable
             stall.CancelAfter(ReadTimeout);
             int read = await body.ReadAsync(buffer, stall.Token);
             if (read == 0) break;
+            // A server that sends more than it announced would fill the disk: stop at the announced size.
+            if (metadata.Size is { } announced && file.Length + read > announced)
+            {
+                file.Close();
+                File.Delete(incomplete);
+                throw new LmException(ErrorCodes.HubChecksumMismatch,
+                    $"{repoId}/{fileName}: the hub sent more than the {announced:N0} bytes it announced; nothing was kept");
+            }
             await file.WriteAsync(buffer.AsMemory(0, read), cancellation);
         }
         await file.FlushAsync(cancellation);

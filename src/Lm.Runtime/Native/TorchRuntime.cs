@@ -130,8 +130,10 @@ public static partial class TorchRuntime
         string hash = Convert.ToHexString(SHA256.HashData(original))[..16].ToLowerInvariant();
         string folder = Path.Combine(CacheRoot, "native", hash + "-" + string.Join("-", versions.Order()));
         string target = Path.Combine(folder, Path.GetFileName(bridge));
-        if (File.Exists(target)) return target;
         byte[] patched = ElfVersionPatcher.WeakenVersions(original, versions);
+        // A cached copy is loaded into the process: reuse it only when it is byte for byte the patch of this
+        // bridge, never a file something else left or changed under the cache folder.
+        if (File.Exists(target) && File.ReadAllBytes(target).AsSpan().SequenceEqual(patched)) return target;
         Directory.CreateDirectory(folder);
         string temp = target + "." + Environment.ProcessId + ".tmp";
         File.WriteAllBytes(temp, patched);

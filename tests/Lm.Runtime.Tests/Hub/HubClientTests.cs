@@ -110,6 +110,22 @@ public sealed class HubClientTests : IDisposable
     }
 
     [Fact]
+    public async Task A_server_sending_more_than_it_announced_is_cut_off_at_the_announced_size()
+    {
+        // The hub announced _weights.Length bytes (X-Linked-Size); a hostile one streams 64 times that.
+        byte[] flood = new byte[_weights.Length * 64];
+        _hub.ServeCorrupted("model.safetensors", flood);
+        using var client = new HubClient(Settings());
+
+        var error = await Assert.ThrowsAsync<LmException>(() => client.DownloadModelAsync(Repo, "main", CancellationToken.None));
+
+        Assert.Equal(ErrorCodes.HubChecksumMismatch, error.Code);
+        Assert.Contains($"more than the {_weights.Length:N0} bytes it announced", error.Message);
+        Assert.DoesNotContain(Directory.GetFiles(Path.Combine(RepoFolder, "blobs")), f => new FileInfo(f).Length > _weights.Length);
+        Assert.False(File.Exists(Path.Combine(RepoFolder, "snapshots", Commit, "model.safetensors")));
+    }
+
+    [Fact]
     public async Task Corrupted_regular_file_fails_its_git_blob_sha1()
     {
         _hub.ServeCorrupted("config.json", Encoding.UTF8.GetBytes("{\"model_type\": \"bert\"}"));
