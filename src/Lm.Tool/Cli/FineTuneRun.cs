@@ -118,7 +118,7 @@ internal sealed class FineTuneRun : IDisposable
     {
         var data = EvalBatches ?? throw new LmException(ErrorCodes.NoTrainingData, "evaluation needs validation data");
         progress.Begin("eval", (data.Count + Job.Training.PerDeviceEvalBatchSize - 1) / Job.Training.PerDeviceEvalBatchSize);
-        var metrics = new Evaluator(Model, data, Job.Training.PerDeviceEvalBatchSize, Device).Evaluate();
+        var metrics = new Evaluator(Model, data, Job.Training.PerDeviceEvalBatchSize, Device, Job.Training.LabelSmoothingFactor).Evaluate();
         progress.End("eval");
         metrics["eval_samples"] = data.Count;
         metrics["perplexity"] = Evaluator.Perplexity(metrics["eval_loss"]);
