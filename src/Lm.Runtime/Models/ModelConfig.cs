@@ -252,8 +252,12 @@ public abstract record ModelConfig
     /// <summary>Writes doubles as Python floats (<c>0.1</c>, <c>1e-05</c>, <c>1.0</c>) so the writer can tell them from ints.</summary>
     private sealed class PythonFloatConverter : JsonConverter<double>
     {
-        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            reader.GetDouble();
+        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            // 1e905 reads as infinity, which no size or rate can be and which Write could not put back as JSON.
+            double value = reader.GetDouble();
+            return double.IsFinite(value) ? value : throw new JsonException($"{value} is not a finite number");
+        }
 
         public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options) =>
             writer.WriteRawValue(PythonJson.FormatFloat(value));

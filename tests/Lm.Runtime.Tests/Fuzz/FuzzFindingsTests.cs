@@ -188,6 +188,18 @@ public class FuzzFindingsTests
     }
 
     [Theory]
+    [InlineData("""{"model_type": "gpt2", "layer_norm_epsilon": 1e3085}""")]
+    [InlineData("""{"model_type": "roberta", "layer_norm_eps": -1e905}""")]
+    public void Config_json_with_a_number_beyond_double_is_LM0102(string json)
+    {
+        // Found by afl in config-json on the merged engine: 1e905 read as infinity, passed validation and then failed
+        // to be written back (JsonReaderException, an access violation under instrumentation).
+        var error = Rejects(() => ModelConfig.Parse(json));
+        Assert.Equal(ErrorCodes.InvalidModelConfig, error.Code);
+        Assert.Contains("not a finite number", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("""{"model_type": "gpt2", "\ud800": 1}""")]
     [InlineData("""{"model_type": "gpt2", "torch_dtype": "\ud800"}""")]
     [InlineData("""{"model_type": "gp\ud800t2"}""")]
