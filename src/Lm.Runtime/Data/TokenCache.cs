@@ -38,10 +38,12 @@ public static class TokenCache
 
     /// <summary>
     /// Loads the split's entry when a complete one exists (and <see cref="PreprocessingOptions.OverwriteCache"/> is
-    /// off), else tokenizes and groups the rows in parallel, writes the entry and loads it.
+    /// off), else tokenizes and groups the rows in parallel, writes the entry and loads it. Cancelling
+    /// <paramref name="cancellation"/> stops the build after the map batch being written, deletes the partial folder
+    /// and throws <see cref="OperationCanceledException"/>; a complete entry is never touched.
     /// </summary>
     public static LmDataset GetOrBuild(TextSource source, string split, ITextEncoder encoder, PreprocessingOptions options,
-        Action<string>? log = null)
+        Action<string>? log = null, CancellationToken cancellation = default)
     {
         string fingerprint = Fingerprint(source, encoder, options);
         string folder = EntryFolder(fingerprint, options);
@@ -64,7 +66,7 @@ public static class TokenCache
         try
         {
             Directory.CreateDirectory(partial);
-            Build(source, split, encoder, options, partial, log);
+            Build(source, split, encoder, options, partial, log, cancellation);
             // An entry that exists but did not load (overwrite asked, or corrupt) is replaced.
             Publish(partial, folder, replace: Directory.Exists(folder));
         }
@@ -77,7 +79,7 @@ public static class TokenCache
     }
 
     private static void Build(TextSource source, string split, ITextEncoder encoder, PreprocessingOptions options,
-        string folder, Action<string>? log)
+        string folder, Action<string>? log, CancellationToken cancellation)
     {
         int elementSize = encoder.VocabSize <= 1 << 16 ? 2 : 4;
         string tokensPath = Path.Combine(folder, TokensFile(elementSize));
@@ -97,6 +99,8 @@ public static class TokenCache
 
             foreach (var batch in ParallelBatchEncoder.Encode(source.ReadRows(), options.GroupBatchSize, options.Workers, encode, shardEnds))
             {
+                // Checked per map batch: leaving the loop disposes the encoder's threads, and the caller deletes the partial folder.
+                cancellation.ThrowIfCancellationRequested();
                 rows += batch.Rows;
                 tokens += batch.Tokens.Length;
                 if (options.LineByLine)

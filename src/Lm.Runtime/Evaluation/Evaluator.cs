@@ -48,9 +48,10 @@ public sealed class Evaluator
 
     /// <summary>
     /// Evaluates the model and returns the metrics with <paramref name="prefix"/> (<c>eval_loss</c>, ...). The model
-    /// is left in eval mode; callers that train switch it back.
+    /// is left in eval mode; callers that train switch it back. Cancelling <paramref name="cancellation"/> stops
+    /// before the next batch with an <see cref="OperationCanceledException"/>.
     /// </summary>
-    public Dictionary<string, double> Evaluate(string prefix = "eval")
+    public Dictionary<string, double> Evaluate(string prefix = "eval", CancellationToken cancellation = default)
     {
         if (_data.Count == 0)
             throw new LmException(ErrorCodes.NoTrainingData, "the evaluation data has no examples; give a larger validation file or a smaller block_size");
@@ -64,6 +65,7 @@ public sealed class Evaluator
         {
             for (int start = 0; start < _data.Count; start += _batchSize)
             {
+                cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 int count = Math.Min(_batchSize, _data.Count - start);
                 using var batch = Collate(start, count);

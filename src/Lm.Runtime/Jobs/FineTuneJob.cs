@@ -115,6 +115,18 @@ public sealed class FineTuneJob
     public string ToJson() => ToJsonObject().ToJsonString(SerializerOptions);
 
     /// <summary>
+    /// Runs the job in this process as <c>lm-tune train</c> would (see <see cref="JobRunner.RunAsync"/>): train,
+    /// evaluate when asked, write the output folder; <paramref name="progress"/> hears each stage, log line and
+    /// warning. Relative paths are relative to the current directory.
+    /// </summary>
+    public JobResult Run(IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        JobRunner.Run(this, progress, cancellationToken);
+
+    /// <inheritdoc cref="Run"/>
+    public Task<JobResult> RunAsync(IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        JobRunner.RunAsync(this, progress, cancellationToken);
+
+    /// <summary>
     /// Checks the arguments of all three sections. Training arguments are checked as HF checks them;
     /// model and data arguments as run_clm.py / run_mlm.py do.
     /// </summary>
@@ -146,14 +158,7 @@ public sealed class FineTuneJob
     }
 
     /// <summary>The objective: explicit, else from the model type (gpt2, llama, qwen2, mistral → clm; roberta, bert → mlm).</summary>
-    public static string ObjectiveFor(string? explicitObjective, string modelType) =>
-        explicitObjective ?? modelType switch
-        {
-            "gpt2" or "llama" or "qwen2" or "mistral" => "clm",
-            "roberta" or "bert" => "mlm",
-            _ => throw new LmException(ErrorCodes.InvalidArgument,
-                $"objective cannot be inferred for model_type '{modelType}'; pass objective clm or mlm"),
-        };
+    public static string ObjectiveFor(string? explicitObjective, string modelType) => ModelSource.ObjectiveFor(explicitObjective, modelType);
 
     private static void Require(bool condition, string name, string problem)
     {

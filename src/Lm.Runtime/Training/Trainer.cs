@@ -205,14 +205,16 @@ public sealed partial class Trainer : IDisposable
 
     /// <summary>
     /// HF's <c>trainer.evaluate()</c>: the evaluation metrics (<c>eval_loss</c>, <c>eval_accuracy</c>, speed), also
-    /// appended to <see cref="TrainerState.LogHistory"/> with the current epoch.
+    /// appended to <see cref="TrainerState.LogHistory"/> with the current epoch. Cancelling
+    /// <paramref name="cancellationToken"/> stops before the next batch (<see cref="OperationCanceledException"/>);
+    /// the evaluations inside <see cref="Train"/> run to their end, and training then stops at that step.
     /// </summary>
-    public Dictionary<string, double> Evaluate()
+    public Dictionary<string, double> Evaluate(CancellationToken cancellationToken = default)
     {
         if (_evalData is null) throw new LmException(ErrorCodes.NoTrainingData, "evaluation needs validation data");
         EnsureOnDevice();
         _evaluator ??= new Evaluator(_model, _evalData, _args.PerDeviceEvalBatchSize, _device, _args.LabelSmoothingFactor);
-        var metrics = _evaluator.Evaluate();
+        var metrics = _evaluator.Evaluate(cancellation: cancellationToken);
         Log(metrics);
         Evaluated?.Invoke(this, new TrainerEvaluationEventArgs(State.GlobalStep, metrics));
         CheckEarlyStopping(metrics);
@@ -257,11 +259,12 @@ public sealed partial class Trainer : IDisposable
 
     /// <summary>
     /// run_clm.py's "Evaluation" section: <see cref="Evaluate"/> plus <c>eval_samples</c> and <c>perplexity</c>
-    /// (<c>exp(eval_loss)</c>, infinity on overflow), saved to eval_results.json / all_results.json.
+    /// (<c>exp(eval_loss)</c>, infinity on overflow), saved to eval_results.json / all_results.json; a cancelled
+    /// evaluation writes no results file.
     /// </summary>
-    public Dictionary<string, double> RunEvaluation()
+    public Dictionary<string, double> RunEvaluation(CancellationToken cancellationToken = default)
     {
-        var metrics = Evaluate();
+        var metrics = Evaluate(cancellationToken);
         metrics["eval_samples"] = _evalData!.Count;
         metrics["perplexity"] = Evaluator.Perplexity(metrics["eval_loss"]);
         SaveMetrics("eval", metrics);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Models;
 using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Hub;
@@ -69,13 +70,13 @@ internal static class DataCommand
             var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation.Parse));
             if (string.IsNullOrWhiteSpace(job.Model.ModelNameOrPath) && job.Model.ConfigName is null && job.Model.ModelType is null)
                 throw new LmException(ErrorCodes.InvalidArgument, "data stats needs --model: its tokenizer and length decide the blocks");
-            var source = await ModelSource.ResolveAsync(job.Model, invocation.Output, invocation.Cancellation);
+            var source = await ModelSource.ResolveAsync(job.Model, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);
             await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(job.Model.CacheDir), invocation.Output.Info, invocation.Cancellation);
             var objective = source.Objective(job.Model) == "clm" ? DataObjective.Clm : DataObjective.Mlm;
             var splits = DataPipeline.OpenSplits(job.Data, job.Model.CacheDir);
             using var prepared = DataPipeline.Prepare(job.Data, new LmTokenizerTextEncoder(source.Tokenizer), objective,
                 train: splits.Train is not null, validation: splits.Validation is not null, source.Config.MaxPositions,
-                hubCacheDir: job.Model.CacheDir, log: invocation.Output.Info);
+                hubCacheDir: job.Model.CacheDir, log: invocation.Output.Info, cancellation: invocation.Cancellation);
             var splitsJson = new JsonObject();
             var table = new Table().AddColumns("split", "rows", "tokens", "examples", "block size", "dropped tokens", "source");
             foreach (var dataset in new[] { prepared.Train, prepared.Validation }.OfType<LmDataset>())

@@ -26,23 +26,23 @@ internal static class EvaluateCommand
             if (writeResults) OutputFolder.EnsureWritable(job.Training.OutputDir);
 
             using var progress = ProgressReporter.Create(invocation.Output);
-            using var run = await FineTuneRun.OpenAsync(job, train: false, eval: true, invocation.Output, progress, invocation.Cancellation);
+            using var run = await JobRunner.OpenAsync(job, train: false, eval: true, new CliJobProgress(invocation.Output, progress), invocation.Cancellation);
             Dictionary<string, double> metrics;
             if (writeResults)
             {
-                using var trainer = run.CreateTrainer(progress, invocation.Output);
-                metrics = run.RunEvaluation(trainer, progress);
+                using var trainer = run.CreateTrainer();
+                metrics = run.RunEvaluation(trainer, invocation.Cancellation);
             }
             else
             {
-                metrics = run.EvaluateNow(progress);
+                metrics = run.EvaluateNow(invocation.Cancellation);
             }
             var result = new JsonObject { ["model"] = run.Source.Name };
-            FineTuneRun.AddMetrics(result, metrics);
+            CliJobProgress.AddMetrics(result, metrics);
             return new CommandResult(result, o =>
             {
-                o.WriteLine($"eval_loss   {FineTuneRun.Format(metrics["eval_loss"])}");
-                o.WriteLine($"perplexity  {FineTuneRun.Format(metrics["perplexity"])}");
+                o.WriteLine($"eval_loss   {JobProgress.FormatNumber(metrics["eval_loss"])}");
+                o.WriteLine($"perplexity  {JobProgress.FormatNumber(metrics["perplexity"])}");
             });
         });
         return command;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Models;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Generation;
 using Lm.Runtime.Native;
@@ -28,7 +29,7 @@ internal static class FillMaskCommand
             int k = invocation.Get(topK);
             if (k <= 0) throw new LmException(ErrorCodes.InvalidOption, $"--top-k must be positive, got {k}");
             var args = modelOptions.Read(invocation.Parse).Model;
-            var source = await ModelSource.ResolveAsync(args, invocation.Output, invocation.Cancellation);
+            var source = await ModelSource.ResolveAsync(args, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);
             if (source.Objective(args) != "mlm")
                 throw new LmException(ErrorCodes.WrongModelKind,
                     $"'{source.Name}' is a causal language model ({source.Config.ModelType}); it has no mask token to fill. Use 'lm-tune generate' with it.");

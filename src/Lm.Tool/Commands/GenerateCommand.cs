@@ -47,7 +47,7 @@ internal static class GenerateCommand
             };
             options.Validate();
             var args = modelOptions.Read(invocation.Parse).Model;
-            var source = await ModelSource.ResolveAsync(args, invocation.Output, invocation.Cancellation);
+            var source = await ModelSource.ResolveAsync(args, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);
             if (source.Objective(args) != "clm")
                 throw new LmException(ErrorCodes.WrongModelKind,
                     $"'{source.Name}' is a masked language model ({source.Config.ModelType}); it cannot generate text. Use 'lm-tune fill-mask' with it.");

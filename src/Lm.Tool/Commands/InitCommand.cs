@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Jobs;
 using Lm.Runtime.Models;
 using Lm.Runtime.Native;
 using Lm.Runtime.Tokenization;

@@ -60,13 +60,13 @@ internal static class QuickstartCommand
             OutputFolder.Prepare(job.Training.OutputDir, job.Training.OverwriteOutputDir, resumeAllowed: false);
 
             using var progress = ProgressReporter.Create(output);
-            using var run = await FineTuneRun.OpenAsync(job, train: true, eval: true, output, progress, invocation.Cancellation);
-            var before = run.EvaluateNow(progress);
-            progress.Line($"before training: eval_loss {FineTuneRun.Format(before["eval_loss"])}, perplexity {FineTuneRun.Format(before["perplexity"])}");
-            using var trainer = run.CreateTrainer(progress, output);
+            using var run = await JobRunner.OpenAsync(job, train: true, eval: true, new CliJobProgress(output, progress), invocation.Cancellation);
+            var before = run.EvaluateNow(invocation.Cancellation);
+            progress.Line($"before training: eval_loss {JobProgress.FormatNumber(before["eval_loss"])}, perplexity {JobProgress.FormatNumber(before["perplexity"])}");
+            using var trainer = run.CreateTrainer();
             var trained = trainer.RunTraining(invocation.Cancellation);
             progress.End("train");
-            var after = run.RunEvaluation(trainer, progress);
+            var after = run.RunEvaluation(trainer, invocation.Cancellation);
             var all = new Dictionary<string, double>(trained.Metrics);
             foreach (var (key, value) in after) all[key] = value;
             trainer.WriteReport(all, "lm-tune quick start");
@@ -90,8 +90,8 @@ internal static class QuickstartCommand
             };
             return new CommandResult(result, o =>
             {
-                o.WriteLine($"perplexity before training: {FineTuneRun.Format(before["perplexity"])}");
-                o.WriteLine($"perplexity after training:  {FineTuneRun.Format(after["perplexity"])}");
+                o.WriteLine($"perplexity before training: {JobProgress.FormatNumber(before["perplexity"])}");
+                o.WriteLine($"perplexity after training:  {JobProgress.FormatNumber(after["perplexity"])}");
                 o.WriteLine($"generated: {sentence}");
                 o.WriteLine($"model saved to {Path.GetFullPath(job.Training.OutputDir)}");
             });
@@ -100,7 +100,7 @@ internal static class QuickstartCommand
     }
 
     /// <summary>A seeded sample of up to 30 tokens, stopped at the end of the first sentence.</summary>
-    private static string Generate(FineTuneRun run, string start, long seed, CancellationToken cancellation)
+    private static string Generate(JobRunner run, string start, long seed, CancellationToken cancellation)
     {
         var tokenizer = run.Source.Tokenizer;
         var model = run.Model;

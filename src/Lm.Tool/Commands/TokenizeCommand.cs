@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lm.Runtime.Models;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Hub;
 using Lm.Runtime.Tokenization;
@@ -78,7 +79,7 @@ internal static class TokenizeCommand
         string? name = !string.IsNullOrWhiteSpace(args.TokenizerName) ? args.TokenizerName : args.ModelNameOrPath;
         if (string.IsNullOrWhiteSpace(name) || (name == args.ModelNameOrPath && !Directory.Exists(name) && ModelSource.IsRandomInitPreset(name)))
         {
-            return (await ModelSource.ResolveAsync(args, invocation.Output, invocation.Cancellation)).Tokenizer;
+            return (await ModelSource.ResolveAsync(args, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation)).Tokenizer;
         }
 
         string folder = Directory.Exists(name)

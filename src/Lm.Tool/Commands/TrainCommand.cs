@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Jobs;
-using Lm.Runtime.Training;
 using Lm.Tool.Cli;
 using Lm.Tool.Progress;
 
@@ -22,41 +21,21 @@ internal static class TrainCommand
         {
             var job = jobOptions.Read(invocation.Parse, new Dictionary<string, JsonNode?> { ["do_train"] = true });
             var output = invocation.Output;
-            var training = job.Training;
-            string? lastCheckpoint = OutputFolder.Prepare(training.OutputDir, training.OverwriteOutputDir, resumeAllowed: true, output);
-            if (lastCheckpoint is not null && training.ResumeFromCheckpoint is null)
-            {
-                output.Info($"checkpoint detected, resuming training at {lastCheckpoint}; use --overwrite-output-dir to train from scratch");
-                training.ResumeFromCheckpoint = lastCheckpoint;
-            }
-            // HF: an evaluation strategy other than "no" implies do_eval.
-            bool eval = training.DoEval || training.EvalStrategy != IntervalStrategy.No;
-
             using var progress = ProgressReporter.Create(output);
-            using var run = await FineTuneRun.OpenAsync(job, train: true, eval, output, progress, invocation.Cancellation);
-            using var trainer = run.CreateTrainer(progress, output);
-            var trained = trainer.RunTraining(invocation.Cancellation);
-            progress.End("train");
-            var metrics = new Dictionary<string, double>(trained.Metrics);
-            if (eval)
-            {
-                foreach (var (key, value) in run.RunEvaluation(trainer, progress)) metrics[key] = value;
-            }
-            trainer.WriteReport(metrics);
-
+            var result = await JobRunner.RunAsync(job, new CliJobProgress(output, progress), invocation.Cancellation);
             var json = new JsonObject
             {
-                ["output_dir"] = Path.GetFullPath(training.OutputDir),
-                ["model"] = run.Source.Name,
-                ["objective"] = run.Source.Objective(job.Model),
-                ["global_step"] = trained.GlobalStep,
+                ["output_dir"] = result.OutputDirectory,
+                ["model"] = result.Model,
+                ["objective"] = result.Objective,
+                ["global_step"] = result.GlobalStep,
             };
-            FineTuneRun.AddMetrics(json, metrics);
+            CliJobProgress.AddMetrics(json, result.Metrics);
             return new CommandResult(json, o =>
             {
-                o.WriteLine($"model saved to {Path.GetFullPath(training.OutputDir)}");
-                foreach (var (key, value) in metrics.OrderBy(p => p.Key, StringComparer.Ordinal))
-                    o.WriteLine($"  {key,-32} {FineTuneRun.Format(value)}");
+                o.WriteLine($"model saved to {result.OutputDirectory}");
+                foreach (var (key, value) in result.Metrics.OrderBy(p => p.Key, StringComparer.Ordinal))
+                    o.WriteLine($"  {key,-32} {JobProgress.FormatNumber(value)}");
             });
         });
         return command;

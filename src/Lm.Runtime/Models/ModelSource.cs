@@ -1,18 +1,18 @@
 using Lm.Runtime.Errors;
 using Lm.Runtime.Hub;
-using Lm.Runtime.Jobs;
-using Lm.Runtime.Models;
 using Lm.Runtime.Tokenization;
 using TorchSharp;
 
-namespace Lm.Tool.Cli;
+namespace Lm.Runtime.Models;
 
 /// <summary>
 /// Where a command's model comes from, resolved before any weights are read: a model folder (local, hub cache, or
 /// downloaded from the hub) or a random initialisation (a tiny preset, or <c>--config-name</c> / <c>--model-type</c>
-/// without a model, as run_clm.py trains from scratch), with its configuration and tokenizer.
+/// without a model, as run_clm.py trains from scratch), with its configuration and tokenizer. The job runner, the
+/// command line and library code resolve a model the same way; nothing here writes to the console: what a user
+/// should read goes to the <c>info</c> and <c>detail</c> callbacks.
 /// </summary>
-internal sealed class ModelSource
+public sealed class ModelSource
 {
     private ModelSource(string name, string? folder, ModelConfig config, LmTokenizer tokenizer)
     {
@@ -44,8 +44,15 @@ internal sealed class ModelSource
         name.StartsWith("tiny-", StringComparison.OrdinalIgnoreCase) && ModelPresets.Contains(name);
 
     /// <summary>Resolves the model arguments of a job (downloading from the hub when that is what they name).</summary>
-    public static async Task<ModelSource> ResolveAsync(ModelArguments args, CliOutput output, CancellationToken cancellation)
+    /// <param name="args">The job's model arguments.</param>
+    /// <param name="info">Lines a user reads at normal verbosity (downloads, "randomly initialised").</param>
+    /// <param name="detail">Lines for detailed logs (where a hub id resolved to).</param>
+    /// <param name="cancellation">Stops a download.</param>
+    public static async Task<ModelSource> ResolveAsync(ModelArguments args, Action<string>? info = null, Action<string>? detail = null,
+        CancellationToken cancellation = default)
     {
+        info ??= _ => { };
+        detail ??= _ => { };
         string? name = args.ModelNameOrPath;
         if (string.IsNullOrWhiteSpace(name))
         {
@@ -56,22 +63,22 @@ internal sealed class ModelSource
             if (!string.IsNullOrWhiteSpace(args.ConfigOverrides))
             {
                 fresh = ApplyOverrides(fresh, args.ConfigOverrides);
-                output.Info($"config overrides: {args.ConfigOverrides}");
+                info($"config overrides: {args.ConfigOverrides}");
             }
-            output.Info($"model: {configName}, randomly initialised (training from scratch)");
-            return new ModelSource(configName, null, fresh, await TokenizerAsync(args, fresh, null, output, cancellation));
+            info($"model: {configName}, randomly initialised (training from scratch)");
+            return new ModelSource(configName, null, fresh, await TokenizerAsync(args, fresh, null, info, cancellation));
         }
         if (!Directory.Exists(name) && IsRandomInitPreset(name))
         {
             var presetConfig = ModelPresets.Config(name);
-            output.Info($"model: preset {name}, randomly initialised");
-            return new ModelSource(name, null, presetConfig, await TokenizerAsync(args, presetConfig, null, output, cancellation));
+            info($"model: preset {name}, randomly initialised");
+            return new ModelSource(name, null, presetConfig, await TokenizerAsync(args, presetConfig, null, info, cancellation));
         }
         var settings = HubSettings.FromEnvironment(args.CacheDir);
-        string folder = await ModelLocator.ResolveAsync(name, args.ModelRevision, settings, output.Info, cancellation);
+        string folder = await ModelLocator.ResolveAsync(name, args.ModelRevision, settings, info, cancellation);
         var config = PretrainedModel.ReadConfig(folder);
-        if (folder != name) output.Detail($"model: {name} -> {folder}");
-        return new ModelSource(name, folder, config, await TokenizerAsync(args, config, folder, output, cancellation));
+        if (folder != name) detail($"model: {name} -> {folder}");
+        return new ModelSource(name, folder, config, await TokenizerAsync(args, config, folder, info, cancellation));
     }
 
     /// <summary>Reads the weights (or draws them with <paramref name="seed"/>) onto the device in the dtype the arguments ask for.</summary>
@@ -87,7 +94,17 @@ internal sealed class ModelSource
     }
 
     /// <summary>The objective the model trains with: <c>--objective</c>, else from the model type.</summary>
-    public string Objective(ModelArguments args) => FineTuneJob.ObjectiveFor(args.Objective, Config.ModelType);
+    public string Objective(ModelArguments args) => ObjectiveFor(args.Objective, Config.ModelType);
+
+    /// <summary>The objective: explicit, else from the model type (gpt2, llama, qwen2, mistral → clm; roberta, bert → mlm).</summary>
+    public static string ObjectiveFor(string? explicitObjective, string modelType) =>
+        explicitObjective ?? modelType switch
+        {
+            "gpt2" or "llama" or "qwen2" or "mistral" => "clm",
+            "roberta" or "bert" => "mlm",
+            _ => throw new LmException(ErrorCodes.InvalidArgument,
+                $"objective cannot be inferred for model_type '{modelType}'; pass objective clm or mlm"),
+        };
 
     /// <summary>
     /// HF's <c>config.update_from_string</c>: <c>key=value</c> pairs separated by commas, each key one the config has,
@@ -135,13 +152,13 @@ internal sealed class ModelSource
     /// initialisation the vocabulary of its type (GPT-2's for gpt2, RoBERTa's built on GPT-2's for roberta).
     /// </summary>
     private static async Task<LmTokenizer> TokenizerAsync(ModelArguments args, ModelConfig config, string? modelFolder,
-        CliOutput output, CancellationToken cancellation)
+        Action<string> info, CancellationToken cancellation)
     {
         if (!string.IsNullOrWhiteSpace(args.TokenizerName))
         {
             string folder = Directory.Exists(args.TokenizerName)
                 ? args.TokenizerName
-                : await ModelLocator.ResolveAsync(args.TokenizerName, args.ModelRevision, HubSettings.FromEnvironment(args.CacheDir), output.Info, cancellation);
+                : await ModelLocator.ResolveAsync(args.TokenizerName, args.ModelRevision, HubSettings.FromEnvironment(args.CacheDir), info, cancellation);
             return LmTokenizer.FromPretrained(folder);
         }
         if (modelFolder is not null) return LmTokenizer.FromPretrained(modelFolder);
