@@ -43,6 +43,54 @@ public sealed class CancellationTests
     }
 
     [Fact]
+    public async Task Ctrl_c_while_tokenizing_is_LM0513_exits_130_and_leaves_no_cache_entry()
+    {
+        using var work = new TempFolder();
+        // Some 40 MB of text: seconds of tokenizing, so Ctrl+C arrives while it runs.
+        string sample = File.ReadAllText(TinyModels.TrainFile);
+        using (var writer = new StreamWriter(work["big.txt"]))
+        {
+            for (int written = 0; written < 40_000_000; written += sample.Length) writer.Write(sample);
+        }
+        string cache = work["cache"];
+        string[] args = ["train", "--model", "tiny-gpt2", "--train-file", work["big.txt"], "--output-dir", work["run"], "--max-steps", "1",
+            "--block-size", "32", "--report-to", "none", "--save-strategy", "no"];
+        using var process = Process.Start(LmTuneProcess.StartInfo(args, new Dictionary<string, string?> { ["LM_TUNE_CACHE"] = cache }))!;
+        var stderr = new StringBuilder();
+        var tokenizing = new ManualResetEventSlim();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stderr) stderr.AppendLine(e.Data);
+            if (e.Data.StartsWith("tokenize:", StringComparison.Ordinal)) tokenizing.Set();
+        };
+        process.BeginErrorReadLine();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        try
+        {
+            Assert.True(tokenizing.Wait(TimeSpan.FromMinutes(3)), "tokenizing never started: " + stderr);
+            using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString()])) interrupt.WaitForExit();
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "lm-tune did not stop after SIGINT");
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+        process.WaitForExit();
+
+        string log;
+        lock (stderr) log = stderr.ToString();
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}\n{log}");
+        Assert.Contains("error LM0513: cancelled", log);
+        Assert.DoesNotContain("training:", log);
+        Assert.Equal("", await stdout);
+        // Neither a half-written entry nor a complete one: the token cache holds nothing, the output folder nothing.
+        string datasets = Path.Combine(cache, "datasets");
+        Assert.Empty(Directory.Exists(datasets) ? Directory.EnumerateFileSystemEntries(datasets) : []);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work["run"]));
+    }
+
+    [Fact]
     public async Task Ctrl_c_during_a_download_is_LM0513_and_exits_130()
     {
         // A "hub" that accepts the connection and never answers: lm-tune waits in the download until Ctrl+C.
