@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using Lm.Schema;
 using Lm.Generators.Model;
 using Lm.Generators.Schema;
 
@@ -78,8 +79,8 @@ namespace Lm.Generators.Emitting
         public static string? Objective(ResolvedJob job)
         {
             if (Value(job, "objective") is string objective) return objective;
-            if (Value(job, "model_name_or_path") is string model && KnownModels.ByName.TryGetValue(model, out ModelFamily? family)) return family.Objective;
-            if (Value(job, "model_type") is string type && KnownModels.ByModelType.TryGetValue(type, out ModelFamily? typeFamily)) return typeFamily.Objective;
+            if (Value(job, "model_name_or_path") is string model && KnownModels.ByName.TryGetValue(model, out ArchitectureRow? family)) return family.Objective;
+            if (Value(job, "model_type") is string type && KnownModels.ByModelType.TryGetValue(type, out ArchitectureRow? typeFamily)) return typeFamily.Objective;
             return null;
         }
 

@@ -123,7 +123,7 @@ namespace Lm.Generators.Validation
             FieldValue? objective = job.Valid("objective");
             if (objective is null) return;
             FieldValue? model = job.Valid("model_name_or_path");
-            ModelFamily? family = null;
+            ArchitectureRow? family = null;
             if (model is not null) KnownModels.ByName.TryGetValue(model.Text, out family);
             if (family is null)
             {

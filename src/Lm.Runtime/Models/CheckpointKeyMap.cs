@@ -48,17 +48,7 @@ internal static class CheckpointKeyMap
     private static bool IsIgnored(string name, LanguageModel model)
     {
         if (name.EndsWith(".position_ids", StringComparison.Ordinal)) return true;
-        // Llama checkpoints saved before transformers 4.31 carry the rotary buffer, recomputed on load since.
-        if (name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)) return true;
-        return model.Objective switch
-        {
-            // GPT-2's causal-mask buffers, persistent in transformers before 4.31.
-            TrainingObjective.CausalLm => name.EndsWith(".attn.bias", StringComparison.Ordinal)
-                || name.EndsWith(".attn.masked_bias", StringComparison.Ordinal),
-            // Masked-LM models are built without the pooler; BERT's pre-training checkpoints also carry the NSP head.
-            _ => name.StartsWith(model.BaseModelPrefix + ".pooler.", StringComparison.Ordinal)
-                || name.StartsWith("cls.seq_relationship.", StringComparison.Ordinal)
-                || name.EndsWith(".token_type_ids", StringComparison.Ordinal),
-        };
+        // The rest is the architecture's own rule (legacy buffers, pre-training heads), in its registration.
+        return ModelArchitectures.For(model.Config).IsUnusedCheckpointKey(name, model.BaseModelPrefix);
     }
 }

@@ -131,15 +131,7 @@ public abstract class LanguageModel : nn.Module
     }
 
     /// <summary>Builds the architecture for a config; <paramref name="initialize"/> false skips HF's init (weights come next).</summary>
-    internal static LanguageModel Build(ModelConfig config, bool initialize) => config switch
-    {
-        Gpt2Config gpt2 => new Gpt2LMHeadModel(gpt2, initialize),
-        RobertaConfig roberta => new RobertaForMaskedLM(roberta, initialize),
-        BertConfig bert => new BertForMaskedLM(bert, initialize),
-        LlamaFamilyConfig llama => new LlamaForCausalLM(llama, initialize),
-        _ => throw new LmException(ErrorCodes.UnsupportedModelType,
-            $"model_type '{config.ModelType}' is not supported; supported model types: {string.Join(", ", ModelConfig.SupportedModelTypes)}."),
-    };
+    internal static LanguageModel Build(ModelConfig config, bool initialize) => ModelArchitectures.For(config).Build(config, initialize);
 
     /// <summary>
     /// Throws LM0116 when a batch is longer than the position embeddings allow, and LM0221 when an id is outside the

@@ -19,7 +19,7 @@ public abstract record ModelConfig
     public const string HfTransformersVersion = "4.46.3";
 
     /// <summary>The <c>model_type</c> values lm-tune implements.</summary>
-    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["gpt2", "roberta", "bert", "llama", "qwen2", "mistral"];
+    public static IReadOnlyList<string> SupportedModelTypes { get; } = Lm.Schema.ArchitectureTable.ModelTypes;
 
     /// <summary>HF's <c>model_type</c>: <c>gpt2</c>, <c>roberta</c>, <c>bert</c>, <c>llama</c>, <c>qwen2</c> or <c>mistral</c>.</summary>
     [JsonPropertyName("model_type")]
@@ -184,14 +184,8 @@ public abstract record ModelConfig
         }
         JsonFields.RequireText(root, where, ErrorCodes.InvalidModelConfig);
         string? modelType = root["model_type"] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
-        Type type = modelType switch
+        Type type = ModelArchitectures.Find(modelType)?.ConfigType ?? modelType switch
         {
-            "gpt2" => typeof(Gpt2Config),
-            "roberta" => typeof(RobertaConfig),
-            "bert" => typeof(BertConfig),
-            "llama" => typeof(LlamaConfig),
-            "qwen2" => typeof(Qwen2Config),
-            "mistral" => typeof(MistralConfig),
             null => throw new LmException(ErrorCodes.UnsupportedModelType,
                 $"{where} has no model_type; supported model types: {string.Join(", ", SupportedModelTypes)}.") { File = path },
             _ => throw new LmException(ErrorCodes.UnsupportedModelType,

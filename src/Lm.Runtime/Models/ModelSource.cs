@@ -96,15 +96,11 @@ public sealed class ModelSource
     /// <summary>The objective the model trains with: <c>--objective</c>, else from the model type.</summary>
     public string Objective(ModelArguments args) => ObjectiveFor(args.Objective, Config.ModelType);
 
-    /// <summary>The objective: explicit, else from the model type (gpt2, llama, qwen2, mistral → clm; roberta, bert → mlm).</summary>
+    /// <summary>The objective: explicit, else the model type's (<see cref="ModelArchitecture.Objective"/>).</summary>
     public static string ObjectiveFor(string? explicitObjective, string modelType) =>
-        explicitObjective ?? modelType switch
-        {
-            "gpt2" or "llama" or "qwen2" or "mistral" => "clm",
-            "roberta" or "bert" => "mlm",
-            _ => throw new LmException(ErrorCodes.InvalidArgument,
-                $"objective cannot be inferred for model_type '{modelType}'; pass objective clm or mlm"),
-        };
+        explicitObjective ?? ModelArchitectures.Find(modelType)?.Objective
+        ?? throw new LmException(ErrorCodes.InvalidArgument,
+            $"objective cannot be inferred for model_type '{modelType}'; pass objective clm or mlm");
 
     /// <summary>
     /// HF's <c>config.update_from_string</c>: <c>key=value</c> pairs separated by commas, each key one the config has,
@@ -165,16 +161,10 @@ public sealed class ModelSource
         return DefaultTokenizer(config);
     }
 
-    /// <summary>The embedded vocabulary for a model created from scratch.</summary>
-    public static LmTokenizer DefaultTokenizer(ModelConfig config) => config.ModelType switch
-    {
-        "gpt2" => LmTokenizer.Gpt2(),
-        "roberta" => LmTokenizer.RobertaFromGpt2(),
-        // No Llama-family vocabulary ships with lm-tune; GPT-2's fits any embedding with at least its 50,257 rows
-        // (the rows beyond it are a padded vocabulary, as Qwen2's 151,936 rows are beyond its tokenizer).
-        "llama" or "qwen2" or "mistral" when config.VocabSize >= 50257 => LmTokenizer.Gpt2(),
-        _ => throw new LmException(ErrorCodes.TokenizerFilesNotFound,
+    /// <summary>The embedded vocabulary for a model created from scratch (its architecture's, when one fits).</summary>
+    public static LmTokenizer DefaultTokenizer(ModelConfig config) =>
+        ModelArchitectures.For(config).DefaultTokenizerFor(config)
+        ?? throw new LmException(ErrorCodes.TokenizerFilesNotFound,
             $"a {config.ModelType} model created from scratch (vocab_size {config.VocabSize}) has no built-in vocabulary; " +
-            "pass --tokenizer-name with a tokenizer folder that fits it"),
-    };
+            "pass --tokenizer-name with a tokenizer folder that fits it");
 }

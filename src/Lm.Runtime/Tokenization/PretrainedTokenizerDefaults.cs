@@ -28,14 +28,10 @@ internal static class PretrainedTokenizerDefaults
         tokenizerClass.EndsWith("Fast", StringComparison.Ordinal) ? tokenizerClass[..^4] : tokenizerClass;
 
     /// <summary>The tokenizer class AutoTokenizer picks for a config.json <c>model_type</c>, if it is one lm-tune knows.</summary>
-    public static string? ClassForModelType(string? modelType) => modelType switch
-    {
-        "gpt2" => "GPT2Tokenizer",
-        "roberta" => "RobertaTokenizer",
-        "bert" => "BertTokenizer",
-        "distilbert" => "DistilBertTokenizer",
-        _ => null,
-    };
+    public static string? ClassForModelType(string? modelType) =>
+        // The architectures' own (src/Shared/Models/ArchitectureTable.cs), and DistilBERT's, whose folders lm-tune reads
+        // for their tokenizer although it does not build the model.
+        modelType == "distilbert" ? "DistilBertTokenizer" : Lm.Schema.ArchitectureTable.Find(modelType)?.TokenizerClass;
 
     /// <summary>Settings with the class's default special tokens and wrapping.</summary>
     public static TokenizerSettings Create(string tokenizerClass, int modelMaxLength)

@@ -106,6 +106,16 @@ internal sealed class JobResolver
         if (IsBlank(job, "model_name_or_path") && IsBlank(job, "model_type") && IsBlank(job, "config_name"))
             Error(TaskErrorCodes.FineTuneItemMissingModel,
                 $"{ItemType} '{item.Name}' has no Model: set Model to a preset (tiny-gpt2), a local Hugging Face folder or a hub id", location);
+        // A model type lm-tune does not build (src/Shared/Models/ArchitectureTable.cs) fails at the item now rather
+        // than minutes later in the tool.
+        if (!IsBlank(job, "model_type") && job["model_type"]!.GetValueKind() == JsonValueKind.String
+            && job["model_type"]!.GetValue<string>() is string modelType && ArchitectureTable.Find(modelType) is null)
+        {
+            string? nearest = Suggestion.Nearest(modelType, ArchitectureTable.ModelTypes);
+            Error(TaskErrorCodes.FineTuneUnknownModelType,
+                $"{ItemType} '{item.Name}': ModelType '{modelType}' is not a model type lm-tune builds ({string.Join(", ", ArchitectureTable.ModelTypes)})" +
+                (nearest is null ? "" : $"; did you mean '{nearest}'?"), At("ModelType"));
+        }
         if (IsBlank(job, "train_file") && IsBlank(job, "dataset_name"))
             Error(TaskErrorCodes.FineTuneItemMissingTrainFile,
                 $"{ItemType} '{item.Name}' has no TrainFile: set TrainFile to a .txt, .csv, .json, .jsonl or .parquet file", location);

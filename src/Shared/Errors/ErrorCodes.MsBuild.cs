@@ -32,4 +32,6 @@ static partial class ErrorCodes
     public const string FineTuneCancelled = "LM2013";
     /// <summary>A job's output folder holds files and no lm-tune marker of this job at this path: it is never emptied.</summary>
     public const string FineTuneOutputNotOwned = "LM2020";
+    /// <summary>An item's <c>ModelType</c> is not a model type lm-tune builds (the architecture table's).</summary>
+    public const string FineTuneUnknownModelType = "LM2030";
 }

@@ -137,7 +137,7 @@ public class JobSchemaTests
     {
         foreach (string preset in Lm.Runtime.Models.ModelPresets.Names)
         {
-            Assert.True(KnownModels.ByName.TryGetValue(preset, out ModelFamily? family), $"preset {preset} is missing from KnownModels.ByName");
+            Assert.True(KnownModels.ByName.TryGetValue(preset, out Lm.Schema.ArchitectureRow? family), $"preset {preset} is missing from KnownModels.ByName");
             Assert.Equal(Lm.Runtime.Models.ModelPresets.Config(preset).ModelType, family!.ModelType);
         }
         Assert.Equal(Lm.Runtime.Models.ModelConfig.SupportedModelTypes.Order(), KnownModels.ByModelType.Keys.Order());

@@ -11,7 +11,7 @@ public class ModelPresetsTests
     public void Presets_have_the_hub_shapes()
     {
         Assert.Equal(["gpt2", "distilgpt2", "tiny-gpt2", "roberta-base", "distilroberta-base", "tiny-roberta", "bert-base-uncased", "tiny-bert",
-            "tiny-llama", "tiny-qwen2", "smollm2-135m", "qwen2.5-0.5b", "llama-3.2-1b"], ModelPresets.Names);
+            "tiny-llama", "smollm2-135m", "llama-3.2-1b", "tiny-qwen2", "qwen2.5-0.5b"], ModelPresets.Names);
         var distil = Assert.IsType<Gpt2Config>(ModelPresets.Config("distilgpt2"));
         Assert.Equal((6, 768, 12, 1024, 50257), (distil.NLayer, distil.NEmbd, distil.NHead, distil.NPositions, distil.VocabSize));
         Assert.Equal(["GPT2LMHeadModel"], distil.Architectures);

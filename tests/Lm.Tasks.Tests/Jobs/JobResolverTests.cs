@@ -65,6 +65,20 @@ public sealed class JobResolverTests : IDisposable
     }
 
     [Fact]
+    public void A_model_type_lm_tune_does_not_build_is_LM2030_with_the_nearest_type()
+    {
+        var resolver = Resolver();
+        var jobs = resolver.Resolve([Item("job", ("ModelType", "robeta"), ("TrainFile", "train.txt")), Item("other", ("ModelType", "t5"), ("TrainFile", "train.txt"))]);
+        Assert.Empty(jobs);
+        Assert.Equal(["LM2030", "LM2030"], resolver.Diagnostics.Select(d => d.Code));
+        Assert.Equal("LanguageModelFineTune 'job': ModelType 'robeta' is not a model type lm-tune builds (gpt2, roberta, bert, llama, qwen2, mistral); did you mean 'roberta'?",
+            resolver.Diagnostics[0].Message);
+        Assert.EndsWith("(gpt2, roberta, bert, llama, qwen2, mistral)", resolver.Diagnostics[1].Message, StringComparison.Ordinal);
+        // A type it builds resolves.
+        Assert.Single(Resolver().Resolve([Item("job", ("ModelType", "qwen2"), ("TrainFile", "train.txt"))]));
+    }
+
+    [Fact]
     public void Without_Config_the_class_named_like_the_job_configures_it()
     {
         var resolver = Resolver(new CompiledJobConfiguration("wiki", """{"block_size":128}""", "App.WikiGpt2"),
