@@ -20,7 +20,7 @@ internal static class TrainCommand
         jobOptions.AddTo(command);
         app.SetAction(command, async invocation =>
         {
-            var job = jobOptions.Read(invocation.Parse, new Dictionary<string, JsonNode?> { ["do_train"] = true });
+            var job = jobOptions.Read(invocation, new Dictionary<string, JsonNode?> { ["do_train"] = true });
             var output = invocation.Output;
             var training = job.Training;
             string? lastCheckpoint = OutputFolder.Prepare(training.OutputDir, training.OverwriteOutputDir, resumeAllowed: true, output);
