@@ -33,7 +33,8 @@ internal static class JobCacheKey
         var relative = new JsonObject();
         foreach (var (key, value) in job.OrderBy(p => p.Key, StringComparer.Ordinal))
             relative[key] = value is JsonValue v && v.GetValueKind() == JsonValueKind.String ? Relative(v.GetValue<string>(), project) : value?.DeepClone();
-        lines.Add("job " + relative.ToJsonString());
+        // Relaxed escaping: the line is hashed, never embedded in HTML, and reads as written ("<project>/train.txt").
+        lines.Add("job " + relative.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
         foreach (string field in LocalInputFields)
         {
             if (Text(job, field) is not { } path) continue;
