@@ -16,8 +16,9 @@ namespace Lm.Tasks;
 /// Trains one resolved job out of process: <c>lm-tune train --config JOB --json</c>. Holds the job's output lock while
 /// it runs, streams the tool's stderr into the build log (phase lines at normal verbosity, per-step lines at detailed,
 /// <c>error LM####</c> lines as build errors at the item's place in the project file), and writes the completion stamp
-/// only when the tool succeeded. Cancelling the build interrupts the tool and kills its process tree; saved checkpoints
-/// stay, and the next build of the same job resumes from the last one.
+/// only when the tool succeeded. Whether the job is up to date, resumes or starts over is <see cref="RunPlan"/>'s
+/// decision (content-addressed, so a restored CI cache counts). Cancelling the build interrupts the tool and kills
+/// its process tree; saved checkpoints stay, and the next build of the same job resumes from the last one.
 /// </summary>
 public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
 {
@@ -97,13 +98,28 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
                 $"{name}: another build held the lock '{Job.GetMetadata("LockFile")}' for more than {LockTimeoutSeconds} s (LmLockTimeoutSeconds)");
             return false;
         }
-        if (IsUpToDate())
+        // The up-to-date and resume/start-over decisions live in RunPlan; this task runs the tool and reports.
+        var plan = new RunPlan(name, Job.GetMetadata, ProjectDirectory, Job.GetMetadata("ToolVersion"),
+            message => Log.LogMessage(MessageImportance.Normal, message));
+        if (plan.IsUpToDate())
         {
-            Log.LogMessage(MessageImportance.Normal, "{0}: up to date (trained by another build meanwhile)", name);
+            Log.LogMessage(MessageImportance.High, "{0}: up to date (its output folder holds a run of this job, data, model and tool: cache key {1})",
+                name, CompletionStamp.ReadCacheKey(plan.StampFile));
             return true;
         }
 
-        if (PrepareRun(outputDir) is not { } config) return false;
+        var decision = plan.Prepare(ToolVersion);
+        if (decision.NotOwned)
+        {
+            LogAtItem(TaskErrorCodes.FineTuneOutputNotOwned,
+                $"{name}: OutputDir '{outputDir}' is not empty and was not created by lm-tune for this job " +
+                $"(it has no {OutputFolderMarker.FileName} of job '{name}' for this folder); lm-tune deletes only " +
+                "folders it created, so nothing was changed: set OutputDir to a new or empty folder, or empty this one yourself");
+            return false;
+        }
+        if (decision.Resumed is { } checkpoint)
+            Log.LogMessage(MessageImportance.High, "{0}: resuming the interrupted run from {1}", name, checkpoint);
+        string config = decision.ConfigFile!;
         Log.LogMessage(MessageImportance.High, "{0}: fine-tuning with lm-tune into {1}", name, outputDir);
         // Detailed: lm-tune then writes its per-step lines, which the build log shows or hides by its own verbosity.
         var arguments = ToolArguments.Concat(["train", "--config", config, "--json", "--verbosity", "detailed"]).ToList();
@@ -145,7 +161,7 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
                     $"{name}: lm-tune succeeded but did not print one JSON object on stdout; it printed: {Shorten(stdout)}");
                 return false;
             }
-            CompletionStamp.Write(Job.GetMetadata("StampFile"), Job.GetMetadata("JobHash"), results);
+            plan.Complete(results);
             Result = ResultItem(name, results);
             Log.LogMessage(MessageImportance.High,
                 string.Create(CultureInfo.InvariantCulture, $"{name}: fine-tuned in {stopwatch.Elapsed.TotalSeconds:0.0} s{Summary(results)} -> {outputDir}"));
@@ -153,89 +169,8 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
         }
     }
 
-    /// <summary>
-    /// Chooses between resuming and starting over. A run interrupted before completion (no stamp) resumes from its
-    /// newest complete checkpoint when nothing it depends on changed since it started (same job, same input files).
-    /// Otherwise the output folder is emptied, but only when lm-tune created it for this job (it carries this job's
-    /// <see cref="OutputFolderMarker"/> for this path); an empty or missing folder is used and marked; a folder
-    /// holding anything else is refused with LM2020 and left untouched. Returns the configuration file to pass to
-    /// the tool, or null after logging the error.
-    /// </summary>
-    private string? PrepareRun(string outputDir)
-    {
-        string jobFile = Job.GetMetadata("JobFile");
-        string startedFile = Job.GetMetadata("StartedFile");
-        string stampFile = Job.GetMetadata("StampFile");
-        string runKey = RunKey();
-        bool interrupted = !File.Exists(stampFile) && File.Exists(startedFile) && File.ReadAllText(startedFile).Trim() == runKey;
-        string? lastCheckpoint = interrupted ? LastCheckpoint(outputDir) : null;
-        if (lastCheckpoint is null)
-        {
-            var ownership = OutputFolderMarker.Check(outputDir, ProjectDirectory, Job.ItemSpec);
-            if (ownership == OutputFolderMarker.Ownership.Foreign)
-            {
-                LogAtItem(TaskErrorCodes.FineTuneOutputNotOwned,
-                    $"{Job.ItemSpec}: OutputDir '{outputDir}' is not empty and was not created by lm-tune for this job " +
-                    $"(it has no {OutputFolderMarker.FileName} of job '{Job.ItemSpec}' for this folder); lm-tune deletes only " +
-                    "folders it created, so nothing was changed: set OutputDir to a new or empty folder, or empty this one yourself");
-                return null;
-            }
-            if (ownership == OutputFolderMarker.Ownership.Owned)
-            {
-                Log.LogMessage(MessageImportance.Normal, "{0}: starting over; deleting the previous run's folder {1}", Job.ItemSpec, outputDir);
-                Directory.Delete(outputDir, recursive: true);
-            }
-            OutputFolderMarker.Write(outputDir, ProjectDirectory, Job.ItemSpec, ToolVersion);
-            AtomicFile.WriteAllText(startedFile, runKey);
-            return jobFile;
-        }
-        Log.LogMessage(MessageImportance.High, "{0}: resuming the interrupted run from {1}", Job.ItemSpec, lastCheckpoint);
-        var job = JsonNode.Parse(File.ReadAllText(jobFile))!.AsObject();
-        job["resume_from_checkpoint"] = lastCheckpoint;
-        string resumeFile = Job.GetMetadata("ResumeFile");
-        AtomicFile.WriteAllText(resumeFile, job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        return resumeFile;
-    }
-
     private static string ToolVersion =>
         typeof(FineTune).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-
-    /// <summary>What a run depends on: the job's hash and each input file's path, size and time.</summary>
-    private string RunKey()
-    {
-        var key = new System.Text.StringBuilder(Job.GetMetadata("JobHash"));
-        foreach (string input in Inputs())
-        {
-            var info = new FileInfo(input);
-            key.Append('\n').Append(input).Append('|')
-                .Append(info.Exists ? info.Length : -1).Append('|')
-                .Append(info.Exists ? info.LastWriteTimeUtc.Ticks : 0);
-        }
-        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key.ToString())));
-    }
-
-    private IEnumerable<string> Inputs() => Job.GetMetadata("Inputs").Split(';', StringSplitOptions.RemoveEmptyEntries);
-
-    /// <summary>
-    /// The newest complete checkpoint, by the engine's own rule (<see cref="CheckpointFolders"/>, compiled into the
-    /// tasks from the engine's source): a newer folder whose save was cut short is passed over and reported.
-    /// </summary>
-    private string? LastCheckpoint(string outputDir)
-    {
-        string? last = CheckpointFolders.LastComplete(outputDir, out var skipped);
-        foreach (var (path, reason) in skipped)
-            Log.LogMessage(MessageImportance.Normal, "{0}: ignored incomplete checkpoint {1}: {2}", Job.ItemSpec, path, reason);
-        return last;
-    }
-
-    /// <summary>A stamp for this job newer than every input: another build trained it while this one waited for the lock.</summary>
-    private bool IsUpToDate()
-    {
-        string stamp = Job.GetMetadata("StampFile");
-        if (CompletionStamp.ReadJobHash(stamp) != Job.GetMetadata("JobHash")) return false;
-        var stampTime = File.GetLastWriteTimeUtc(stamp);
-        return Inputs().All(input => File.Exists(input) && File.GetLastWriteTimeUtc(input) <= stampTime);
-    }
 
     /// <summary>Logs one stderr line; returns whether it was an error.</summary>
     private bool LogToolLine(string text)

@@ -71,13 +71,20 @@ public sealed class ResolveFineTuneJobs : Microsoft.Build.Utilities.Task
         ToolExecutable = tool.Executable;
         ToolArguments = [.. tool.PrefixArguments];
 
+        string toolVersion = tool.Version();
         ResolvedJobs = jobs.Select(job =>
         {
+            if (job.DefaultedSaveTotalLimit)
+                Log.LogMessage(MessageImportance.Normal,
+                    "{0}: save_total_limit 1 (the build's default: the latest checkpoint, to resume a cancelled build, and the final model; set SaveTotalLimit to keep more)",
+                    job.Name);
             if (job.WriteJobFileIfChanged())
                 Log.LogMessage(MessageImportance.Normal, "{0}: resolved job configuration written to {1}", job.Name, job.JobFile);
             var item = new TaskItem(job.Name);
             item.SetMetadata("JobFile", job.JobFile);
             item.SetMetadata("JobHash", job.JobHash);
+            item.SetMetadata("ToolVersion", toolVersion);
+            item.SetMetadata("HashCacheFile", Path.Combine(job.JobRoot, ".lm-content-hashes.json"));
             item.SetMetadata("StampFile", job.StampFile);
             item.SetMetadata("StartedFile", job.StartedFile);
             item.SetMetadata("ResumeFile", job.ResumeFile);

@@ -136,6 +136,10 @@ public sealed class FineTuneJob
         Require(!string.IsNullOrWhiteSpace(Model.ModelNameOrPath) || !string.IsNullOrWhiteSpace(Model.ModelType)
                 || !string.IsNullOrWhiteSpace(Model.ConfigName),
             "model_name_or_path", "is required (a model folder, hub id or preset such as tiny-gpt2)");
+        // A model from scratch (no model_name_or_path, or a tiny-* preset) takes config_overrides; pretrained weights do not.
+        Model.CheckConfigOptions(randomInit: string.IsNullOrWhiteSpace(Model.ModelNameOrPath)
+            || (Model.ModelNameOrPath.StartsWith("tiny-", StringComparison.OrdinalIgnoreCase) && ModelPresets.Contains(Model.ModelNameOrPath)
+                && !Directory.Exists(Model.ModelNameOrPath)));
         Require(Model.Objective is null or "clm" or "mlm", "objective", $"must be clm or mlm, got '{Model.Objective}'");
         Require(Model.Device is "auto" or "cpu" or "cuda" || Model.Device.StartsWith("cuda:", StringComparison.Ordinal),
             "device", $"must be auto, cpu, cuda or cuda:N, got '{Model.Device}'");

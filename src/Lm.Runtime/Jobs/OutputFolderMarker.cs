@@ -66,10 +66,15 @@ internal static class OutputFolderMarker
         try
         {
             if (JsonNode.Parse(File.ReadAllText(path)) is not JsonObject marker) return false;
-            return Text(marker, "created_by") == "lm-tune"
-                   && Text(marker, "job") == jobName
-                   && Text(marker, "project_directory") is { } project && SamePath(project, Normalize(projectDirectory))
-                   && Text(marker, "output_dir") is { } recorded && SamePath(recorded, folder);
+            if (Text(marker, "created_by") != "lm-tune" || Text(marker, "job") != jobName
+                || Text(marker, "project_directory") is not { } project || Text(marker, "output_dir") is not { } recorded)
+                return false;
+            if (SamePath(project, Normalize(projectDirectory)) && SamePath(recorded, folder)) return true;
+            // A clone of the project elsewhere with its output folder restored from a CI cache: the same job, at the same
+            // place inside its project (obj/lm/NAME), is still lm-tune's folder.
+            string recordedInside = Path.GetRelativePath(project, recorded), inside = Path.GetRelativePath(Normalize(projectDirectory), folder);
+            return !recordedInside.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(recordedInside)
+                   && SamePath(recordedInside, inside);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Lm.Runtime.Errors;
 
 namespace Lm.Runtime.Models;
 
@@ -24,4 +25,24 @@ public sealed class ModelArguments
     [JsonPropertyName("objective")] public string? Objective { get; set; }
     /// <summary><c>auto</c> (CUDA when available), <c>cpu</c> or <c>cuda</c>.</summary>
     [JsonPropertyName("device")] public string Device { get; set; } = "auto";
+
+    /// <summary>
+    /// Refuses the config options a pretrained model cannot honour (LM0531), so that no accepted option is ignored:
+    /// <c>config_overrides</c> with pretrained weights, which run_clm.py refuses too ("can't be used in combination
+    /// with --config_name or --model_name_or_path"), and <c>config_name</c>, which lm-tune does not combine with
+    /// pretrained weights (their shapes come from the model's own config.json). Both apply to a model trained from
+    /// scratch (<c>--config-name</c>, <c>--model-type</c>); with a <c>tiny-*</c> preset (<paramref name="randomInit"/>),
+    /// overrides apply to the preset's config and only a different <c>config_name</c> is refused.
+    /// </summary>
+    public void CheckConfigOptions(bool randomInit)
+    {
+        if (!randomInit && !string.IsNullOrWhiteSpace(ConfigOverrides))
+            throw new LmException(ErrorCodes.ConfigOptionWithPretrainedModel,
+                $"config_overrides '{ConfigOverrides}' cannot change the pretrained model '{ModelNameOrPath}' (its weights fix the shapes), as run_clm.py refuses it; " +
+                "drop --model-name-or-path and give --config-name or --model-type to train a model from scratch with overrides");
+        if (!string.IsNullOrWhiteSpace(ConfigName) && !string.IsNullOrWhiteSpace(ModelNameOrPath) && ConfigName != ModelNameOrPath)
+            throw new LmException(ErrorCodes.ConfigOptionWithPretrainedModel,
+                $"config_name '{ConfigName}' cannot replace the config of the model '{ModelNameOrPath}'; " +
+                "drop --config-name to fine-tune the model, or drop --model-name-or-path to train from scratch with that config");
+    }
 }

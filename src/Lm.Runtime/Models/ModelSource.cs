@@ -71,9 +71,13 @@ public sealed class ModelSource
         if (!Directory.Exists(name) && IsRandomInitPreset(name))
         {
             var presetConfig = ModelPresets.Config(name);
+            // hfcompat: a tiny preset is a from-scratch config, so config_overrides applies to it (run_clm.py's update_from_string);
+            // FineTuneJob.Validate refused it (LM0531) for pretrained weights.
+            if (!string.IsNullOrWhiteSpace(args.ConfigOverrides)) presetConfig = ApplyOverrides(presetConfig, args.ConfigOverrides);
             info($"model: preset {name}, randomly initialised");
             return new ModelSource(name, null, presetConfig, await TokenizerAsync(args, presetConfig, null, info, cancellation));
         }
+        args.CheckConfigOptions(randomInit: false); // hfcompat: for commands that skip FineTuneJob.Validate (data stats)
         var settings = HubSettings.FromEnvironment(args.CacheDir);
         string folder = await ModelLocator.ResolveAsync(name, args.ModelRevision, settings, info, cancellation);
         var config = PretrainedModel.ReadConfig(folder);

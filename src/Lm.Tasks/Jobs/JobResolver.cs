@@ -149,6 +149,10 @@ internal sealed class JobResolver
         }
         if (IsBlank(job, "device")) job["device"] = _defaultDevice;
         if (!job.ContainsKey("do_train")) job["do_train"] = true;
+        // A build keeps one checkpoint (to resume a cancelled build) besides the final model, not HF's unlimited default:
+        // a tutorial-sized run inside `dotnet build` would otherwise leave a dozen GB-sized checkpoints in obj/lm/.
+        bool defaultedSaveTotalLimit = IsBlank(job, "save_total_limit");
+        if (defaultedSaveTotalLimit) job["save_total_limit"] = 1;
         if (!job.ContainsKey("do_eval")) job["do_eval"] = !IsBlank(job, "validation_file");
 
         string outputDir = AsFolder(ProjectPath.Full(
@@ -157,7 +161,10 @@ internal sealed class JobResolver
         CheckOutputPlace(item, outputDir, inputs, At("OutputDir"));
 
         if (ErrorCount > errorsBefore) return null;
-        return new ResolvedJob(item.Name, Serialize(job), _jobRoot, outputDir, inputs, location, knownCopyMode!);
+        return new ResolvedJob(item.Name, Serialize(job), _jobRoot, outputDir, inputs, location, knownCopyMode!)
+        {
+            DefaultedSaveTotalLimit = defaultedSaveTotalLimit,
+        };
     }
 
     /// <summary>Without <c>Config</c>, the class whose job name is the item's identity configures it, as the generator pairs them.</summary>

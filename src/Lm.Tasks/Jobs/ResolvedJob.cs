@@ -31,6 +31,9 @@ internal sealed record ResolvedJob(
     /// <summary>Held (FileShare.None) while a build trains this job, so concurrent builds never share an output folder.</summary>
     public string LockFile => Path.Combine(JobRoot, Name + ".lock");
 
+    /// <summary>True when the item and its class left save_total_limit unset and the build's default (1) applies.</summary>
+    public bool DefaultedSaveTotalLimit { get; init; }
+
     /// <summary>SHA-256 of <see cref="JobJson"/>, lowercase hex.</summary>
     public string JobHash { get; } = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JobJson)));
 

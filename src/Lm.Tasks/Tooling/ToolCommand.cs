@@ -33,6 +33,20 @@ internal sealed record ToolCommand(string Executable, IReadOnlyList<string> Pref
         return null;
     }
 
+    /// <summary>
+    /// The tool's version for the job's cache key: <c>lm-tune.dll</c>'s product version (its informational version,
+    /// which <c>lm-tune</c> itself reports), so a reinstalled tool of the same version on a fresh CI agent keeps the
+    /// key; for a stand-in without that assembly, a hash of its files' contents.
+    /// </summary>
+    public string Version()
+    {
+        string? dll = VersionFiles.FirstOrDefault(f => Path.GetFileName(f).Equals(ToolName + ".dll", StringComparison.OrdinalIgnoreCase));
+        if (dll is not null && System.Diagnostics.FileVersionInfo.GetVersionInfo(dll).ProductVersion is { Length: > 0 } product)
+            return product;
+        var hashes = new Lm.Runtime.Jobs.ContentHashes(null);
+        return "files " + string.Join(",", VersionFiles.Select(f => Path.GetFileName(f) + ":" + hashes.Sha256(f)));
+    }
+
     private static ToolCommand FromFile(string path)
     {
         string folder = Path.GetDirectoryName(path)!;

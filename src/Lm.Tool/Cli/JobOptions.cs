@@ -8,12 +8,15 @@ namespace Lm.Tool.Cli;
 
 /// <summary>
 /// The fine-tune schema as command-line options: one option per <see cref="FineTuneJob.Fields"/> entry, named by its
-/// <see cref="JobField.FlagName"/> (<c>--learning-rate</c>), plus <c>--config job.json</c> and the <c>--model</c> alias of
+/// <see cref="JobField.FlagName"/> (<c>--learning-rate</c>) and, as HfArgumentParser names it, by its HF name
+/// (<c>--learning_rate</c>); a boolean whose default is true also gets HF's negation (<c>--no_keep_linebreaks</c>,
+/// <c>--no-keep-linebreaks</c>). Plus <c>--config job.json</c> and the <c>--model</c> alias of
 /// <c>--model-name-or-path</c>. Generated from the schema, so flags, JSON keys and MSBuild metadata cannot drift apart.
 /// </summary>
 internal sealed class JobOptions
 {
     private readonly List<(JobField Field, Option<string[]> Option)> _fields = new();
+    private readonly List<(JobField Field, Option<bool> Option)> _negations = new();
 
     /// <param name="include">Which fields become options (all by default; <c>generate</c> takes the model section only).</param>
     public JobOptions(Func<JobField, bool>? include = null)
@@ -21,9 +24,11 @@ internal sealed class JobOptions
         JsonObject defaults = new FineTuneJob().ToJsonObject();
         foreach (var field in FineTuneJob.Fields.Where(include ?? (_ => true)))
         {
-            var option = field.Name == "model_name_or_path"
-                ? new Option<string[]>(field.FlagName, "--model")
-                : new Option<string[]>(field.FlagName);
+            // HfArgumentParser: `--learning_rate` and `--learning-rate` both name learning_rate.
+            var aliases = new List<string>();
+            if (field.Name.Contains('_')) aliases.Add("--" + field.Name);
+            if (field.Name == "model_name_or_path") aliases.Add("--model");
+            var option = new Option<string[]>(field.FlagName, [.. aliases]);
             option.HelpName = field.Kind switch
             {
                 JobFieldKind.Integer => "int",
@@ -39,6 +44,16 @@ internal sealed class JobOptions
             string? defaultText = DefaultText(defaults[field.Name]);
             option.Description = $"{field.Name}" + (defaultText is null ? "" : $" (default {defaultText})");
             _fields.Add((field, option));
+            if (field.Kind == JobFieldKind.Boolean && defaults[field.Name] is JsonValue d && d.GetValueKind() == System.Text.Json.JsonValueKind.True)
+            {
+                // HfArgumentParser adds `--no_NAME` (and `--no-NAME` with dashes) for a bool field whose default is True.
+                var negation = new Option<bool>("--no_" + field.Name, "--no-" + field.Name.Replace('_', '-'))
+                {
+                    Arity = ArgumentArity.Zero,
+                    Description = $"{field.Name} = false",
+                };
+                _negations.Add((field, negation));
+            }
         }
     }
 
@@ -53,22 +68,36 @@ internal sealed class JobOptions
     {
         command.Options.Add(Config);
         foreach (var (_, option) in _fields) command.Options.Add(option);
+        foreach (var (_, option) in _negations) command.Options.Add(option);
     }
 
     /// <summary>
-    /// The job's JSON: the <c>--config</c> file first, then every flag given on the command line (parsed by its field),
-    /// then <paramref name="fixedValues"/> the command itself decides (<c>do_train</c> for train).
+    /// The job's JSON: the <c>--config</c> file first (a Hugging Face <c>TrainingArguments</c> dump is read as
+    /// <see cref="HfTrainingArguments.Translate"/> says, its ignored keys named in one warning), then every flag given
+    /// on the command line (parsed by its field), then <paramref name="fixedValues"/> the command itself decides
+    /// (<c>do_train</c> for train).
     /// </summary>
-    public JsonObject ReadJson(ParseResult parse, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null)
+    public JsonObject ReadJson(CommandInvocation invocation, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null)
     {
-        JsonObject json = parse.GetValue(Config) is { } configPath
-            ? FineTuneJob.ParseObject(ReadConfigText(configPath), configPath)
-            : new JsonObject();
+        var parse = invocation.Parse;
+        var json = new JsonObject();
+        if (parse.GetValue(Config) is { } configPath)
+        {
+            var translation = HfTrainingArguments.Translate(FineTuneJob.ParseObject(ReadConfigText(configPath), configPath));
+            if (translation.Warning is { } warning) invocation.Output.Warning($"{configPath}: {warning}");
+            json = translation.Job;
+        }
         foreach (var (field, option) in _fields)
         {
             if (parse.GetResult(option) is not { Implicit: false } result) continue;
             string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "true";
+            // HfArgumentParser's string_to_bool: `--do_train yes`, `--bf16 1`, `--keep_linebreaks False`.
+            if (field.Kind == JobFieldKind.Boolean && HfTrainingArguments.ParseBool(text) is bool flag) text = flag ? "true" : "false";
             json[field.Name] = field.ParseText(text);
+        }
+        foreach (var (field, option) in _negations)
+        {
+            if (parse.GetResult(option) is { Implicit: false }) json[field.Name] = false;
         }
         foreach (var (name, value) in fixedValues ?? new Dictionary<string, JsonNode?>())
             json[name] = value?.DeepClone();
@@ -76,9 +105,9 @@ internal sealed class JobOptions
     }
 
     /// <summary>Reads, checks (<see cref="FineTuneJob.Validate"/>) and returns the job.</summary>
-    public FineTuneJob Read(ParseResult parse, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null)
+    public FineTuneJob Read(CommandInvocation invocation, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null)
     {
-        var job = FineTuneJob.FromJson(ReadJson(parse, fixedValues));
+        var job = FineTuneJob.FromJson(ReadJson(invocation, fixedValues));
         job.Validate();
         return job;
     }

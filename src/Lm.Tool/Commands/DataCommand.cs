@@ -37,7 +37,7 @@ internal static class DataCommand
         {
             int n = invocation.Get(count);
             if (n <= 0) throw new LmException(ErrorCodes.InvalidOption, $"--count must be positive, got {n}");
-            var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation.Parse));
+            var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation));
             await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(), invocation.Output.Info, invocation.Cancellation);
             var splits = DataPipeline.OpenSplits(job.Data);
             string name = invocation.Get(split)!;
@@ -67,7 +67,7 @@ internal static class DataCommand
         jobOptions.AddTo(command);
         app.SetAction(command, async invocation =>
         {
-            var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation.Parse));
+            var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation));
             if (string.IsNullOrWhiteSpace(job.Model.ModelNameOrPath) && job.Model.ConfigName is null && job.Model.ModelType is null)
                 throw new LmException(ErrorCodes.InvalidArgument, "data stats needs --model: its tokenizer and length decide the blocks");
             var source = await ModelSource.ResolveAsync(job.Model, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);

@@ -19,7 +19,7 @@ internal static class EvaluateCommand
         jobOptions.AddTo(command);
         app.SetAction(command, async invocation =>
         {
-            var json = jobOptions.ReadJson(invocation.Parse, new Dictionary<string, JsonNode?> { ["do_train"] = false, ["do_eval"] = true });
+            var json = jobOptions.ReadJson(invocation, new Dictionary<string, JsonNode?> { ["do_train"] = false, ["do_eval"] = true });
             bool writeResults = json.ContainsKey("output_dir");
             var job = FineTuneJob.FromJson(json);
             job.Validate();

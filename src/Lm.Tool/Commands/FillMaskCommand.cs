@@ -28,7 +28,7 @@ internal static class FillMaskCommand
         {
             int k = invocation.Get(topK);
             if (k <= 0) throw new LmException(ErrorCodes.InvalidOption, $"--top-k must be positive, got {k}");
-            var args = modelOptions.Read(invocation.Parse).Model;
+            var args = modelOptions.Read(invocation).Model;
             var source = await ModelSource.ResolveAsync(args, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);
             if (source.Objective(args) != "mlm")
                 throw new LmException(ErrorCodes.WrongModelKind,

@@ -46,7 +46,7 @@ internal static class GenerateCommand
                 Seed = invocation.Get(seed),
             };
             options.Validate();
-            var args = modelOptions.Read(invocation.Parse).Model;
+            var args = modelOptions.Read(invocation).Model;
             var source = await ModelSource.ResolveAsync(args, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);
             if (source.Objective(args) != "clm")
                 throw new LmException(ErrorCodes.WrongModelKind,

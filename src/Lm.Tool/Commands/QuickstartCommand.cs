@@ -54,7 +54,7 @@ internal static class QuickstartCommand
         {
             var output = invocation.Output;
             var json = Defaults(BundledData());
-            foreach (var (key, value) in jobOptions.ReadJson(invocation.Parse)) json[key] = value?.DeepClone();
+            foreach (var (key, value) in jobOptions.ReadJson(invocation)) json[key] = value?.DeepClone();
             var job = FineTuneJob.FromJson(json);
             job.Validate();
             OutputFolder.Prepare(job.Training.OutputDir, job.Training.OverwriteOutputDir, resumeAllowed: false);

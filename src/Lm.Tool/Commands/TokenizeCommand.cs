@@ -48,7 +48,7 @@ internal static class TokenizeCommand
             }
 
             string input = inline ?? await File.ReadAllTextAsync(path!, invocation.Cancellation);
-            var args = modelOptions.Read(invocation.Parse).Model;
+            var args = modelOptions.Read(invocation).Model;
             LmTokenizer tokenizer = await ResolveTokenizerAsync(args, invocation);
             int[] ids = tokenizer.Encode(input, invocation.Get(addSpecialTokens));
             string[] tokens = ids.Select(id => tokenizer.ConvertIdToToken(id) ?? string.Empty).ToArray();

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Reflection;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Jobs;
 using Lm.Tool.Cli;
@@ -17,9 +18,16 @@ internal static class TrainCommand
         var jobOptions = new JobOptions();
         var command = new Command("train", "Fine-tune (or train from scratch) a causal or masked language model, as run_clm.py / run_mlm.py");
         jobOptions.AddTo(command);
+        var printCacheKey = new Option<bool>("--print-cache-key")
+        {
+            Description = "Print the job's content-addressed cache key (the key a build's stamp records: job, data contents, model, tool version) and exit without training",
+        };
+        command.Options.Add(printCacheKey);
         app.SetAction(command, async invocation =>
         {
-            var job = jobOptions.Read(invocation.Parse, new Dictionary<string, JsonNode?> { ["do_train"] = true });
+            var fixedValues = new Dictionary<string, JsonNode?> { ["do_train"] = true };
+            if (invocation.Parse.GetValue(printCacheKey)) return PrintCacheKey(jobOptions.ReadJson(invocation, fixedValues));
+            var job = jobOptions.Read(invocation, fixedValues);
             var output = invocation.Output;
             using var progress = ProgressReporter.Create(output);
             var result = await JobRunner.RunAsync(job, new CliJobProgress(output, progress), invocation.Cancellation);
@@ -40,4 +48,26 @@ internal static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>
+    /// The key <see cref="JobCacheKey"/> computes for this job, run from the project folder (paths inside it are
+    /// relative in the key): the same key the build records for <c>--config obj/lm/NAME.job.json</c>.
+    /// </summary>
+    private static CommandResult PrintCacheKey(JsonObject json)
+    {
+        FineTuneJob.FromJson(json).Validate();
+        var lines = JobCacheKey.Lines(json.ToJsonString(), Environment.CurrentDirectory, ToolVersion, new ContentHashes(null));
+        string key = JobCacheKey.Compute(lines);
+        var result = new JsonObject
+        {
+            ["cache_key"] = key,
+            ["inputs"] = new JsonArray(lines.Select(l => (JsonNode?)l).ToArray()),
+        };
+        return new CommandResult(result, o => o.WriteLine(key));
+    }
+
+    /// <summary>lm-tune's informational version: what the build reads as <c>lm-tune.dll</c>'s product version.</summary>
+    internal static string ToolVersion =>
+        typeof(TrainCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(TrainCommand).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 }

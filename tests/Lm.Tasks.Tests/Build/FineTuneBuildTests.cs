@@ -69,7 +69,13 @@ public sealed class FineTuneBuildTests(ITestOutputHelper output)
         Assert.Equal(2, project.ToolRuns);
         Assert.Contains("\"learning_rate\": 0.0002", File.ReadAllText(project.PathOf("obj/lm/job1.job.json")));
 
+        // Up to date is by content: a newer time alone trains nothing, one changed byte retrains.
         File.SetLastWriteTimeUtc(project.PathOf("train.txt"), DateTime.UtcNow.AddSeconds(1));
+        var touched = project.Build("--no-restore", "-v:n");
+        Succeeded(touched);
+        Assert.Equal(2, project.ToolRuns);
+        Assert.Contains("job1: up to date", touched.Output);
+        File.WriteAllText(project.PathOf("train.txt"), File.ReadAllText(project.PathOf("train.txt")).Replace("324", "325"));
         var retrained = project.Build("--no-restore", "-v:n");
         Succeeded(retrained);
         Assert.Equal(3, project.ToolRuns);
@@ -79,6 +85,41 @@ public sealed class FineTuneBuildTests(ITestOutputHelper output)
         Assert.False(Directory.Exists(project.PathOf("obj/lm/job1")));
         Assert.False(File.Exists(project.PathOf("obj/lm/job1.job.json")));
         Assert.False(Directory.Exists(project.PathOf("bin/Debug/net10.0/job1")));
+    }
+
+    [Fact]
+    public void A_fresh_clone_with_the_restored_cache_trains_nothing_and_one_changed_byte_retrains()
+    {
+        using var first = new TempProject(Job);
+        Succeeded(first.Build("-v:m"));
+        Assert.Equal(1, first.ToolRuns);
+        string stamp = File.ReadAllText(first.PathOf("obj/lm/job1/.lm-complete"));
+        Assert.Contains("\"cache_key\"", stamp);
+        Assert.Contains("\"save_total_limit\": 1", File.ReadAllText(first.PathOf("obj/lm/job1.job.json")));
+
+        // CI: a new agent checks the project out elsewhere (every source file new), then restores obj/lm from the
+        // cache (actions/cache and Cache@2 restore the files' archived, older times).
+        using var clone = new TempProject(Job);
+        string restored = clone.PathOf("obj/lm");
+        foreach (string file in Directory.EnumerateFiles(first.PathOf("obj/lm"), "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(restored, Path.GetRelativePath(first.PathOf("obj/lm"), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+            File.SetLastWriteTimeUtc(target, DateTime.UtcNow.AddDays(-1));
+        }
+        var second = clone.Build("-v:n");
+        Succeeded(second);
+        Assert.Equal(0, clone.ToolRuns);
+        Assert.Contains("job1: up to date", second.Output);
+        Assert.Equal("weights\n", File.ReadAllText(clone.PathOf("bin/Debug/net10.0/job1/model.safetensors")));
+
+        // One byte of the data changes: the key changes, the job trains again (into the restored folder, still lm-tune's).
+        File.WriteAllText(clone.PathOf("train.txt"), File.ReadAllText(clone.PathOf("train.txt")).Replace("324", "325"));
+        var third = clone.Build("--no-restore", "-v:n");
+        Succeeded(third);
+        Assert.Equal(1, clone.ToolRuns);
+        Assert.NotEqual(stamp, File.ReadAllText(clone.PathOf("obj/lm/job1/.lm-complete")));
     }
 
     [Fact]
