@@ -72,6 +72,10 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
             var dependency = Nuspec(feed, "Lm.Build").Descendants().Single(e => e.Name.LocalName == "dependency");
             Assert.Equal(("Lm.Runtime", $"[{version}]", "net10.0"),
                 ((string)dependency.Attribute("id")!, (string)dependency.Attribute("version")!, (string)dependency.Parent!.Attribute("targetFramework")!));
+            // The tasks for both MSBuilds: the .NET SDK's and Visual Studio's (.NET Framework, with the metadata reader it lacks).
+            using (var zip = ZipFile.OpenRead(PackageFile(feed, "Lm.Build")))
+                Assert.Equal(["tasks/net10.0/Lm.Tasks.dll", "tasks/net472/Lm.Tasks.dll", "tasks/net472/System.Reflection.Metadata.dll"],
+                    zip.Entries.Select(e => e.FullName).Where(n => n.StartsWith("tasks/", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
             foreach (var (id, readme) in new[] { ("Lm.Build", "Lm.Build.md"), ("Lm.Runtime", "Lm.Runtime.md"), ("lm-tune", "lm-tune.md") })
                 Assert.Equal(PackageDocs.Read($"docs/packages/{readme}"), PackageEntry(feed, id, "README.md").Replace("\r\n", "\n"));
 
