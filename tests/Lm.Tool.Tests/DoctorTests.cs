@@ -15,6 +15,9 @@ public sealed class DoctorTests
         Assert.Contains("threads", names);
         Assert.Contains("hub cache", names);
         Assert.Contains("TorchSharp ready", result.Stdout);
+        // docs/cli.md's "Platforms and CUDA" lines.
+        Assert.Contains("cuda           not available: this lm-tune carries the CPU libtorch backend; what a CUDA run needs is listed below", result.Stdout);
+        Assert.Contains("               needs a CUDA libtorch: this lm-tune carries libtorch-cpu-linux-x64 2.10.0; build lm-tune from source with -p:LmTorchBackend=cuda against a feed that has TorchSharp-cuda-linux 0.107.0 (libtorch-cuda-12.8-linux-x64 2.10.0), ", result.Stdout);
     }
 
     [Fact]
@@ -29,6 +32,12 @@ public sealed class DoctorTests
         Assert.True(json["torch"]!["loaded"]!.GetValue<bool>());
         Assert.False(json["cuda"]!["available"]!.GetValue<bool>());
         Assert.False(string.IsNullOrEmpty(json["cuda"]!["reason"]!.GetValue<string>()));
+        // The packaged tool is the CPU build: what a CUDA run needs is listed, the driver and GPU as this machine has them.
+        var missing = json["cuda"]!["missing"]!.AsArray().Select(m => m!.GetValue<string>()).ToList();
+        Assert.StartsWith("a CUDA libtorch: this lm-tune carries libtorch-cpu-linux-x64 2.10.0", missing[0]);
+        bool driver = File.Exists("/proc/driver/nvidia/version");
+        Assert.Equal(!driver, missing.Any(m => m.StartsWith("an NVIDIA driver: none is loaded", StringComparison.Ordinal)));
+        Assert.Equal(driver ? File.ReadLines("/proc/driver/nvidia/version").First().Trim() : null, json["cuda"]!["driver"]?.GetValue<string>());
         Assert.EndsWith("hub", json["caches"]!["hub_cache"]!.GetValue<string>());
     }
 

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Models;
+using Lm.Runtime.Native;
 using Lm.Runtime.Tokenization;
 
 namespace Lm.Runtime.Configuration;
@@ -74,11 +75,14 @@ public sealed class JobArtifacts
     /// <summary>
     /// Loads the fine-tuned model (in eval mode) onto <paramref name="device"/> (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>,
     /// <c>auto</c>) in <paramref name="dtype"/> (<c>float32</c>, <c>bfloat16</c>, <c>auto</c>). Throws LM1101 when the
-    /// job has not been trained.
+    /// job has not been trained. Loads libtorch first as lm-tune does (<see cref="TorchRuntime.EnsureLoaded"/>: the
+    /// native bridge on older Linux C++ runtimes, heap and MKL tuning), so an app needs no setup call of its own;
+    /// LM0001 explains a missing native package.
     /// </summary>
     public LanguageModel LoadModel(string device = "cpu", string dtype = "float32")
     {
         RequireTrained();
+        TorchRuntime.EnsureLoaded();
         return PretrainedModel.Load(ModelDirectory, device, dtype);
     }
 

@@ -25,6 +25,23 @@ public static partial class TorchRuntime
         get { lock (Gate) return TraceLines.ToArray(); }
     }
 
+    /// <summary>The libtorch version TorchSharp 0.107 binds to, and so the version of the native packages.</summary>
+    public const string LibtorchVersion = "2.10.0";
+
+    /// <summary>
+    /// The PackageReference that brings CPU libtorch for the platform this process runs on (<c>libtorch-cpu-linux-x64</c>,
+    /// <c>-win-x64</c>, <c>-osx-arm64</c>): Lm.Runtime depends on the managed TorchSharp only, so an app chooses it.
+    /// </summary>
+    public static string NativePackageReference
+    {
+        get
+        {
+            string os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+            string architecture = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+            return $"<PackageReference Include=\"libtorch-cpu-{os}-{architecture}\" Version=\"{LibtorchVersion}\" />";
+        }
+    }
+
     /// <summary>Folder for lm-tune's own caches: <c>$LM_TUNE_CACHE</c>, else <c>$XDG_CACHE_HOME/lm-tune</c>, else <c>~/.cache/lm-tune</c>.</summary>
     public static string CacheRoot
     {
@@ -66,7 +83,8 @@ public static partial class TorchRuntime
             {
                 Trace($"TorchSharp initialisation failed: {Innermost(e).Message}");
                 throw new LmException(ErrorCodes.NativeLoadFailed,
-                    "libtorch could not be loaded: " + Innermost(e).Message +
+                    "libtorch could not be loaded: " + Innermost(e).Message + Environment.NewLine +
+                    "  an app that loads models references the native package of its platform: " + NativePackageReference +
                     Environment.NewLine + string.Join(Environment.NewLine, TraceLines.Select(l => "  " + l)), e);
             }
             finally

@@ -86,6 +86,12 @@ internal static partial class ProcessTree
         }
     }
 
+#if NET
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SendSignal(int pid, int signal);
+#else
+    // The net472 build runs in Visual Studio's MSBuild, on Windows, where this is never called.
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
+#endif
 }

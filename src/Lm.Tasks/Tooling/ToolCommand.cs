@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text.Json;
 
 namespace Lm.Tasks.Tooling;
 
@@ -11,8 +12,9 @@ internal sealed record ToolCommand(string Executable, IReadOnlyList<string> Pref
     private const string ToolName = "lm-tune";
 
     /// <summary>
-    /// Resolves <paramref name="toolPath"/> (LmToolPath) when given, else <c>lm-tune</c> on PATH, else the global tool
-    /// folder (~/.dotnet/tools). Null when none exists.
+    /// Resolves <paramref name="toolPath"/> (LmToolPath) when given, else the local tool manifest's <c>lm-tune</c>
+    /// (run as <c>dotnet tool run lm-tune</c>, the version the repository pins), else <c>lm-tune</c> on PATH, else the
+    /// global tool folder (~/.dotnet/tools). Null when none exists.
     /// </summary>
     public static ToolCommand? Locate(string? toolPath, string projectDirectory)
     {
@@ -20,6 +22,12 @@ internal sealed record ToolCommand(string Executable, IReadOnlyList<string> Pref
         {
             string full = Lm.Tasks.Jobs.ProjectPath.Full(toolPath, projectDirectory);
             return File.Exists(full) ? FromFile(full) : null;
+        }
+        if (FindLocalManifest(projectDirectory) is { } manifest)
+        {
+            // The manifest is the version file: pinning another lm-tune version edits it. The CLI finds the manifest
+            // from the working directory, which is the project's folder when the task starts the tool.
+            return new ToolCommand(DotnetHost(), ["tool", "run", ToolName, "--"], [manifest]);
         }
         string executable = RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? ToolName + ".exe" : ToolName;
         var folders = (Environment.GetEnvironmentVariable("PATH") ?? "")
@@ -45,6 +53,44 @@ internal sealed record ToolCommand(string Executable, IReadOnlyList<string> Pref
             return product;
         var hashes = new Lm.Runtime.Jobs.ContentHashes(null);
         return "files " + string.Join(",", VersionFiles.Select(f => Path.GetFileName(f) + ":" + hashes.Sha256(f)));
+    }
+
+    /// <summary>
+    /// The local tool manifest that lists lm-tune, searched as the dotnet CLI does: <c>.config/dotnet-tools.json</c>,
+    /// then <c>dotnet-tools.json</c>, in the project's folder and then each parent, stopping after a manifest marked
+    /// <c>isRoot</c>. Null when none lists it.
+    /// </summary>
+    public static string? FindLocalManifest(string projectDirectory)
+    {
+        for (var folder = new DirectoryInfo(projectDirectory); folder is not null; folder = folder.Parent)
+        {
+            foreach (string candidate in new[] { Path.Combine(folder.FullName, ".config", "dotnet-tools.json"), Path.Combine(folder.FullName, "dotnet-tools.json") })
+            {
+                if (!File.Exists(candidate)) continue;
+                var (listsTool, isRoot) = ReadManifest(candidate);
+                if (listsTool) return candidate;
+                if (isRoot) return null;
+            }
+        }
+        return null;
+    }
+
+    private static (bool ListsTool, bool IsRoot) ReadManifest(string path)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            var root = document.RootElement;
+            bool isRoot = root.TryGetProperty("isRoot", out var flag) && flag.ValueKind == JsonValueKind.True;
+            bool listsTool = root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Object
+                && tools.EnumerateObject().Any(t => string.Equals(t.Name, ToolName, StringComparison.OrdinalIgnoreCase));
+            return (listsTool, isRoot);
+        }
+        catch (JsonException)
+        {
+            // A broken manifest is the CLI's to report (dotnet tool run says what is wrong); the search goes on.
+            return (false, false);
+        }
     }
 
     private static ToolCommand FromFile(string path)

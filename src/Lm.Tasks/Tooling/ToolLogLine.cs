@@ -14,11 +14,24 @@ internal enum ToolLineKind { Phase, Step, Warning, Error }
 /// </summary>
 internal sealed partial record ToolLogLine(ToolLineKind Kind, string Text, string? Code = null, string? File = null, int Line = 0, int Column = 0)
 {
-    [GeneratedRegex(@"^(?:(?<file>[^\s(][^(]*?)(?:\((?<line>\d+)(?:,(?<col>\d+))?\))?\s*:\s*)?(?<kind>error|warning)(?:\s+(?<code>LM\d{4}))?\s*:\s*(?<message>.*)$")]
+    private const string DiagnosticPattern = @"^(?:(?<file>[^\s(][^(]*?)(?:\((?<line>\d+)(?:,(?<col>\d+))?\))?\s*:\s*)?(?<kind>error|warning)(?:\s+(?<code>LM\d{4}))?\s*:\s*(?<message>.*)$";
+    private const string StepProgressPattern = @"^\s*(?:\{['""]|\[?step\s+\d+|\d+/\d+\b|\d+%\||[A-Za-z][\w -]*: \d+(?:$| (?!steps$)))";
+
+#if NET
+    [GeneratedRegex(DiagnosticPattern)]
     private static partial Regex Diagnostic();
 
-    [GeneratedRegex(@"^\s*(?:\{['""]|\[?step\s+\d+|\d+/\d+\b|\d+%\||[A-Za-z][\w -]*: \d+(?:$| (?!steps$)))", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(StepProgressPattern, RegexOptions.IgnoreCase)]
     private static partial Regex StepProgress();
+#else
+    // The net472 build (Visual Studio's MSBuild) has no regex source generator.
+    private static readonly Regex DiagnosticRegex = new(DiagnosticPattern, RegexOptions.Compiled);
+    private static readonly Regex StepProgressRegex = new(StepProgressPattern, RegexOptions.Compiled | RegexOptions.IgnoreCase);
+
+    private static Regex Diagnostic() => DiagnosticRegex;
+
+    private static Regex StepProgress() => StepProgressRegex;
+#endif
 
     public static ToolLogLine Parse(string line)
     {

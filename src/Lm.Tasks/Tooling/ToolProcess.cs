@@ -16,7 +16,7 @@ internal sealed partial class ToolProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
     private readonly BlockingCollection<string> _stderr = new();
-    private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<bool> _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _stopping;
 
     private ToolProcess(Process process) => _process = process;
@@ -45,7 +45,7 @@ internal sealed partial class ToolProcess : IDisposable
         var tool = new ToolProcess(process);
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is null) tool._stdoutClosed.TrySetResult();
+            if (e.Data is null) tool._stdoutClosed.TrySetResult(true);
             else lock (tool._stdout) tool._stdout.AppendLine(e.Data);
         };
         process.ErrorDataReceived += (_, e) =>
@@ -130,8 +130,14 @@ internal sealed partial class ToolProcess : IDisposable
         }
     }
 
+#if NET
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SendSignal(int pid, int signal);
+#else
+    // The net472 build runs in Visual Studio's MSBuild, on Windows, where this is never called.
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
+#endif
 
     public void Dispose()
     {

@@ -96,13 +96,21 @@ internal static class DoctorCommand
 
         bool cuda = torch.cuda.is_available();
         string? whyNot = cuda ? null : CudaUnavailableReason();
+#if LM_CUDA
+        IReadOnlyList<string> missing = cuda ? Array.Empty<string>() : CudaRequirements.Missing(cudaBackend: true);
+#else
+        IReadOnlyList<string> missing = CudaRequirements.Missing(cudaBackend: false);
+#endif
         json["cuda"] = new JsonObject
         {
             ["available"] = cuda,
             ["device_count"] = cuda ? torch.cuda.device_count() : 0,
             ["reason"] = whyNot,
+            ["missing"] = new JsonArray(missing.Select(m => (JsonNode?)JsonValue.Create(m)).ToArray()),
+            ["driver"] = CudaRequirements.DriverVersion(),
         };
         Line("cuda", cuda ? $"available ({torch.cuda.device_count()} device(s))" : "not available: " + whyNot);
+        foreach (string need in missing) Line("", "needs " + need);
         return new CommandResult(json, _ => { });
     }
 
@@ -119,7 +127,7 @@ internal static class DoctorCommand
             return "no NVIDIA driver is loaded (/proc/driver/nvidia/version is missing)";
         return "libtorch found no usable CUDA device (check the driver version against the CUDA libtorch package)";
 #else
-        return "this lm-tune carries the CPU libtorch backend (libtorch-cpu-linux-x64); build with -p:LmTorchBackend=cuda for CUDA";
+        return "this lm-tune carries the CPU libtorch backend; what a CUDA run needs is listed below";
 #endif
     }
 

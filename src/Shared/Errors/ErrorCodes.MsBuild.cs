@@ -34,4 +34,12 @@ static partial class ErrorCodes
     public const string FineTuneOutputNotOwned = "LM2020";
     /// <summary>An item's <c>ModelType</c> is not a model type lm-tune builds (the architecture table's).</summary>
     public const string FineTuneUnknownModelType = "LM2030";
+
+    // Packaging and versions (Lm.Build, lm-tune and Lm.Runtime released together).
+    /// <summary><c>lm-tune --version</c> is not the version of the Lm.Build package that runs it.</summary>
+    public const string FineTuneToolVersionMismatch = "LM2060";
+    /// <summary><c>lm-tune --version</c> failed or printed no version.</summary>
+    public const string FineTuneToolVersionUnknown = "LM2061";
+    /// <summary>A project using Lm.Build targets a framework older than net10.0 (reported by Lm.Build.targets).</summary>
+    public const string FineTuneTargetFrameworkUnsupported = "LM2062";
 }

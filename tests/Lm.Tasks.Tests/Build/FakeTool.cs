@@ -5,7 +5,7 @@ namespace Lm.Tasks.Tests.Build;
 /// JSON object on stdout, <c>error LM####:</c> lines and exit 1 on failure), used where the tests check the task's
 /// process handling: streaming, error mapping, cancellation, locking. The real tool has its own end-to-end test.
 /// Controlled by environment variables: FAKE_FAIL (report LM0403 and exit 1), FAKE_CRASH (exit 134 after a line
-/// that is no LM error, as a crashed runtime would), FAKE_SLEEP (seconds; the wait runs in a
+/// that is no LM error, as a crashed runtime would), FAKE_VERSION (what --version prints; default this Lm.Build's version), FAKE_SLEEP (seconds; the wait runs in a
 /// child process, and both pids are written to tool.pid and sleep.pid, for the cancellation test).
 /// </summary>
 internal static class FakeTool
@@ -17,6 +17,7 @@ internal static class FakeTool
         #!/usr/bin/env bash
         # lm-tune's contract, faked: train --config JOB --json [--verbosity detailed]
         here="$(cd "$(dirname "$0")" && pwd)"
+        if [ "$1" = "--version" ]; then echo "${FAKE_VERSION:-@VERSION@}"; exit 0; fi
         config="$3"
         echo "$*" >> "$here/tool-calls.log"
         out=$(grep -o '"output_dir": *"[^"]*"' "$config" | sed 's/.*: *"\(.*\)"/\1/')
@@ -49,7 +50,8 @@ internal static class FakeTool
     public static void WriteTo(string folder)
     {
         string path = Path.Combine(folder, FileName);
-        File.WriteAllText(path, Script.Replace("\r\n", "\n") + "\n");
+        // It answers --version as the lm-tune of this Lm.Build does (FAKE_VERSION: as another version would).
+        File.WriteAllText(path, Script.Replace("\r\n", "\n").Replace("@VERSION@", Lm.Tasks.Tooling.ToolVersion.Own) + "\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace Lm.Tasks.Tests.Build;
 
@@ -81,44 +80,14 @@ internal sealed class TempProject : IDisposable
 
     public DotnetRun Build(params string[] arguments) => Dotnet(["build", .. arguments]);
 
-    public DotnetRun Dotnet(string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
-    {
-        using var process = Start(arguments, environment);
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        var clock = Stopwatch.StartNew();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(8)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(" ", arguments)} did not finish:\n{output}");
-        }
-        process.WaitForExit();
-        return new DotnetRun(process.ExitCode, output.ToString(), clock.Elapsed);
-    }
+    public DotnetRun Dotnet(string[] arguments, IReadOnlyDictionary<string, string>? environment = null) =>
+        new DotnetCommand(Directory).Run(arguments, environment);
 
     /// <summary>Starts <c>dotnet ARGS</c> in the project folder, with MSBuild node reuse off so no node outlives the test.</summary>
     public Process Start(string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var startInfo = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string argument in arguments) startInfo.ArgumentList.Add(argument);
-        startInfo.ArgumentList.Add("-nodeReuse:false");
-        // The test host runs under `dotnet test`, whose MSBuild settings must not leak into the project's build.
-        foreach (string name in startInfo.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
-            startInfo.Environment.Remove(name);
-        startInfo.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        startInfo.Environment["DOTNET_NOLOGO"] = "1";
-        startInfo.Environment["DOTNET_CLI_UI_LANGUAGE"] = "en";
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) startInfo.Environment[name] = value;
+        var startInfo = DotnetCommand.StartInfo(Directory, arguments, environment);
+        if (!startInfo.ArgumentList.Contains("-nodeReuse:false")) startInfo.ArgumentList.Add("-nodeReuse:false");
         return Process.Start(startInfo)!;
     }
 
