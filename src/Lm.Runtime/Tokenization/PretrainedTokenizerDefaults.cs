@@ -11,6 +11,8 @@ internal static class PretrainedTokenizerDefaults
         Gpt2,
         Roberta,
         Bert,
+        Llama,
+        Qwen2,
         Other,
     }
 
@@ -20,6 +22,8 @@ internal static class PretrainedTokenizerDefaults
         "GPT2Tokenizer" => Family.Gpt2,
         "RobertaTokenizer" => Family.Roberta,
         "BertTokenizer" or "DistilBertTokenizer" => Family.Bert,
+        "LlamaTokenizer" => Family.Llama,
+        "Qwen2Tokenizer" => Family.Qwen2,
         _ => Family.Other,
     };
 
@@ -34,6 +38,10 @@ internal static class PretrainedTokenizerDefaults
         "roberta" => "RobertaTokenizer",
         "bert" => "BertTokenizer",
         "distilbert" => "DistilBertTokenizer",
+
+        // transformers' TOKENIZER_MAPPING_NAMES: Mistral and Mixtral reuse Llama's tokenizer classes.
+        "llama" or "mistral" or "mixtral" => "LlamaTokenizer",
+        "qwen2" => "Qwen2Tokenizer",
         _ => null,
     };
 
@@ -61,6 +69,17 @@ internal static class PretrainedTokenizerDefaults
                 tokens["cls_token"] = new AddedTokenSpec("[CLS]");
                 tokens["mask_token"] = new AddedTokenSpec("[MASK]");
                 settings.CleanUpTokenizationSpaces = true;
+                break;
+            case Family.Llama:
+                // LlamaTokenizerFast.__init__'s defaults; no pad token (run_clm and the Trainer need none: blocks
+                // are grouped to one length).
+                tokens["unk_token"] = new AddedTokenSpec("<unk>");
+                tokens["bos_token"] = new AddedTokenSpec("<s>");
+                tokens["eos_token"] = new AddedTokenSpec("</s>");
+                break;
+            case Family.Qwen2:
+                // Qwen2TokenizerFast.__init__'s defaults: one token for unk, eos and pad, and no bos.
+                tokens["unk_token"] = tokens["eos_token"] = tokens["pad_token"] = new AddedTokenSpec("<|endoftext|>");
                 break;
         }
 
