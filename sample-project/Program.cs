@@ -5,7 +5,7 @@ using SampleProject.Jobs;
 
 // The models were fine-tuned by `dotnet build` (the <LanguageModelFineTune> items in sample-project.csproj); the
 // generated Artifacts accessors find them next to this app, where CopyToOutputDirectory put them.
-foreach (var job in new[] { WikiGpt2.Artifacts, WikiRoberta.Artifacts })
+foreach (var job in new[] { WikiGpt2.Artifacts, WikiRoberta.Artifacts, WikiLlama.Artifacts })
 {
     if (!job.IsTrained)
     {
@@ -17,6 +17,7 @@ foreach (var job in new[] { WikiGpt2.Artifacts, WikiRoberta.Artifacts })
 TorchRuntime.EnsureLoaded();
 Continue(WikiGpt2.Artifacts, " The tower is");
 FillIn(WikiRoberta.Artifacts, "The tower is the tallest {0} in Paris.");
+Continue(WikiLlama.Artifacts, " The tower is");
 return 0;
 
 static void Continue(JobArtifacts job, string prompt)

@@ -86,4 +86,57 @@ public sealed class TokenizeTests
         Assert.Contains("LM0511", result.Stderr);
         Assert.Equal("", result.Stdout);
     }
+
+    [Theory]
+    [InlineData(null, new[] { 1, 7, 7, 8 })]
+    [InlineData("""{"add_eos_token": true}""", new[] { 1, 7, 7, 8, 2 })]
+    [InlineData("""{"legacy": false, "add_bos_token": false}""", new[] { 7, 7, 8 })]
+    public void Tokenize_json_reads_a_folder_with_only_a_sentencepiece_model(string? tokenizerConfig, int[] ids)
+    {
+        // The same vocabulary as LlamaStyleTokenizerJson, as SentencePiece pieces: BPE merges come from the scores
+        // ("▁h" above "▁hi"), "!" has no piece and falls back to <0x21>; config.json's model_type picks
+        // LlamaTokenizer, whose defaults add <s> (and </s> with add_eos_token).
+        using var folder = new TempFolder();
+        (string Piece, float Score, int Type)[] pieces =
+        [
+            ("<unk>", 0, 2), ("<s>", 0, 3), ("</s>", 0, 3), ("▁", -3, 1), ("h", -4, 1), ("i", -5, 1), ("▁h", -1, 1), ("▁hi", -2, 1), ("<0x21>", 0, 6),
+        ];
+        var model = new List<byte>();
+        foreach ((string piece, float score, int type) in pieces)
+        {
+            byte[] text = System.Text.Encoding.UTF8.GetBytes(piece);
+            byte[] entry = [0x0A, (byte)text.Length, .. text, 0x15, .. BitConverter.GetBytes(score), 0x18, (byte)type];
+            model.AddRange([0x0A, (byte)entry.Length, .. entry]);
+        }
+
+        // trainer_spec { model_type: BPE }
+        model.AddRange([0x12, 0x02, 0x18, 0x02]);
+        File.WriteAllBytes(folder["tokenizer.model"], model.ToArray());
+        File.WriteAllText(folder["config.json"], """{"model_type": "llama"}""");
+        if (tokenizerConfig is not null)
+        {
+            File.WriteAllText(folder["tokenizer_config.json"], tokenizerConfig);
+        }
+
+        var result = LmTuneProcess.Run("tokenize", "--model", folder.Path, "hi hi!", "--json");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(ids, result.Json["input_ids"]!.AsArray().Select(n => n!.GetValue<int>()));
+        Assert.Equal(ids.Select(id => pieces[id].Piece), result.Json["tokens"]!.AsArray().Select(n => n!.GetValue<string>()));
+        string expected = (ids[0] == 1 ? "<s> " : " ") + "hi hi!" + (ids[^1] == 2 ? "</s>" : "");
+        Assert.Equal(tokenizerConfig?.Contains("legacy", StringComparison.Ordinal) == true ? "hi hi!" : expected, result.Json["decoded"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Tokenize_json_on_a_partial_tokenizer_config_uses_llamas_default_special_tokens()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder["tokenizer.json"], LlamaStyleTokenizerJson);
+        File.WriteAllText(folder["tokenizer_config.json"], """{"tokenizer_class": "LlamaTokenizerFast", "add_eos_token": true}""");
+
+        var result = LmTuneProcess.Run("tokenize", "--model", folder.Path, "hi hi!", "--json");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal([1, 7, 7, 8, 2], result.Json["input_ids"]!.AsArray().Select(n => n!.GetValue<int>()));
+    }
 }

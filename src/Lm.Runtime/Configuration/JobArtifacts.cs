@@ -43,9 +43,10 @@ public sealed class JobArtifacts
     /// <summary><c>all_results.json</c>: train and eval metrics of the last run, as run_clm.py writes them.</summary>
     public string MetricsFile => Path.Combine(OutputDirectory, "all_results.json");
 
-    /// <summary>Whether a trained model is there (its <c>config.json</c> and <c>model.safetensors</c>).</summary>
+    /// <summary>Whether a trained model is there (its <c>config.json</c> and <c>model.safetensors</c>, or the index of its shards).</summary>
     public bool IsTrained =>
-        File.Exists(Path.Combine(ModelDirectory, "config.json")) && File.Exists(Path.Combine(ModelDirectory, "model.safetensors"));
+        File.Exists(Path.Combine(ModelDirectory, "config.json"))
+        && (File.Exists(Path.Combine(ModelDirectory, "model.safetensors")) || File.Exists(Path.Combine(ModelDirectory, "model.safetensors.index.json")));
 
     /// <summary>The artifacts of <paramref name="jobName"/>, at the folder <paramref name="assembly"/> records for it (or the default).</summary>
     public static JobArtifacts For(Assembly assembly, string jobName)

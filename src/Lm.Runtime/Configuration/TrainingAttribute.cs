@@ -97,4 +97,6 @@ public sealed class TrainingAttribute : Attribute
     public string? Optim { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.RunName"/>
     public string? RunName { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.MaxShardSize"/>
+    public string? MaxShardSize { get; set; }
 }

@@ -64,4 +64,7 @@ public static partial class ErrorCodes
 
     /// <summary>A Llama-family config's rope_scaling names a type lm-tune does not implement, or lacks a value it needs.</summary>
     public const string RopeScalingUnsupported = "LM0140";
+
+    /// <summary>A max_shard_size that is not a size ("5GB", "500MB", "2GiB" or a number of bytes).</summary>
+    public const string MaxShardSizeInvalid = "LM0160";
 }

@@ -28,4 +28,10 @@ public static partial class ErrorCodes
 
     /// <summary>tokenizer_config.json asks for a bos or eos token around each text but names no such token.</summary>
     public const string TokenizerTemplateTokenMissing = "LM0241";
+
+    /// <summary>tokenizer.model is not a readable SentencePiece model (damaged protobuf, too few pieces, not UTF-8).</summary>
+    public const string SentencePieceModelMalformed = "LM0250";
+
+    /// <summary>A SentencePiece tokenizer.model that Hugging Face's fast tokenizers do not convert (WORD/CHAR models, non-Llama classes).</summary>
+    public const string SentencePieceUnsupported = "LM0251";
 }

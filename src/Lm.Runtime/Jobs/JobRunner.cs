@@ -148,8 +148,7 @@ public sealed class JobRunner : IDisposable
         var trainer = new Trainer(Model, Job.Training, TrainBatches, EvalBatches, new TrainerOptions
         {
             Device = Device,
-            // save_pretrained's files, generation_config.json included for causal LMs.
-            SaveModel = PretrainedModel.Save,
+            // The model is saved by the trainer's default (save_pretrained's files, sharded past max_shard_size).
             SaveTokenizer = folder => Source.Tokenizer.Save(folder),
         });
         double? learningRate = null;

@@ -73,9 +73,14 @@ public static class PretrainedModel
     /// Files are written and flushed to disk in a staging folder inside <paramref name="folder"/>, then moved in
     /// (config.json last), so a reader never sees a config with half its weights and nothing is written beside the
     /// folder. The staging folder's name carries this process's identity: one left by a killed save is removed by
-    /// the next save into the folder. Other files in the folder (tokenizer, results) are kept.
+    /// the next save into the folder. Other files in the folder (tokenizer, results) are kept. Weights over
+    /// max_shard_size (5 GB here, HF's default; see the overload) are written as shards with
+    /// model.safetensors.index.json (<see cref="ShardedSafeTensors"/>).
     /// </summary>
-    public static void Save(LanguageModel model, string folder)
+    public static void Save(LanguageModel model, string folder) => Save(model, folder, ShardedSafeTensors.ParseSize(ShardedSafeTensors.DefaultMaxShardSize));
+
+    /// <inheritdoc cref="Save(LanguageModel, string)"/>
+    public static void Save(LanguageModel model, string folder, long maxShardSize)
     {
         string target = Path.GetFullPath(folder);
         string? staging = null;
@@ -93,8 +98,7 @@ public static class PretrainedModel
                 TorchDtype = ModelDtype.ToHfName(dtype),
                 TransformersVersion = ModelConfig.HfTransformersVersion,
             };
-            SafeTensorsWriter.Write(Path.Combine(staging, CheckpointTensors.WeightsFile), weights);
-            var files = new List<string> { CheckpointTensors.WeightsFile };
+            var files = ShardedSafeTensors.Write(staging, weights.ToList(), maxShardSize).ToList();
             if (model.Objective == TrainingObjective.CausalLm)
             {
                 File.WriteAllText(Path.Combine(staging, GenerationConfigFile), GenerationConfigJson(model));
@@ -151,9 +155,11 @@ public static class PretrainedModel
     private static void Publish(string staging, string target, IReadOnlyList<string> files)
     {
         // Weights from an earlier sharded save would shadow nothing but confuse readers; HF removes them too.
-        foreach (string stale in Directory.EnumerateFiles(target, "model-*-of-*.safetensors")
-                     .Append(Path.Combine(target, CheckpointTensors.ShardIndexFile)))
-            File.Delete(stale);
+        // Sharded weights also replace an earlier single file, which readers would otherwise prefer to the index.
+        var stale = Directory.EnumerateFiles(target, "model-*-of-*.safetensors").Append(Path.Combine(target, CheckpointTensors.ShardIndexFile));
+        if (files.Contains(CheckpointTensors.ShardIndexFile)) stale = stale.Append(Path.Combine(target, CheckpointTensors.WeightsFile));
+        foreach (string file in stale.ToList())
+            File.Delete(file);
         foreach (string file in files) File.Move(Path.Combine(staging, file), Path.Combine(target, file), overwrite: true);
     }
 

@@ -11,6 +11,8 @@ internal static class PretrainedTokenizerDefaults
         Gpt2,
         Roberta,
         Bert,
+        Llama,
+        Qwen2,
         Other,
     }
 
@@ -20,6 +22,8 @@ internal static class PretrainedTokenizerDefaults
         "GPT2Tokenizer" => Family.Gpt2,
         "RobertaTokenizer" => Family.Roberta,
         "BertTokenizer" or "DistilBertTokenizer" => Family.Bert,
+        "LlamaTokenizer" => Family.Llama,
+        "Qwen2Tokenizer" => Family.Qwen2,
         _ => Family.Other,
     };
 
@@ -28,10 +32,17 @@ internal static class PretrainedTokenizerDefaults
         tokenizerClass.EndsWith("Fast", StringComparison.Ordinal) ? tokenizerClass[..^4] : tokenizerClass;
 
     /// <summary>The tokenizer class AutoTokenizer picks for a config.json <c>model_type</c>, if it is one lm-tune knows.</summary>
-    public static string? ClassForModelType(string? modelType) =>
-        // The architectures' own (src/Shared/Models/ArchitectureTable.cs), and DistilBERT's, whose folders lm-tune reads
-        // for their tokenizer although it does not build the model.
-        modelType == "distilbert" ? "DistilBertTokenizer" : Lm.Schema.ArchitectureTable.Find(modelType)?.TokenizerClass;
+    public static string? ClassForModelType(string? modelType) => modelType switch
+    {
+        // DistilBERT's folders are read for their tokenizer although lm-tune does not build the model.
+        "distilbert" => "DistilBertTokenizer",
+        // transformers' TOKENIZER_MAPPING_NAMES: Mistral and Mixtral reuse Llama's tokenizer classes; these fill a
+        // partial tokenizer_config.json of the Llama family.
+        "llama" or "mistral" or "mixtral" => "LlamaTokenizer",
+        "qwen2" => "Qwen2Tokenizer",
+        // The other architectures' own (src/Shared/Models/ArchitectureTable.cs).
+        _ => Lm.Schema.ArchitectureTable.Find(modelType)?.TokenizerClass,
+    };
 
     /// <summary>Settings with the class's default special tokens and wrapping.</summary>
     public static TokenizerSettings Create(string tokenizerClass, int modelMaxLength)
@@ -57,6 +68,17 @@ internal static class PretrainedTokenizerDefaults
                 tokens["cls_token"] = new AddedTokenSpec("[CLS]");
                 tokens["mask_token"] = new AddedTokenSpec("[MASK]");
                 settings.CleanUpTokenizationSpaces = true;
+                break;
+            case Family.Llama:
+                // LlamaTokenizerFast.__init__'s defaults; no pad token (run_clm and the Trainer need none: blocks
+                // are grouped to one length).
+                tokens["unk_token"] = new AddedTokenSpec("<unk>");
+                tokens["bos_token"] = new AddedTokenSpec("<s>");
+                tokens["eos_token"] = new AddedTokenSpec("</s>");
+                break;
+            case Family.Qwen2:
+                // Qwen2TokenizerFast.__init__'s defaults: one token for unk, eos and pad, and no bos.
+                tokens["unk_token"] = tokens["eos_token"] = tokens["pad_token"] = new AddedTokenSpec("<|endoftext|>");
                 break;
         }
 

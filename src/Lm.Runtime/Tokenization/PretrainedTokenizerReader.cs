@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Files;
+using Lm.Runtime.Tokenization.SentencePiece;
 
 namespace Lm.Runtime.Tokenization;
 
@@ -18,7 +19,7 @@ internal static class PretrainedTokenizerReader
     internal const int MaxTokenId = 1 << 24;
 
     private static readonly string[] s_tokenizerFiles =
-        ["tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"];
+        ["tokenizer.json", "tokenizer.model", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"];
 
     public static LmTokenizer Read(string folder)
     {
@@ -37,10 +38,17 @@ internal static class PretrainedTokenizerReader
             ? PretrainedTokenizerDefaults.SlowClassName(named)
             : PretrainedTokenizerDefaults.ClassForModelType(Typed(ReadOptionalObject(PathOf("config.json")), PathOf("config.json"))?.String("model_type"));
 
-        if (File.Exists(PathOf("tokenizer.json")))
+        bool hasSlowVocabulary = File.Exists(PathOf("vocab.json")) || File.Exists(PathOf("merges.txt")) || File.Exists(PathOf("vocab.txt"));
+        bool fromSentencePiece = !File.Exists(PathOf("tokenizer.json")) && File.Exists(PathOf("tokenizer.model"))
+            && (!hasSlowVocabulary || (declaredClass is not null && LlamaSentencePieceConverter.Converts(declaredClass)));
+        if (File.Exists(PathOf("tokenizer.json")) || fromSentencePiece)
         {
-            var file = TokenizerJsonReader.Read(PathOf("tokenizer.json"), config);
-            string tokenizerClass = declaredClass ?? GuessClass(file.Kind, file.TokenToId);
+            // Without tokenizer.json, LlamaTokenizerFast converts tokenizer.model (transformers' LlamaConverter) and
+            // runs the result as it would a published tokenizer.json.
+            TokenizerJsonReader.Contents file = fromSentencePiece
+                ? TokenizerJsonReader.Read(FromSentencePiece(PathOf("tokenizer.model"), declaredClass, config), PathOf("tokenizer.model"), config)
+                : TokenizerJsonReader.Read(PathOf("tokenizer.json"), config);
+            string tokenizerClass = declaredClass ?? (fromSentencePiece ? "LlamaTokenizer" : GuessClass(file.Kind, file.TokenToId));
             TokenizerSettings settings = Settings(tokenizerClass, configFields, Typed(specialTokensMap, PathOf("special_tokens_map.json")),
                 Typed(addedTokens, PathOf("added_tokens.json")), file.AddedTokens);
             settings.Prefix.Clear();
@@ -91,8 +99,27 @@ internal static class PretrainedTokenizerReader
         }
 
         throw new LmException(ErrorCodes.TokenizerFilesNotFound,
-            $"No tokenizer in '{folder}': expected tokenizer.json, vocab.json + merges.txt (GPT-2, RoBERTa) or vocab.txt (BERT). " +
+            $"No tokenizer in '{folder}': expected tokenizer.json, tokenizer.model (SentencePiece), vocab.json + merges.txt (GPT-2, RoBERTa) or vocab.txt (BERT). " +
             $"Found: {Found(folder)}.");
+    }
+
+    /// <summary>
+    /// tokenizer.model converted as the fast class does. Only LlamaTokenizer's converter is implemented; a folder
+    /// that names no class is taken for Llama's, the only SentencePiece family lm-tune trains.
+    /// </summary>
+    private static JsonObject FromSentencePiece(string path, string? declaredClass, JsonObject? config)
+    {
+        string tokenizerClass = declaredClass ?? "LlamaTokenizer";
+        if (!LlamaSentencePieceConverter.Converts(tokenizerClass))
+        {
+            throw new LmException(ErrorCodes.SentencePieceUnsupported,
+                $"{path}: the tokenizer class is {tokenizerClass}, whose conversion of a SentencePiece model lm-tune does not implement " +
+                "(it converts LlamaTokenizer's: Llama 2, TinyLlama, Mistral). Save the tokenizer with Hugging Face as tokenizer.json " +
+                "(tokenizer.save_pretrained) and use that folder.")
+            { File = path };
+        }
+
+        return LlamaSentencePieceConverter.ToTokenizerJson(SentencePieceModelFile.Read(path), config);
     }
 
     /// <summary>The class's defaults, then tokenizer_config.json, then special_tokens_map.json, then added tokens.</summary>

@@ -32,11 +32,15 @@ internal static class TokenizerJsonReader
     /// <param name="config">tokenizer_config.json, whose <c>add_prefix_space</c> / <c>do_lower_case</c> win over
     /// tokenizer.json as in transformers' fast tokenizers, and whose <c>add_bos_token</c> / <c>add_eos_token</c>
     /// rebuild the post-processor for the Llama family.</param>
-    public static Contents Read(string path, JsonObject? config)
+    public static Contents Read(string path, JsonObject? config) =>
+        Read(PretrainedTokenizerReader.ReadOptionalObject(path)!, path, config);
+
+    /// <summary>A tokenizer.json already parsed (or converted from another format, which <paramref name="path"/> names).</summary>
+    public static Contents Read(JsonObject root, string path, JsonObject? config)
     {
         try
         {
-            return ReadContents(path, config);
+            return ReadContents(root, path, config);
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)
         {
@@ -45,9 +49,8 @@ internal static class TokenizerJsonReader
         }
     }
 
-    private static Contents ReadContents(string path, JsonObject? config)
+    private static Contents ReadContents(JsonObject root, string path, JsonObject? config)
     {
-        JsonObject root = PretrainedTokenizerReader.ReadOptionalObject(path)!;
         if (root["model"] is not JsonObject model)
         {
             throw Malformed(path, "has no \"model\" object");

@@ -115,7 +115,7 @@ public sealed partial class Trainer
     /// <summary>The model as an HF folder; a bf16 run writes its fp32 master weights.</summary>
     private void WriteModel(string folder)
     {
-        var save = _options.SaveModel ?? PretrainedModel.Save;
+        var save = _options.SaveModel ?? ((model, target) => PretrainedModel.Save(model, target, _args.MaxShardSizeBytes));
         if (_modelInBf16)
         {
             _model.to(ScalarType.Float32);

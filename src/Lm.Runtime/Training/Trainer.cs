@@ -20,7 +20,10 @@ public sealed class TrainerOptions
     /// <summary>Where the model computes; the CPU by default.</summary>
     public Device? Device { get; init; }
 
-    /// <summary>Writes the model as an HF folder; <see cref="PretrainedModel.Save"/> by default.</summary>
+    /// <summary>
+    /// Writes the model as an HF folder; by default <see cref="PretrainedModel.Save(LanguageModel, string, long)"/> with
+    /// the arguments' <c>max_shard_size</c>.
+    /// </summary>
     public Action<LanguageModel, string>? SaveModel { get; init; }
 
     /// <summary>Writes the tokenizer files next to each saved model (HF's <c>processing_class.save_pretrained</c>).</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 
 namespace Lm.Runtime.Training;
@@ -75,6 +76,16 @@ public sealed class TrainingArguments
     [JsonPropertyName("optim")] public string Optim { get; set; } = "adamw_torch";
     [JsonPropertyName("run_name")] public string? RunName { get; set; }
 
+    /// <summary>
+    /// lm-tune-specific (HF passes it to <c>save_pretrained</c>, not TrainingArguments): saved models and checkpoints
+    /// whose weights are larger are written as shards with model.safetensors.index.json. "5GB", "500MB", "2GiB" or a
+    /// number of bytes, read as transformers' <c>convert_file_size_to_int</c>.
+    /// </summary>
+    [JsonPropertyName("max_shard_size")] public string MaxShardSize { get; set; } = ShardedSafeTensors.DefaultMaxShardSize;
+
+    /// <summary><see cref="MaxShardSize"/> in bytes.</summary>
+    [JsonIgnore] public long MaxShardSizeBytes => ShardedSafeTensors.ParseSize(MaxShardSize);
+
     /// <summary>The seed that orders data and draws masks.</summary>
     [JsonIgnore] public int EffectiveDataSeed => DataSeed ?? Seed;
 
@@ -126,6 +137,7 @@ public sealed class TrainingArguments
         Require(EarlyStoppingPatience is null || EarlyStoppingPatience > 0, "early_stopping_patience", $"must be positive, got {EarlyStoppingPatience}");
         Choice(ReportTo, "report_to", new[] { "all", "tensorboard", "none" });
         Choice(Optim, "optim", new[] { "adamw_torch" });
+        _ = MaxShardSizeBytes;
         if (LoadBestModelAtEnd)
         {
             // HF: the save and eval strategies must match so that every evaluated step has a checkpoint.

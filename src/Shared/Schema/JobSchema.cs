@@ -104,6 +104,9 @@ namespace Lm.Schema
             new SchemaField("report_to", Training, FieldKind.Text, "\"all\"", choices: new[] { "all", "tensorboard", "none" }),
             new SchemaField("optim", Training, FieldKind.Text, "\"adamw_torch\"", choices: new[] { "adamw_torch" }),
             new SchemaField("run_name", Training, FieldKind.Text, null),
+
+            // Sharded saves (lm-tune-specific: HF passes max_shard_size to save_pretrained, TrainingArguments has no such field)
+            new SchemaField("max_shard_size", Training, FieldKind.Text, "\"5GB\""),
         };
 
         private static readonly Dictionary<string, SchemaField> ByName = Fields.ToDictionary(f => f.Name, f => f, StringComparer.Ordinal);

@@ -22,7 +22,7 @@ public class PretrainedTokenizerErrorTests
         using var folder = TokenizerTestFiles.NewFolder();
         var error = LoadFails(folder.Path);
         Assert.Equal(ErrorCodes.TokenizerFilesNotFound, error.Code);
-        Assert.Contains("tokenizer.json, vocab.json + merges.txt", error.Message);
+        Assert.Contains("tokenizer.json, tokenizer.model (SentencePiece), vocab.json + merges.txt", error.Message);
         Assert.Contains("nothing", error.Message);
     }
 

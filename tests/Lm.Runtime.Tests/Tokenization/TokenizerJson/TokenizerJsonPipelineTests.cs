@@ -28,9 +28,10 @@ public sealed class TokenizerJsonPipelineTests
     [Fact]
     public void Llama_class_without_a_bos_token_is_LM0241()
     {
+        // LlamaTokenizerFast's default bos_token is "<s>"; only an explicit null leaves it without one.
         using var folder = TokenizerTestFiles.NewFolder();
         folder.Write("tokenizer.json", TokenizerJsonVariants.Build("llama2").ToJsonString());
-        folder.Write("tokenizer_config.json", """{"tokenizer_class": "LlamaTokenizer", "add_bos_token": true}""");
+        folder.Write("tokenizer_config.json", """{"tokenizer_class": "LlamaTokenizer", "add_bos_token": true, "bos_token": null}""");
         var error = Assert.Throws<LmException>(() => LmTokenizer.FromPretrained(folder.Path));
         Assert.Equal(ErrorCodes.TokenizerTemplateTokenMissing, error.Code);
     }

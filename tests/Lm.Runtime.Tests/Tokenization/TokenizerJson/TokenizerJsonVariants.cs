@@ -66,7 +66,7 @@ internal static class TokenizerJsonVariants
         "CamelCaseWords and 12 123 1234 x12y",
     ];
 
-    private const string Corpus =
+    internal const string Corpus =
         "The quick brown fox jumps over the lazy dog. Hello world! The game was released in 2011 and the "
         + "world liked it. They've said it's the best: you're right, he'll know, she'd go, we're here, I'm there. "
         + "Valkyria Chronicles III is a tactical role @-@ playing game with 1 @,@ 000 units @.@ The story follows "
@@ -358,7 +358,7 @@ internal static class TokenizerJsonVariants
     }
 
     /// <summary>BPE training in miniature: merge the most frequent adjacent pair (ties: the ordinal-first pair), repeatedly.</summary>
-    private static (Dictionary<string, int> Vocabulary, List<(string, string)> Merges) TrainBpe(
+    internal static (Dictionary<string, int> Vocabulary, List<(string, string)> Merges) TrainBpe(
         IEnumerable<string> initialTokens, IEnumerable<List<string>> words, int mergeCount, string? prefix)
     {
         var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
