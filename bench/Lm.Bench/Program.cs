@@ -4,6 +4,7 @@ return args.FirstOrDefault() switch
 {
     "preprocess" => PreprocessBenchmark.Run(args[1..]),
     "train-step" => TrainStepBenchmark.Run(args[1..]),
+    "generate" => GenerateBenchmark.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -11,5 +12,6 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: Lm.Bench preprocess <train.txt> [--block-size N] [--workers N] [--cache-root DIR]");
     Console.Error.WriteLine("       Lm.Bench train-step [--steps N] [--warmup N] [--batch N] [--seq N] [--threads N] [--eval-batches N] [--fp32-only|--bf16-only]");
+    Console.Error.WriteLine("       Lm.Bench generate [--preset smollm2-135m] [--new-tokens 128] [--prompt 16] [--threads 2]");
     return 2;
 }

@@ -22,7 +22,7 @@ public static class LogitsWarpers
     }
 
     /// <summary><c>scores / temperature</c>.</summary>
-    public static Tensor Temperature(Tensor scores, double temperature) => scores / temperature;
+    public static Tensor Temperature(Tensor scores, double temperature) => scores.div(ScalarCache.Of(temperature));
 
     /// <summary>Keeps every token scoring at least the k-th best score (ties at the boundary survive, as in HF).</summary>
     public static Tensor TopK(Tensor scores, int topK, int minTokensToKeep = 1)

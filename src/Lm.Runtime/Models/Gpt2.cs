@@ -46,18 +46,21 @@ public sealed class Gpt2LMHeadModel : LanguageModel
     public override IReadOnlyDictionary<string, string> TiedWeights => Tied;
 
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null) =>
-        Forward(inputIds, attentionMask, labels, cache: null);
+        Forward(inputIds, attentionMask, labels, positionIds: null, cache: null);
 
     public override bool SupportsKeyValueCache => true;
 
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
-        Forward(inputIds, attentionMask, labels: null, cache);
+        Forward(inputIds, attentionMask, labels: null, positionIds: null, cache);
 
-    private LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? labels, KeyValueCache? cache)
+    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KeyValueCache? cache) =>
+        Forward(inputIds, attentionMask, labels: null, positionIds, cache);
+
+    private LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? labels, Tensor? positionIds, KeyValueCache? cache)
     {
         CheckSequenceLength(inputIds);
         using var scope = NewDisposeScope();
-        var hidden = transformer.Forward(inputIds, attentionMask, cache);
+        var hidden = transformer.Forward(inputIds, attentionMask, positionIds, cache);
         var logits = nn.functional.linear(hidden, transformer.wte.weight!);
         var loss = labels is null ? null : CausalLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
@@ -99,14 +102,15 @@ internal sealed class Gpt2Model : nn.Module
 
     /// <summary>
     /// Runs the blocks on <paramref name="inputIds"/>, which follow the <paramref name="cache"/>d tokens when a cache is
-    /// given (positions continue from <see cref="KeyValueCache.Length"/>; the mask then covers cached and new tokens).
+    /// given (positions continue from <see cref="KeyValueCache.Length"/> unless <paramref name="positionIds"/> says
+    /// otherwise, as for left-padded rows; the mask then covers cached and new tokens).
     /// </summary>
-    public Tensor Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache? cache)
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KeyValueCache? cache)
     {
         using var scope = NewDisposeScope();
         long length = inputIds.shape[1], past = cache?.Length ?? 0;
         ScalarType dtype = wte.weight!.dtype;
-        var positions = arange(past, past + length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
+        var positions = positionIds ?? arange(past, past + length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
         var hidden = drop.forward(wte.forward(inputIds).add(wpe.forward(positions)));
 
         // As HF: no mask (or an all-ones mask) lets SDPA use its causal flag; padding gives an additive 4-D mask.

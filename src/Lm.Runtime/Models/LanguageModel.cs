@@ -112,6 +112,15 @@ public abstract class LanguageModel : nn.Module
     public virtual LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
         throw new NotSupportedException($"{ArchitectureName} does not generate with a key/value cache.");
 
+    /// <summary>
+    /// Runs a causal LM for generation as HF's <c>prepare_inputs_for_generation</c> feeds it: <paramref name="positionIds"/>
+    /// <c>[batch, new tokens]</c> (null: the positions after the cached tokens) give left-padded rows the positions their
+    /// real tokens have alone, and <paramref name="cache"/> (null: no cache) holds the keys and values of earlier tokens.
+    /// <paramref name="attentionMask"/> covers the cached and the new tokens.
+    /// </summary>
+    public virtual LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KeyValueCache? cache) =>
+        throw new NotSupportedException($"{ArchitectureName} does not generate with position ids or a key/value cache.");
+
     /// <summary>The trainable parameters by HF name, each once (tied weights under their owner's name).</summary>
     public Dictionary<string, Tensor> StateDict()
     {

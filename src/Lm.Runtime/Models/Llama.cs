@@ -69,6 +69,9 @@ public sealed class LlamaForCausalLM : LanguageModel
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
         Forward(inputIds, attentionMask, labels: null, positionIds: null, cache);
 
+    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KeyValueCache? cache) =>
+        Forward(inputIds, attentionMask, labels: null, positionIds, cache);
+
     /// <summary>
     /// Runs the model with explicit <paramref name="positionIds"/> (<c>[batch, sequence]</c>; default: the positions after
     /// the cached tokens, 0.. without a cache) and an optional <paramref name="cache"/> of earlier keys and values, which

@@ -121,8 +121,10 @@ public static class PretrainedModel
     }
 
     /// <summary>
-    /// generation_config.json as HF writes it: the one the model was loaded with, else
-    /// <c>GenerationConfig.from_model_config</c> (bos/eos/pad token ids, <c>_from_model_config: true</c>).
+    /// generation_config.json as HF writes it (<c>GenerationConfig.save_pretrained</c>, which <c>save_pretrained</c> calls for
+    /// every model that can generate): the one the model was loaded with, else <c>GenerationConfig.from_model_config</c>
+    /// (bos/eos/pad token ids, <c>_from_model_config: true</c>); either way only the values that differ from
+    /// <c>GenerationConfig()</c>'s defaults (HF's <c>to_diff_dict</c>), plus <c>transformers_version</c>, keys sorted.
     /// </summary>
     public static string GenerationConfigJson(LanguageModel model)
     {
@@ -130,6 +132,9 @@ public static class PretrainedModel
         if (model.GenerationConfig is not null)
         {
             generation = model.GenerationConfig.DeepClone().AsObject();
+            foreach (var (key, value) in generation.ToArray())
+                if (HfGenerationDefaults.TryGetValue(key, out var defaultValue) && SameJsonValue(value, defaultValue))
+                    generation.Remove(key);
         }
         else
         {
@@ -150,6 +155,51 @@ public static class PretrainedModel
         generation["transformers_version"] = ModelConfig.HfTransformersVersion;
         return PythonJson.Serialize(generation) + "\n";
     }
+
+    /// <summary>
+    /// <c>GenerationConfig()</c>'s defaults in transformers 4.46 for the keys it defines: a value equal to its default is
+    /// not written, as HF's <c>to_diff_dict</c> compares each attribute with a fresh config's. Keys HF does not define
+    /// (a newer version's, a custom one) are written as read.
+    /// </summary>
+    private static readonly Dictionary<string, JsonNode?> HfGenerationDefaults = new(StringComparer.Ordinal)
+    {
+        ["max_length"] = 20, ["max_new_tokens"] = null, ["min_length"] = 0, ["min_new_tokens"] = null,
+        ["early_stopping"] = false, ["max_time"] = null, ["stop_strings"] = null,
+        ["do_sample"] = false, ["num_beams"] = 1, ["num_beam_groups"] = 1, ["penalty_alpha"] = null, ["dola_layers"] = null,
+        ["use_cache"] = true, ["cache_implementation"] = null, ["cache_config"] = null, ["return_legacy_cache"] = null,
+        ["temperature"] = 1.0, ["top_k"] = 50, ["top_p"] = 1.0, ["min_p"] = null, ["typical_p"] = 1.0,
+        ["epsilon_cutoff"] = 0.0, ["eta_cutoff"] = 0.0, ["diversity_penalty"] = 0.0, ["repetition_penalty"] = 1.0,
+        ["encoder_repetition_penalty"] = 1.0, ["length_penalty"] = 1.0, ["no_repeat_ngram_size"] = 0,
+        ["bad_words_ids"] = null, ["force_words_ids"] = null, ["renormalize_logits"] = false, ["constraints"] = null,
+        ["forced_bos_token_id"] = null, ["forced_eos_token_id"] = null, ["remove_invalid_values"] = false,
+        ["exponential_decay_length_penalty"] = null, ["suppress_tokens"] = null, ["begin_suppress_tokens"] = null,
+        ["forced_decoder_ids"] = null, ["sequence_bias"] = null, ["token_healing"] = false, ["guidance_scale"] = null,
+        ["low_memory"] = null, ["watermarking_config"] = null, ["num_return_sequences"] = 1,
+        ["output_attentions"] = false, ["output_hidden_states"] = false, ["output_scores"] = false, ["output_logits"] = null,
+        ["return_dict_in_generate"] = false, ["pad_token_id"] = null, ["bos_token_id"] = null, ["eos_token_id"] = null,
+        ["encoder_no_repeat_ngram_size"] = 0, ["decoder_start_token_id"] = null, ["num_assistant_tokens"] = 20,
+        ["num_assistant_tokens_schedule"] = "constant", ["assistant_confidence_threshold"] = 0.4,
+        ["prompt_lookup_num_tokens"] = null, ["max_matching_ngram_size"] = null, ["_from_model_config"] = false,
+    };
+
+    /// <summary>Python's <c>==</c> on JSON values: numbers by value (<c>1 == 1.0</c>), null, booleans and strings as such.</summary>
+    private static bool SameJsonValue(JsonNode? value, JsonNode? defaultValue)
+    {
+        if (value is null || defaultValue is null) return value is null && defaultValue is null;
+        if (value is not JsonValue v || defaultValue is not JsonValue d) return false;
+        var (kind, defaultKind) = (v.GetValueKind(), d.GetValueKind());
+        if (kind == JsonValueKind.Number && defaultKind == JsonValueKind.Number) return NumberOf(v) == NumberOf(d);
+        // Python's True == 1 holds too, but no default here is a bool where a number could stand, or the reverse.
+        if (kind != defaultKind) return false;
+        return kind switch
+        {
+            JsonValueKind.String => v.GetValue<string>() == d.GetValue<string>(),
+            _ => true, // true/true or false/false
+        };
+    }
+
+    private static double NumberOf(JsonValue number) =>
+        double.Parse(number.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Moves the staged files into <paramref name="target"/>, in order (config.json last).</summary>
     private static void Publish(string staging, string target, IReadOnlyList<string> files)

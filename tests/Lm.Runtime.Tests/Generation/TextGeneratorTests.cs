@@ -119,7 +119,7 @@ public sealed class TextGeneratorTests
     [InlineData(0, 1.0, 50, 1.0)]
     [InlineData(5, 0.0, 50, 1.0)]
     [InlineData(5, 1.0, -1, 1.0)]
-    [InlineData(5, 1.0, 50, 0.0)]
+    [InlineData(5, 1.0, 50, -0.1)]
     [InlineData(5, 1.0, 50, 1.5)]
     public void Out_of_range_options_are_LM_errors(int maxNewTokens, double temperature, int topK, double topP)
     {
