@@ -42,6 +42,8 @@ public sealed class BertForMaskedLM : LanguageModel
 
     public override IReadOnlyDictionary<string, string> TiedWeights => Tied;
 
+    protected override void SetGradientCheckpointing(bool enabled) => bert.GradientCheckpointing = enabled;
+
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
     {
         CheckSequenceLength(inputIds);
@@ -156,6 +158,13 @@ internal sealed class EncoderModel : nn.Module
         encoder.InitializeWeights();
     }
 
+    /// <summary>HF's <c>BertEncoder.gradient_checkpointing</c>.</summary>
+    public bool GradientCheckpointing
+    {
+        get => encoder.gradient_checkpointing;
+        set => encoder.gradient_checkpointing = value;
+    }
+
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask)
     {
         using var scope = NewDisposeScope();
@@ -235,6 +244,9 @@ internal sealed class BertEncoder : nn.Module
 {
     private readonly ModuleList<BertLayer> layer;
 
+    /// <summary>HF's <c>BertEncoder.gradient_checkpointing</c>: checkpoint each layer while training.</summary>
+    internal bool gradient_checkpointing;
+
     public BertEncoder(EncoderConfig config)
         : base("BertEncoder")
     {
@@ -250,7 +262,10 @@ internal sealed class BertEncoder : nn.Module
     public Tensor Forward(Tensor hidden, Tensor? mask)
     {
         using var scope = NewDisposeScope();
-        foreach (var l in layer) hidden = l.Forward(hidden, mask);
+        foreach (var l in layer)
+            hidden = gradient_checkpointing && training
+                ? GradientCheckpoint.Run(l, x => l.Forward(x[0]!, x[1]), hidden, mask)
+                : l.Forward(hidden, mask);
         return hidden.MoveToOuterDisposeScope();
     }
 }

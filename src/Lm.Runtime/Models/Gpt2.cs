@@ -53,6 +53,8 @@ public sealed class Gpt2LMHeadModel : LanguageModel
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
         Forward(inputIds, attentionMask, labels: null, cache);
 
+    protected override void SetGradientCheckpointing(bool enabled) => transformer.gradient_checkpointing = enabled;
+
     private LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? labels, KeyValueCache? cache)
     {
         CheckSequenceLength(inputIds);
@@ -73,6 +75,9 @@ internal sealed class Gpt2Model : nn.Module
     private readonly Dropout drop;
     private readonly ModuleList<Gpt2Block> h;
     private readonly LayerNorm ln_f;
+
+    /// <summary>HF's <c>GPT2Model.gradient_checkpointing</c>: checkpoint each block while training.</summary>
+    internal bool gradient_checkpointing;
 
     public Gpt2Model(Gpt2Config config)
         : base("GPT2Model")
@@ -121,7 +126,14 @@ internal sealed class Gpt2Model : nn.Module
                 ? CausalPaddingMask(keys, length, past, dtype)
                 : AttentionMasks.PaddingMask(keys, dtype);
         }
-        for (int i = 0; i < h.Count; i++) hidden = h[i].Forward(hidden, mask, cache?.Layer(i));
+        bool checkpoint = gradient_checkpointing && training && cache is null;
+        for (int i = 0; i < h.Count; i++)
+        {
+            var block = h[i];
+            hidden = checkpoint
+                ? GradientCheckpoint.Run(block, x => block.Forward(x[0]!, x[1], cache: null), hidden, mask)
+                : block.Forward(hidden, mask, cache?.Layer(i));
+        }
         cache?.Advance(length);
         return ln_f.forward(hidden).MoveToOuterDisposeScope();
     }

@@ -112,6 +112,28 @@ public abstract class LanguageModel : nn.Module
     public virtual LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, KeyValueCache cache) =>
         throw new NotSupportedException($"{ArchitectureName} does not generate with a key/value cache.");
 
+    /// <summary>
+    /// HF's <c>gradient_checkpointing_enable()</c> / <c>is_gradient_checkpointing</c>: while true and the model is in
+    /// training mode, each decoder (encoder) layer runs as a <see cref="GradientCheckpoint"/>, keeping only its input
+    /// and recomputing its activations in the backward pass. Loss and gradients are unchanged; a call with a key/value
+    /// cache never checkpoints (HF turns <c>use_cache</c> off instead).
+    /// </summary>
+    public bool GradientCheckpointing
+    {
+        get => _gradientCheckpointing;
+        set
+        {
+            _gradientCheckpointing = value;
+            SetGradientCheckpointing(value);
+        }
+    }
+
+    private bool _gradientCheckpointing;
+
+    /// <summary>Passes <see cref="GradientCheckpointing"/> to the module that runs the layers (HF's base model).</summary>
+    protected virtual void SetGradientCheckpointing(bool enabled) =>
+        throw new NotSupportedException($"{ArchitectureName} does not support gradient checkpointing.");
+
     /// <summary>The trainable parameters by HF name, each once (tied weights under their owner's name).</summary>
     public Dictionary<string, Tensor> StateDict()
     {

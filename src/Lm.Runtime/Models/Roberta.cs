@@ -42,6 +42,8 @@ public sealed class RobertaForMaskedLM : LanguageModel
 
     public override IReadOnlyDictionary<string, string> TiedWeights => Tied;
 
+    protected override void SetGradientCheckpointing(bool enabled) => roberta.GradientCheckpointing = enabled;
+
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
     {
         CheckSequenceLength(inputIds);

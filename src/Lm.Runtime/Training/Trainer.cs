@@ -123,8 +123,8 @@ public sealed partial class Trainer : IDisposable
             : (int)Math.Ceiling(_args.NumTrainEpochs);
         double numTrainSamples = _args.MaxSteps > 0 ? (double)maxSteps * batchSize * accumulation : examples * _args.NumTrainEpochs;
 
-        if (_args.GradientCheckpointing)
-            RaiseWarning("gradient_checkpointing is not implemented; training keeps all activations");
+        // HF's Trainer.train: model.gradient_checkpointing_enable() when the argument is set (left on afterwards, as HF).
+        if (_args.GradientCheckpointing) _model.GradientCheckpointing = true;
         manual_seed(_args.Seed);
         EnsureOnDevice();
         _optimizer?.Dispose();
