@@ -44,12 +44,16 @@ public sealed class BertForMaskedLM : LanguageModel
 
     protected override void SetGradientCheckpointing(bool enabled) => bert.GradientCheckpointing = enabled;
 
-    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
+    public override LinearHeadInput ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
     {
         CheckSequenceLength(inputIds);
+        return cls.predictions.HeadInput(bert.Forward(inputIds, attentionMask), bert.embeddings.word_embeddings.weight!);
+    }
+
+    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
+    {
         using var scope = NewDisposeScope();
-        var hidden = bert.Forward(inputIds, attentionMask);
-        var logits = cls.Forward(hidden, bert.embeddings.word_embeddings.weight!);
+        var logits = ForwardToHead(inputIds, attentionMask).Logits();
         var loss = labels is null ? null : MaskedLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
@@ -58,7 +62,7 @@ public sealed class BertForMaskedLM : LanguageModel
 /// <summary>HF's <c>BertOnlyMLMHead</c>: holds <c>predictions</c>.</summary>
 internal sealed class BertOnlyMlmHead : nn.Module
 {
-    private readonly BertLmPredictionHead predictions;
+    internal readonly BertLmPredictionHead predictions;
 
     public BertOnlyMlmHead(BertConfig config)
         : base("BertOnlyMLMHead")
@@ -68,8 +72,6 @@ internal sealed class BertOnlyMlmHead : nn.Module
     }
 
     public void InitializeWeights() => predictions.InitializeWeights();
-
-    public Tensor Forward(Tensor hidden, Tensor wordEmbeddings) => predictions.Forward(hidden, wordEmbeddings);
 }
 
 /// <summary>HF's <c>BertLMPredictionHead</c>: transform (dense, activation, LayerNorm), then the tied decoder plus <c>bias</c>.</summary>
@@ -98,11 +100,8 @@ internal sealed class BertLmPredictionHead : nn.Module
         bias.zero_();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor wordEmbeddings)
-    {
-        using var scope = NewDisposeScope();
-        return nn.functional.linear(transform.forward(hidden), wordEmbeddings, bias).MoveToOuterDisposeScope();
-    }
+    /// <summary>The decoder's input (the transformed hidden states), its tied weight and <c>bias</c>.</summary>
+    public LinearHeadInput HeadInput(Tensor hidden, Tensor wordEmbeddings) => new(transform.forward(hidden), wordEmbeddings, bias);
 }
 
 /// <summary>HF's <c>BertPredictionHeadTransform</c>: dense, <c>hidden_act</c>, LayerNorm.</summary>

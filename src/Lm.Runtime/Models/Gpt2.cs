@@ -55,12 +55,18 @@ public sealed class Gpt2LMHeadModel : LanguageModel
 
     protected override void SetGradientCheckpointing(bool enabled) => transformer.gradient_checkpointing = enabled;
 
+    public override LinearHeadInput ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        CheckSequenceLength(inputIds);
+        return new LinearHeadInput(transformer.Forward(inputIds, attentionMask, cache: null), transformer.wte.weight!, null);
+    }
+
     private LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? labels, KeyValueCache? cache)
     {
         CheckSequenceLength(inputIds);
         using var scope = NewDisposeScope();
         var hidden = transformer.Forward(inputIds, attentionMask, cache);
-        var logits = nn.functional.linear(hidden, transformer.wte.weight!);
+        var logits = new LinearHeadInput(hidden, transformer.wte.weight!, null).Logits();
         var loss = labels is null ? null : CausalLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }

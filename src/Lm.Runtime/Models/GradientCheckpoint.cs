@@ -24,7 +24,7 @@ public static class GradientCheckpoint
     /// </summary>
     public static Tensor Run(nn.Module layer, Func<Tensor?[], Tensor> forward, params Tensor?[] inputs)
     {
-        DisposeReturnedGradients();
+        ReturnedGradients.Release();
         var parameters = layer.parameters().Where(p => p.requires_grad).ToArray();
         var vars = new object?[2 + inputs.Length + parameters.Length];
         vars[0] = forward;
@@ -38,20 +38,6 @@ public static class GradientCheckpoint
     public static long RecomputeCount => Interlocked.Read(ref _recomputeCount);
 
     private static long _recomputeCount;
-
-    // Gradients handed to libtorch from a backward call: the engine copies the tensor references as the call returns,
-    // so the managed handles can go at the next call; keeping them to the end of the step would hold a second copy
-    // of every layer's parameter gradients.
-    private static readonly List<Tensor> ReturnedGradients = [];
-
-    private static void DisposeReturnedGradients()
-    {
-        lock (ReturnedGradients)
-        {
-            foreach (var tensor in ReturnedGradients) tensor.Dispose();
-            ReturnedGradients.Clear();
-        }
-    }
 
     private sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>
     {
@@ -78,7 +64,7 @@ public static class GradientCheckpoint
         {
             using var scope = NewDisposeScope();
             Interlocked.Increment(ref _recomputeCount);
-            DisposeReturnedGradients();
+            ReturnedGradients.Release();
             var forward = (Func<Tensor?[], Tensor>)ctx.get_data("forward");
             var requiresGrad = (bool[])ctx.get_data("requires_grad");
             var parameters = (Tensor[])ctx.get_data("parameters");
@@ -111,18 +97,10 @@ public static class GradientCheckpoint
             // One gradient per argument of apply(): none for the delegate and the count, one per input tensor, one per parameter.
             var result = new List<Tensor> { null!, null! };
             int next = 0;
-            for (int i = 0; i < count; i++) result.Add(requiresGrad[i] && grads.Count > 0 ? Keep(grads[next++]) : null!);
-            for (int i = 0; i < parameters.Length; i++) result.Add(grads.Count > 0 ? Keep(grads[next++]) : null!);
+            for (int i = 0; i < count; i++) result.Add(requiresGrad[i] && grads.Count > 0 ? ReturnedGradients.Hand(grads[next++]) : null!);
+            for (int i = 0; i < parameters.Length; i++) result.Add(grads.Count > 0 ? ReturnedGradients.Hand(grads[next++]) : null!);
             gradOutput.Dispose();
             return result;
-        }
-
-        private static Tensor Keep(Tensor gradient)
-        {
-            if (gradient is null || gradient.IsInvalid) return null!;
-            gradient.DetachFromDisposeScope();
-            lock (ReturnedGradients) ReturnedGradients.Add(gradient);
-            return gradient;
         }
     }
 }

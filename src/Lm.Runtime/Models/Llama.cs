@@ -71,6 +71,15 @@ public sealed class LlamaForCausalLM : LanguageModel
 
     protected override void SetGradientCheckpointing(bool enabled) => model.gradient_checkpointing = enabled;
 
+    public override LinearHeadInput ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        CheckSequenceLength(inputIds);
+        return Head(model.Forward(inputIds, attentionMask, positionIds: null, cache: null));
+    }
+
+    /// <summary>HF's <c>lm_head</c> (no bias), or the token embedding when the embeddings are tied.</summary>
+    private LinearHeadInput Head(Tensor hidden) => new(hidden, lm_head?.weight ?? model.embed_tokens.weight!, null);
+
     /// <summary>
     /// Runs the model with explicit <paramref name="positionIds"/> (<c>[batch, sequence]</c>; default: the positions after
     /// the cached tokens, 0.. without a cache) and an optional <paramref name="cache"/> of earlier keys and values, which
@@ -81,7 +90,7 @@ public sealed class LlamaForCausalLM : LanguageModel
         CheckSequenceLength(inputIds);
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputIds, attentionMask, positionIds, cache);
-        var logits = lm_head is null ? nn.functional.linear(hidden, model.embed_tokens.weight!) : lm_head.forward(hidden);
+        var logits = Head(hidden).Logits();
         var loss = labels is null ? null : CausalLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Lm.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -111,9 +110,10 @@ public class GradientCheckpointTests
             var (ids, labels) = Batch(config, masked: false, seed: 1, batchSize: batch, length: length);
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            long before = NativeBytesInUse();
+            ReturnedGradients.Release();
+            long before = NativeMemory.BytesInUse();
             var output = model.Forward(ids, labels: labels);
-            long after = NativeBytesInUse();
+            long after = NativeMemory.BytesInUse();
             output.Loss!.backward();
             return after - before;
         }
@@ -188,21 +188,5 @@ public class GradientCheckpointTests
         var labels = full([batchSize, length], LanguageModel.IgnoreIndex, dtype: ScalarType.Int64);
         for (int j = 0; j < length; j += 3) labels[.., j] = ids[.., j];
         return (ids, labels);
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MallInfo2
-    {
-        public nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost;
-    }
-
-    [DllImport("libc", EntryPoint = "mallinfo2")]
-    private static extern MallInfo2 Mallinfo2();
-
-    /// <summary>Bytes handed out by malloc and not yet freed: arena chunks in use plus mmapped chunks.</summary>
-    private static long NativeBytesInUse()
-    {
-        var info = Mallinfo2();
-        return (long)info.Uordblks + (long)info.Hblkhd;
     }
 }
