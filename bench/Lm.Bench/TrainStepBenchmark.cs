@@ -8,6 +8,8 @@ using Lm.Runtime.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
+using static Lm.Bench.BenchProcess;
+
 namespace Lm.Bench;
 
 /// <summary>
@@ -82,51 +84,5 @@ internal static class TrainStepBenchmark
         var metrics = evaluator.Evaluate();
         var eval = (metrics["eval_runtime"] / evalBatches, (CpuSeconds() - cpu) / evalBatches);
         return (train, eval);
-    }
-
-    private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-
-    private static long PeakResidentBytes()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-        }
-        return 0;
-    }
-
-    private static int? IntOption(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : null;
-    }
-
-    /// <summary>Uniformly random token blocks, collated as run_clm.py's default_data_collator.</summary>
-    private sealed class RandomBlocks(int count, int length, int vocab, int seed) : IBatchSource
-    {
-        private readonly long[] _ids = RandomIds(count * length, vocab, seed);
-
-        public int Count => count;
-
-        public Batch Collate(IReadOnlyList<int> indices)
-        {
-            var rows = new long[indices.Count * length];
-            for (int i = 0; i < indices.Count; i++) Array.Copy(_ids, indices[i] * length, rows, i * length, length);
-            long[] shape = [indices.Count, length];
-            return new Batch(tensor(rows, shape), ones(shape, ScalarType.Int64), tensor(rows, shape));
-        }
-
-        public Tensor? GetRandomState() => null;
-
-        public void SetRandomState(Tensor state) { }
-
-        private static long[] RandomIds(int n, int vocab, int seed)
-        {
-            var random = new Random(seed);
-            var ids = new long[n];
-            for (int i = 0; i < n; i++) ids[i] = random.Next(vocab);
-            return ids;
-        }
     }
 }

@@ -42,12 +42,18 @@ public sealed class BertForMaskedLM : LanguageModel
 
     public override IReadOnlyDictionary<string, string> TiedWeights => Tied;
 
-    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
+    protected override void SetGradientCheckpointing(bool enabled) => bert.GradientCheckpointing = enabled;
+
+    public override LinearHeadInput ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
     {
         CheckSequenceLength(inputIds);
+        return cls.predictions.HeadInput(bert.Forward(inputIds, attentionMask), bert.embeddings.word_embeddings.weight!);
+    }
+
+    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
+    {
         using var scope = NewDisposeScope();
-        var hidden = bert.Forward(inputIds, attentionMask);
-        var logits = cls.Forward(hidden, bert.embeddings.word_embeddings.weight!);
+        var logits = ForwardToHead(inputIds, attentionMask).Logits();
         var loss = labels is null ? null : MaskedLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
@@ -56,7 +62,7 @@ public sealed class BertForMaskedLM : LanguageModel
 /// <summary>HF's <c>BertOnlyMLMHead</c>: holds <c>predictions</c>.</summary>
 internal sealed class BertOnlyMlmHead : nn.Module
 {
-    private readonly BertLmPredictionHead predictions;
+    internal readonly BertLmPredictionHead predictions;
 
     public BertOnlyMlmHead(BertConfig config)
         : base("BertOnlyMLMHead")
@@ -66,8 +72,6 @@ internal sealed class BertOnlyMlmHead : nn.Module
     }
 
     public void InitializeWeights() => predictions.InitializeWeights();
-
-    public Tensor Forward(Tensor hidden, Tensor wordEmbeddings) => predictions.Forward(hidden, wordEmbeddings);
 }
 
 /// <summary>HF's <c>BertLMPredictionHead</c>: transform (dense, activation, LayerNorm), then the tied decoder plus <c>bias</c>.</summary>
@@ -96,11 +100,8 @@ internal sealed class BertLmPredictionHead : nn.Module
         bias.zero_();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor wordEmbeddings)
-    {
-        using var scope = NewDisposeScope();
-        return nn.functional.linear(transform.forward(hidden), wordEmbeddings, bias).MoveToOuterDisposeScope();
-    }
+    /// <summary>The decoder's input (the transformed hidden states), its tied weight and <c>bias</c>.</summary>
+    public LinearHeadInput HeadInput(Tensor hidden, Tensor wordEmbeddings) => new(transform.forward(hidden), wordEmbeddings, bias);
 }
 
 /// <summary>HF's <c>BertPredictionHeadTransform</c>: dense, <c>hidden_act</c>, LayerNorm.</summary>
@@ -154,6 +155,13 @@ internal sealed class EncoderModel : nn.Module
         using var noGrad = no_grad();
         embeddings.InitializeWeights();
         encoder.InitializeWeights();
+    }
+
+    /// <summary>HF's <c>BertEncoder.gradient_checkpointing</c>.</summary>
+    public bool GradientCheckpointing
+    {
+        get => encoder.gradient_checkpointing;
+        set => encoder.gradient_checkpointing = value;
     }
 
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask)
@@ -235,6 +243,9 @@ internal sealed class BertEncoder : nn.Module
 {
     private readonly ModuleList<BertLayer> layer;
 
+    /// <summary>HF's <c>BertEncoder.gradient_checkpointing</c>: checkpoint each layer while training.</summary>
+    internal bool gradient_checkpointing;
+
     public BertEncoder(EncoderConfig config)
         : base("BertEncoder")
     {
@@ -250,7 +261,10 @@ internal sealed class BertEncoder : nn.Module
     public Tensor Forward(Tensor hidden, Tensor? mask)
     {
         using var scope = NewDisposeScope();
-        foreach (var l in layer) hidden = l.Forward(hidden, mask);
+        foreach (var l in layer)
+            hidden = gradient_checkpointing && training
+                ? GradientCheckpoint.Run(l, x => l.Forward(x[0]!, x[1]), hidden, mask)
+                : l.Forward(hidden, mask);
         return hidden.MoveToOuterDisposeScope();
     }
 }

@@ -56,12 +56,20 @@ public sealed class Gpt2LMHeadModel : LanguageModel
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KeyValueCache? cache) =>
         Forward(inputIds, attentionMask, labels: null, positionIds, cache);
 
+    protected override void SetGradientCheckpointing(bool enabled) => transformer.gradient_checkpointing = enabled;
+
+    public override LinearHeadInput ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        CheckSequenceLength(inputIds);
+        return new LinearHeadInput(transformer.Forward(inputIds, attentionMask, positionIds: null, cache: null), transformer.wte.weight!, null);
+    }
+
     private LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? labels, Tensor? positionIds, KeyValueCache? cache)
     {
         CheckSequenceLength(inputIds);
         using var scope = NewDisposeScope();
         var hidden = transformer.Forward(inputIds, attentionMask, positionIds, cache);
-        var logits = nn.functional.linear(hidden, transformer.wte.weight!);
+        var logits = new LinearHeadInput(hidden, transformer.wte.weight!, null).Logits();
         var loss = labels is null ? null : CausalLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
@@ -76,6 +84,9 @@ internal sealed class Gpt2Model : nn.Module
     private readonly Dropout drop;
     private readonly ModuleList<Gpt2Block> h;
     private readonly LayerNorm ln_f;
+
+    /// <summary>HF's <c>GPT2Model.gradient_checkpointing</c>: checkpoint each block while training.</summary>
+    internal bool gradient_checkpointing;
 
     public Gpt2Model(Gpt2Config config)
         : base("GPT2Model")
@@ -125,7 +136,14 @@ internal sealed class Gpt2Model : nn.Module
                 ? CausalPaddingMask(keys, length, past, dtype)
                 : AttentionMasks.PaddingMask(keys, dtype);
         }
-        for (int i = 0; i < h.Count; i++) hidden = h[i].Forward(hidden, mask, cache?.Layer(i));
+        bool checkpoint = gradient_checkpointing && training && cache is null;
+        for (int i = 0; i < h.Count; i++)
+        {
+            var block = h[i];
+            hidden = checkpoint
+                ? GradientCheckpoint.Run(block, x => block.Forward(x[0]!, x[1], cache: null), hidden, mask)
+                : block.Forward(hidden, mask, cache?.Layer(i));
+        }
         cache?.Advance(length);
         return ln_f.forward(hidden).MoveToOuterDisposeScope();
     }

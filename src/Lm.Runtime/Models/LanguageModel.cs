@@ -21,6 +21,17 @@ public enum TrainingObjective
 public sealed record LanguageModelOutput(Tensor? Loss, Tensor Logits);
 
 /// <summary>
+/// A language model's output projection and what it projects: <c>logits = Features · Weightᵀ + Bias</c>.
+/// <paramref name="Features"/> <c>[batch, sequence, width]</c> belongs to the caller's dispose scope; the weight and
+/// bias are the model's parameters (the tied embedding for GPT-2, BERT and RoBERTa), never to be disposed.
+/// </summary>
+public sealed record LinearHeadInput(Tensor Features, Tensor Weight, Tensor? Bias)
+{
+    /// <summary>The logits <c>[batch, sequence, vocab]</c>, as the model's own forward pass computes them.</summary>
+    public Tensor Logits() => nn.functional.linear(Features, Weight, Bias);
+}
+
+/// <summary>
 /// A Hugging Face-exact language model on TorchSharp. Parameter names are HF's state_dict names; the output
 /// projection is the input embedding itself (one parameter), as in HF's tied heads.
 /// </summary>
@@ -101,6 +112,14 @@ public abstract class LanguageModel : nn.Module
     /// </summary>
     public abstract LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null);
 
+    /// <summary>
+    /// The forward pass up to the last linear layer of the LM head (HF's <c>lm_head</c> / <c>decoder</c>), whose input
+    /// and parameters it returns, so that a loss can project a few positions at a time instead of materialising the
+    /// whole <c>[batch, sequence, vocab]</c> logits; null for a model without such a head.
+    /// <see cref="Forward(Tensor, Tensor?, Tensor?)"/> equals <see cref="LinearHeadInput.Logits"/> of this.
+    /// </summary>
+    public virtual LinearHeadInput? ForwardToHead(Tensor inputIds, Tensor? attentionMask = null) => null;
+
     /// <summary>True for causal LMs that can run on a <see cref="KeyValueCache"/> (GPT-2 and the Llama family).</summary>
     public virtual bool SupportsKeyValueCache => false;
 
@@ -120,6 +139,28 @@ public abstract class LanguageModel : nn.Module
     /// </summary>
     public virtual LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KeyValueCache? cache) =>
         throw new NotSupportedException($"{ArchitectureName} does not generate with position ids or a key/value cache.");
+
+    /// <summary>
+    /// HF's <c>gradient_checkpointing_enable()</c> / <c>is_gradient_checkpointing</c>: while true and the model is in
+    /// training mode, each decoder (encoder) layer runs as a <see cref="GradientCheckpoint"/>, keeping only its input
+    /// and recomputing its activations in the backward pass. Loss and gradients are unchanged; a call with a key/value
+    /// cache never checkpoints (HF turns <c>use_cache</c> off instead).
+    /// </summary>
+    public bool GradientCheckpointing
+    {
+        get => _gradientCheckpointing;
+        set
+        {
+            _gradientCheckpointing = value;
+            SetGradientCheckpointing(value);
+        }
+    }
+
+    private bool _gradientCheckpointing;
+
+    /// <summary>Passes <see cref="GradientCheckpointing"/> to the module that runs the layers (HF's base model).</summary>
+    protected virtual void SetGradientCheckpointing(bool enabled) =>
+        throw new NotSupportedException($"{ArchitectureName} does not support gradient checkpointing.");
 
     /// <summary>The trainable parameters by HF name, each once (tied weights under their owner's name).</summary>
     public Dictionary<string, Tensor> StateDict()

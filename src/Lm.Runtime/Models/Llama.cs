@@ -72,6 +72,17 @@ public sealed class LlamaForCausalLM : LanguageModel
     public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KeyValueCache? cache) =>
         Forward(inputIds, attentionMask, labels: null, positionIds, cache);
 
+    protected override void SetGradientCheckpointing(bool enabled) => model.gradient_checkpointing = enabled;
+
+    public override LinearHeadInput ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        CheckSequenceLength(inputIds);
+        return Head(model.Forward(inputIds, attentionMask, positionIds: null, cache: null));
+    }
+
+    /// <summary>HF's <c>lm_head</c> (no bias), or the token embedding when the embeddings are tied.</summary>
+    private LinearHeadInput Head(Tensor hidden) => new(hidden, lm_head?.weight ?? model.embed_tokens.weight!, null);
+
     /// <summary>
     /// Runs the model with explicit <paramref name="positionIds"/> (<c>[batch, sequence]</c>; default: the positions after
     /// the cached tokens, 0.. without a cache) and an optional <paramref name="cache"/> of earlier keys and values, which
@@ -82,7 +93,7 @@ public sealed class LlamaForCausalLM : LanguageModel
         CheckSequenceLength(inputIds);
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputIds, attentionMask, positionIds, cache);
-        var logits = lm_head is null ? nn.functional.linear(hidden, model.embed_tokens.weight!) : lm_head.forward(hidden);
+        var logits = Head(hidden).Logits();
         var loss = labels is null ? null : CausalLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
@@ -96,6 +107,9 @@ internal sealed class LlamaModel : nn.Module
     private readonly ModuleList<LlamaDecoderLayer> layers;
     private readonly LlamaRMSNorm norm;
     private readonly LlamaRotaryEmbedding rotary_emb;
+
+    /// <summary>HF's <c>LlamaModel.gradient_checkpointing</c>: checkpoint each decoder layer while training.</summary>
+    internal bool gradient_checkpointing;
 
     public LlamaModel(LlamaFamilyConfig config)
         : base("LlamaModel")
@@ -130,12 +144,16 @@ internal sealed class LlamaModel : nn.Module
 
         // One additive mask per distinct window (Qwen2 mixes full and sliding layers).
         var masks = new Dictionary<int, Tensor>();
+        bool checkpoint = gradient_checkpointing && training && cache is null;
         for (int i = 0; i < layers.Count; i++)
         {
             int window = config.SlidingWindowFor(i) ?? 0;
             if (!masks.TryGetValue(window, out Tensor? mask))
                 masks[window] = mask = LlamaMasks.CausalMask(attentionMask, batch, length, past, window, hidden.dtype, hidden.device);
-            hidden = layers[i].Forward(hidden, cos, sin, mask, cache?.Layer(i));
+            var layer = layers[i];
+            hidden = checkpoint
+                ? GradientCheckpoint.Run(layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3]!, cache: null), hidden, cos, sin, mask)
+                : layer.Forward(hidden, cos, sin, mask, cache?.Layer(i));
         }
         cache?.Advance(length);
         return norm.forward(hidden).MoveToOuterDisposeScope();

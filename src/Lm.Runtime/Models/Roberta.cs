@@ -42,12 +42,18 @@ public sealed class RobertaForMaskedLM : LanguageModel
 
     public override IReadOnlyDictionary<string, string> TiedWeights => Tied;
 
-    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
+    protected override void SetGradientCheckpointing(bool enabled) => roberta.GradientCheckpointing = enabled;
+
+    public override LinearHeadInput ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
     {
         CheckSequenceLength(inputIds);
+        return lm_head.HeadInput(roberta.Forward(inputIds, attentionMask), roberta.embeddings.word_embeddings.weight!);
+    }
+
+    public override LanguageModelOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
+    {
         using var scope = NewDisposeScope();
-        var hidden = roberta.Forward(inputIds, attentionMask);
-        var logits = lm_head.Forward(hidden, roberta.embeddings.word_embeddings.weight!);
+        var logits = ForwardToHead(inputIds, attentionMask).Logits();
         var loss = labels is null ? null : MaskedLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
@@ -82,10 +88,11 @@ internal sealed class RobertaLmHead : nn.Module
         bias.zero_();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor wordEmbeddings)
+    /// <summary>The decoder's input (dense, GELU, layer_norm of the hidden states), its tied weight and <c>bias</c>.</summary>
+    public LinearHeadInput HeadInput(Tensor hidden, Tensor wordEmbeddings)
     {
         using var scope = NewDisposeScope();
         var x = layer_norm.forward(nn.functional.gelu(dense.forward(hidden)));
-        return nn.functional.linear(x, wordEmbeddings, bias).MoveToOuterDisposeScope();
+        return new LinearHeadInput(x.MoveToOuterDisposeScope(), wordEmbeddings, bias);
     }
 }

@@ -32,6 +32,14 @@ public sealed class TrainerOptions
     /// <summary>Collect .NET garbage every this many optimizer steps (TorchSharp tensors free native memory on collection); 0 never.</summary>
     public int GcEverySteps { get; init; } = 1;
 
+    /// <summary>
+    /// Positions per chunk of the training loss (<see cref="ChunkedCrossEntropy"/>: the LM head and the cross entropy
+    /// a chunk at a time, never the whole float32 logits). Null, the default, decides per micro-batch: chunks of
+    /// about 32 MiB of float32 logits when the batch's logits would take more than 64 MiB, else the plain loss.
+    /// 0 always computes the plain loss. Evaluation always computes the whole logits (it reports accuracy from them).
+    /// </summary>
+    public long? LossChunkTokens { get; init; }
+
     /// <summary>The clock the default <c>logging_dir</c> name comes from.</summary>
     public Func<DateTime>? Now { get; init; }
 }
@@ -126,8 +134,8 @@ public sealed partial class Trainer : IDisposable
             : (int)Math.Ceiling(_args.NumTrainEpochs);
         double numTrainSamples = _args.MaxSteps > 0 ? (double)maxSteps * batchSize * accumulation : examples * _args.NumTrainEpochs;
 
-        if (_args.GradientCheckpointing)
-            RaiseWarning("gradient_checkpointing is not implemented; training keeps all activations");
+        // HF's Trainer.train: model.gradient_checkpointing_enable() when the argument is set (left on afterwards, as HF).
+        if (_args.GradientCheckpointing) _model.GradientCheckpointing = true;
         manual_seed(_args.Seed);
         EnsureOnDevice();
         _optimizer?.Dispose();
@@ -375,15 +383,35 @@ public sealed partial class Trainer : IDisposable
         _model.train();
         // A window with no label to predict (possible in masked LM) contributes nothing; HF would divide by zero.
         if (itemsInWindow == 0) return 0f;
-        var output = _model.Forward(batch.InputIds, batch.AttentionMask);
-        // Held to the end of the micro-step: a temporary Scalar can be finalized during the native call (see ScalarCache).
-        using Scalar itemsInWindowScalar = itemsInWindow;
-        // HF's compute_loss: with label smoothing, the smoother's mean over this micro-batch (not divided by the window).
-        var loss = _args.LabelSmoothingFactor != 0
-            ? LabelSmoother.Loss(output.Logits, batch.Labels, _args.LabelSmoothingFactor, _model.Objective == TrainingObjective.CausalLm)
-            : TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindowScalar);
+        bool causal = _model.Objective == TrainingObjective.CausalLm;
+        Tensor loss;
+        long chunk = LossChunkTokens(batch.InputIds);
+        if (chunk > 0 && _model.ForwardToHead(batch.InputIds, batch.AttentionMask) is { } head)
+        {
+            loss = ChunkedCrossEntropy.Loss(head, batch.Labels, causal, itemsInWindow, _args.LabelSmoothingFactor, chunk);
+        }
+        else
+        {
+            var output = _model.Forward(batch.InputIds, batch.AttentionMask);
+            // Held to the end of the micro-step: a temporary Scalar can be finalized during the native call (see ScalarCache).
+            using Scalar itemsInWindowScalar = itemsInWindow;
+            // HF's compute_loss: with label smoothing, the smoother's mean over this micro-batch (not divided by the window).
+            loss = _args.LabelSmoothingFactor != 0
+                ? LabelSmoother.Loss(output.Logits, batch.Labels, _args.LabelSmoothingFactor, causal)
+                : TrainingLoss.Summed(_model.Objective, output.Logits, batch.Labels).div(itemsInWindowScalar);
+        }
         loss.backward();
+        ReturnedGradients.Release();
         return loss.item<float>();
+    }
+
+    /// <summary>Positions per chunk of this micro-batch's loss; 0 for the plain loss (see <see cref="TrainerOptions.LossChunkTokens"/>).</summary>
+    private long LossChunkTokens(Tensor inputIds)
+    {
+        if (_options.LossChunkTokens is long chosen) return Math.Max(chosen, 0);
+        const long wholeLimit = 64L << 20, chunkBytes = 32L << 20;
+        long rowBytes = (long)_model.VocabSize * sizeof(float);
+        return inputIds.numel() * rowBytes > wholeLimit ? Math.Max(chunkBytes / rowBytes, 1) : 0;
     }
 
     private void EnsureOnDevice()

@@ -1,0 +1,34 @@
+using static TorchSharp.torch;
+
+namespace Lm.Runtime.Models;
+
+/// <summary>
+/// Gradients a custom autograd function hands to libtorch from its backward call. The engine copies the tensor
+/// references as the call returns, so the managed handles may go at any later point; left in the step's dispose
+/// scope they would keep a second reference to every parameter gradient until the step ends (and stop libtorch
+/// from adopting the tensor as <c>.grad</c> without a copy). Released at the next custom function call and at the
+/// end of each training micro-step.
+/// </summary>
+internal static class ReturnedGradients
+{
+    private static readonly List<Tensor> Pending = [];
+
+    /// <summary>Takes <paramref name="gradient"/> out of its dispose scope and returns it (null stays null).</summary>
+    public static Tensor Hand(Tensor? gradient)
+    {
+        if (gradient is null || gradient.IsInvalid) return null!;
+        gradient.DetachFromDisposeScope();
+        lock (Pending) Pending.Add(gradient);
+        return gradient;
+    }
+
+    /// <summary>Disposes the handles of gradients returned so far.</summary>
+    public static void Release()
+    {
+        lock (Pending)
+        {
+            foreach (var tensor in Pending) tensor.Dispose();
+            Pending.Clear();
+        }
+    }
+}
