@@ -54,7 +54,9 @@ internal sealed class FineTuneRun : IDisposable
         var objective = source.Objective(job.Model) == "clm" ? DataObjective.Clm : DataObjective.Mlm;
         CheckBlockSize(job.Data, source.Config, objective);
         // Before tokenizing: a model that cannot fit is refused in a second, not after the data is prepared.
-        LanguageModel.EnsureParametersFit(source.Config, LanguageModel.AvailableMemoryBytes(), copies: train ? 4 : 1);
+        // With LoRA the base is frozen: one copy of its weights, no gradients or AdamW moments for them.
+        bool fullTraining = train && !Lm.Runtime.Models.Lora.LoraSetup.Requested(job.Model);
+        LanguageModel.EnsureParametersFit(source.Config, LanguageModel.AvailableMemoryBytes(), copies: fullTraining ? 4 : 1);
         cancellation.ThrowIfCancellationRequested();
 
         await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(job.Model.CacheDir), output.Info, cancellation);
@@ -66,11 +68,14 @@ internal sealed class FineTuneRun : IDisposable
         try
         {
             TorchRuntime.EnsureLoaded();
-            var model = source.CreateModel(job.Model, job.Training.Seed);
+            var model = source.CreateModel(job.Model, job.Training.Seed, training: train);
             long seed = job.Training.EffectiveDataSeed;
             var trainCollator = data.Train is null ? null : DataPipeline.CreateCollator(job.Data, objective, encoder, data.Options, seed);
             var evalCollator = data.Validation is null ? null : DataPipeline.CreateCollator(job.Data, objective, encoder, data.Options, seed);
             output.Info($"model: {model.ArchitectureName}, {model.ParameterCount():N0} parameters, {source.Objective(job.Model)}, on {model.parameters().First().device}");
+            if (Lm.Runtime.Models.Lora.LoraModel.Of(model) is { } adapter)
+                output.Info($"LoRA: r={adapter.Config.R}, alpha={adapter.Config.LoraAlpha}, {adapter.Layers.Count} adapted layers; " +
+                    $"trainable params: {adapter.TrainableParameterCount():N0} || all params: {adapter.TotalParameterCount():N0}");
             return new FineTuneRun(job, source, model, data, trainCollator, evalCollator);
         }
         catch
@@ -88,6 +93,8 @@ internal sealed class FineTuneRun : IDisposable
             Device = Device,
             // save_pretrained's files, generation_config.json included for causal LMs.
             SaveModel = PretrainedModel.Save,
+            // LoRA: the trainer saves and restores the adapter only (adapter_config.json, adapter_model.safetensors).
+            Adapter = Lm.Runtime.Models.Lora.LoraModel.Of(Model),
             SaveTokenizer = folder => Source.Tokenizer.Save(folder),
         });
         double? learningRate = null;
