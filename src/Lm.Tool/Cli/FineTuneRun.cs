@@ -155,6 +155,21 @@ internal sealed class FineTuneRun : IDisposable
                 $"{name} {size} is larger than the {config.MaxPositions} positions of the model ({config.ModelType}); use at most {config.MaxPositions}");
     }
 
+    /// <summary>
+    /// The model's trainable and total parameter counts (PEFT's <c>print_trainable_parameters</c>; with LoRA the adapter
+    /// and modules_to_save train, the base is frozen) and, for a LoRA run, the adapter's rank and alpha, into a JSON result.
+    /// </summary>
+    public void AddParameterCounts(System.Text.Json.Nodes.JsonObject json)
+    {
+        json["trainable_parameters"] = Model.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
+        json["total_parameters"] = Model.ParameterCount();
+        if (Lm.Runtime.Models.Lora.LoraModel.Of(Model) is { } adapter)
+        {
+            json["lora_r"] = adapter.Config.R;
+            json["lora_alpha"] = adapter.Config.LoraAlpha;
+        }
+    }
+
     /// <summary>Copies metrics into a JSON result; infinities and NaN (a diverged perplexity) become null.</summary>
     public static void AddMetrics(System.Text.Json.Nodes.JsonObject json, IReadOnlyDictionary<string, double> metrics, string prefix = "")
     {

@@ -38,6 +38,7 @@ internal static class EvaluateCommand
                 metrics = run.EvaluateNow(progress);
             }
             var result = new JsonObject { ["model"] = run.Source.Name };
+            run.AddParameterCounts(result);
             FineTuneRun.AddMetrics(result, metrics);
             return new CommandResult(result, o =>
             {

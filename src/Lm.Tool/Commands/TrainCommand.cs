@@ -51,6 +51,7 @@ internal static class TrainCommand
                 ["objective"] = run.Source.Objective(job.Model),
                 ["global_step"] = trained.GlobalStep,
             };
+            run.AddParameterCounts(json);
             FineTuneRun.AddMetrics(json, metrics);
             return new CommandResult(json, o =>
             {
