@@ -78,9 +78,13 @@ namespace Lm.Generators.Schema
         {
             ModelType = modelType;
             Objective = objective;
+            LinearModules = Lm.Schema.LinearModules.ForModelType(modelType);
         }
 
         public string ModelType { get; }
         public string Objective { get; }
+
+        /// <summary>The attribute names of the architecture's linear layers (LoRA's possible targets).</summary>
+        public IReadOnlyList<string> LinearModules { get; }
     }
 }

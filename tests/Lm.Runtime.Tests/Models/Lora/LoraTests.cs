@@ -503,6 +503,20 @@ public class LoraTests
     }
 
     [Fact]
+    public void The_linear_names_the_generator_checks_targets_against_are_those_the_models_build()
+    {
+        // Untied Llama so that lm_head is a module too; the other heads compute with the tied embedding.
+        foreach (ModelConfig config in new ModelConfig[] { TinyLlama(tied: false), TinyConfigs.Gpt2(), TinyConfigs.Bert(), TinyConfigs.Roberta() })
+        {
+            using var model = Build(config);
+            var linear = model.named_modules()
+                .Where(m => m.module is TorchSharp.Modules.Linear || m.module.GetType().Name == "Conv1D")
+                .Select(m => m.name[(m.name.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal);
+            Assert.Equal(linear, Lm.Schema.LinearModules.ForModelType(config.ModelType).Order(StringComparer.Ordinal));
+        }
+    }
+
+    [Fact]
     public void Trl_defaults_give_r16_alpha32_dropout005_on_peft_default_targets()
     {
         var args = new ModelArguments { ModelNameOrPath = "some/base" };
