@@ -34,6 +34,10 @@ namespace Lm.Generators.Diagnostics
             "Objective does not fit the model",
             "Objective '{0}' does not fit model '{1}': {2} models are trained with '{3}'");
 
+        public static readonly DiagnosticDescriptor UnknownLoraTarget = Error(ErrorCodes.UnknownLoraTarget,
+            "LoRA target module is not a linear layer of the model",
+            "LoRA target module '{0}' is not a linear layer of {1}; use 'all-linear' or names among: {2}");
+
         public static readonly DiagnosticDescriptor ConfigClassNotPartial = Error(ErrorCodes.ConfigClassNotPartial,
             "Fine-tune job class must be a non-generic partial class",
             "'{0}' has [FineTuneJob] and must be a non-generic partial class (and so must every class containing it), so that the generator can add its typed members");
@@ -91,7 +95,7 @@ namespace Lm.Generators.Diagnostics
             ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
             ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
             InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile, AmbiguousConfigClass,
-            OutputDirInClassOfItem);
+            OutputDirInClassOfItem, UnknownLoraTarget);
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
 

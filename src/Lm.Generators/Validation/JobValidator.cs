@@ -38,6 +38,7 @@ namespace Lm.Generators.Validation
             CheckEpochsAndSteps(job, diagnostics);
             CheckValidationData(job, diagnostics);
             CheckObjective(job, diagnostics);
+            CheckLoraTargets(job, diagnostics);
             CheckBestModelAndEarlyStopping(job, diagnostics);
             return diagnostics;
         }
@@ -133,6 +134,37 @@ namespace Lm.Generators.Validation
             if (family is null || model is null || family.Objective == objective.Text) return;
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ObjectiveDoesNotFitModel,
                 objective.Location ?? model.Location, objective.Text, model.Text, family.ModelType, family.Objective));
+        }
+
+        /// <summary>
+        /// Each name of <c>lora_target_modules</c> (comma-separated; <c>all-linear</c> aside) must be a linear layer of the
+        /// model's architecture when it is known, else of some architecture lm-tune builds: PEFT would only fail when the
+        /// adapter is built, after the data is prepared.
+        /// </summary>
+        private static void CheckLoraTargets(JobView job, List<DiagnosticInfo> diagnostics)
+        {
+            FieldValue? targets = job.Valid("lora_target_modules");
+            if (targets is null || string.Equals(targets.Text.Trim(), "all-linear", StringComparison.OrdinalIgnoreCase)) return;
+            ModelFamily? family = FamilyOf(job);
+            IReadOnlyList<string> known = family?.LinearModules ?? LinearModules.Any;
+            string architecture = family is null ? "any architecture lm-tune builds" : $"a {family.ModelType} model";
+            foreach (string name in targets.Text.Split(','))
+            {
+                string trimmed = name.Trim();
+                // A full module path (model.layers.0.self_attn.q_proj) matches by its last name, as PEFT's suffix rule.
+                string last = trimmed.Substring(trimmed.LastIndexOf('.') + 1);
+                if (trimmed.Length == 0 || known.Contains(last, StringComparer.Ordinal)) continue;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownLoraTarget, targets.Location,
+                    trimmed, architecture, string.Join(", ", known.Distinct())));
+            }
+        }
+
+        private static ModelFamily? FamilyOf(JobView job)
+        {
+            ModelFamily? family = null;
+            if (job.Valid("model_name_or_path") is { } model) KnownModels.ByName.TryGetValue(model.Text, out family);
+            if (family is null && job.Valid("model_type") is { } type) KnownModels.ByModelType.TryGetValue(type.Text, out family);
+            return family;
         }
 
         private static void CheckBestModelAndEarlyStopping(JobView job, List<DiagnosticInfo> diagnostics)

@@ -47,4 +47,22 @@ public sealed class FineTuneJobAttribute : Attribute
     public string? Objective { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.Device"/>
     public string? Device { get; set; }
+
+    // LoRA adapters (PEFT's LoraConfig under TRL's ModelConfig names)
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.UsePeft"/>
+    public bool UsePeft { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.LoraR"/>
+    public int LoraR { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.LoraAlpha"/>
+    public double LoraAlpha { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.LoraDropout"/>
+    public double LoraDropout { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.LoraTargetModules"/>
+    public string? LoraTargetModules { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.LoraModulesToSave"/>
+    public string? LoraModulesToSave { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.UseRslora"/>
+    public bool UseRslora { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Models.ModelArguments.AdapterNameOrPath"/>
+    public string? AdapterNameOrPath { get; set; }
 }

@@ -145,6 +145,10 @@ public sealed class FineTuneJob
             "device", $"must be auto, cpu, cuda or cuda:N, got '{Model.Device}'");
         Require(Model.TorchDtype is null or "float32" or "bfloat16" or "auto", "torch_dtype",
             $"must be float32, bfloat16 or auto, got '{Model.TorchDtype}'");
+        // LoRA (PEFT's LoraConfig checks its own values only when the adapter is built; checked here with the others).
+        Require(Model.LoraR > 0, "lora_r", $"must be positive, got {Model.LoraR}");
+        Require(Model.LoraAlpha > 0 && double.IsFinite(Model.LoraAlpha), "lora_alpha", $"must be positive, got {Model.LoraAlpha}");
+        Require(Model.LoraDropout is >= 0 and < 1, "lora_dropout", $"must be in [0, 1), got {Model.LoraDropout}");
         if (Training.DoTrain)
             Require(Data.TrainFile is not null || Data.DatasetName is not null, "train_file",
                 "is required for training (or dataset_name)");

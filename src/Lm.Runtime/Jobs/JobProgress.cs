@@ -99,4 +99,26 @@ public sealed record JobProgress(JobProgressKind Kind, string Message = "")
 /// <param name="Objective"><c>clm</c> or <c>mlm</c>.</param>
 /// <param name="GlobalStep">Optimizer steps taken (in all, when the run resumed).</param>
 /// <param name="Metrics">Train and (when the job evaluates) eval metrics, as written to <c>all_results.json</c>.</param>
-public sealed record JobResult(string OutputDirectory, string Model, string Objective, int GlobalStep, IReadOnlyDictionary<string, double> Metrics);
+public sealed record JobResult(string OutputDirectory, string Model, string Objective, int GlobalStep, IReadOnlyDictionary<string, double> Metrics)
+{
+    /// <summary>The trained model's parameter counts (and LoRA rank and alpha for an adapter run).</summary>
+    public ParameterCounts? Parameters { get; init; }
+
+    /// <summary>Adds <see cref="Parameters"/> to a JSON result (nothing when unknown).</summary>
+    public void AddParameterCounts(System.Text.Json.Nodes.JsonObject json) => Parameters?.AddTo(json);
+}
+
+/// <summary>Trainable and total parameters of a run's model; <paramref name="Lora"/> for an adapter run.</summary>
+public sealed record ParameterCounts(long Trainable, long Total, Models.Lora.LoraConfig? Lora)
+{
+    public void AddTo(System.Text.Json.Nodes.JsonObject json)
+    {
+        json["trainable_parameters"] = Trainable;
+        json["total_parameters"] = Total;
+        if (Lora is not null)
+        {
+            json["lora_r"] = Lora.R;
+            json["lora_alpha"] = Lora.LoraAlpha;
+        }
+    }
+}

@@ -90,7 +90,10 @@ public sealed class JobRunner : IDisposable
             foreach (var (key, value) in run.RunEvaluation(trainer, cancellationToken)) metrics[key] = value;
         }
         trainer.WriteReport(metrics);
-        return new JobResult(Path.GetFullPath(training.OutputDir), run.Source.Name, run.Objective, trained.GlobalStep, metrics);
+        return new JobResult(Path.GetFullPath(training.OutputDir), run.Source.Name, run.Objective, trained.GlobalStep, metrics)
+        {
+            Parameters = run.Parameters(),
+        };
     }
 
     /// <summary><see cref="RunAsync"/>, waiting for the result (for app code without an async context).</summary>
@@ -113,7 +116,9 @@ public sealed class JobRunner : IDisposable
         var objective = source.Objective(job.Model) == "clm" ? DataObjective.Clm : DataObjective.Mlm;
         CheckBlockSize(job.Data, source.Config, objective);
         // Before tokenizing: a model that cannot fit is refused in a second, not after the data is prepared.
-        LanguageModel.EnsureParametersFit(source.Config, LanguageModel.AvailableMemoryBytes(), copies: train ? 4 : 1);
+        // With LoRA the base is frozen: one copy of its weights, no gradients or AdamW moments for them.
+        bool fullTraining = train && !Models.Lora.LoraSetup.Requested(job.Model);
+        LanguageModel.EnsureParametersFit(source.Config, LanguageModel.AvailableMemoryBytes(), copies: fullTraining ? 4 : 1);
         cancellation.ThrowIfCancellationRequested();
 
         // Step 2: the data (downloaded dataset files, then tokenized, grouped and cached).
@@ -128,11 +133,14 @@ public sealed class JobRunner : IDisposable
         {
             // Step 3: the model (weights read, or drawn with the job's seed) and the collators.
             TorchRuntime.EnsureLoaded();
-            var model = source.CreateModel(job.Model, job.Training.Seed);
+            var model = source.CreateModel(job.Model, job.Training.Seed, training: train);
             long seed = job.Training.EffectiveDataSeed;
             var trainCollator = data.Train is null ? null : DataPipeline.CreateCollator(job.Data, objective, encoder, data.Options, seed);
             var evalCollator = data.Validation is null ? null : DataPipeline.CreateCollator(job.Data, objective, encoder, data.Options, seed);
             Info($"model: {model.ArchitectureName}, {model.ParameterCount():N0} parameters, {source.Objective(job.Model)}, on {model.parameters().First().device}");
+            if (Models.Lora.LoraModel.Of(model) is { } adapter)
+                Info($"LoRA: r={adapter.Config.R}, alpha={adapter.Config.LoraAlpha}, {adapter.Layers.Count} adapted layers; " +
+                    $"trainable params: {adapter.TrainableParameterCount():N0} || all params: {adapter.TotalParameterCount():N0}");
             return new JobRunner(job, source, model, data, trainCollator, evalCollator, report);
         }
         catch
@@ -142,6 +150,20 @@ public sealed class JobRunner : IDisposable
         }
     }
 
+    /// <summary>
+    /// The model's trainable and total parameter counts (PEFT's <c>print_trainable_parameters</c>; with LoRA the adapter
+    /// and modules_to_save train, the base is frozen) and, for a LoRA run, the adapter's rank and alpha.
+    /// </summary>
+    public ParameterCounts Parameters() =>
+        new(Model.parameters().Where(p => p.requires_grad).Sum(p => p.numel()), Model.ParameterCount(),
+            Models.Lora.LoraModel.Of(Model)?.Config);
+
+    /// <summary>
+    /// Adds <see cref="Parameters"/> to a JSON result: <c>trainable_parameters</c>, <c>total_parameters</c> and, with an
+    /// adapter, <c>lora_r</c> and <c>lora_alpha</c>.
+    /// </summary>
+    public void AddParameterCounts(System.Text.Json.Nodes.JsonObject json) => Parameters().AddTo(json);
+
     /// <summary>A trainer over this run's data whose events become <see cref="JobProgress"/> reports.</summary>
     public Trainer CreateTrainer()
     {
@@ -149,6 +171,8 @@ public sealed class JobRunner : IDisposable
         {
             Device = Device,
             // The model is saved by the trainer's default (save_pretrained's files, sharded past max_shard_size).
+            // LoRA: the trainer saves and restores the adapter only (adapter_config.json, adapter_model.safetensors).
+            Adapter = Models.Lora.LoraModel.Of(Model),
             SaveTokenizer = folder => Source.Tokenizer.Save(folder),
         });
         double? learningRate = null;

@@ -8,6 +8,7 @@ namespace Lm.Runtime.Models;
 // BERT as Hugging Face transformers computes it (modeling_bert.py, 4.46): word + token-type + position embeddings,
 // post-LayerNorm encoder layers with erf GELU, and the masked-LM head tied to the word embeddings. The encoder
 // classes here are also RoBERTa's (HF's RoBERTa copies them; the parameter names are the same).
+// Linear projections run through call(), not forward(), so a LoRA layer (Models/Lora/LoraLayer.cs) hooked on them applies.
 #pragma warning disable IDE1006 // snake_case and LayerNorm fields are the checkpoint format
 
 /// <summary>
@@ -129,7 +130,7 @@ internal sealed class BertPredictionHeadTransform : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(HfActivations.Apply(activation, dense.forward(hidden))).MoveToOuterDisposeScope();
+        return LayerNorm.forward(HfActivations.Apply(activation, dense.call(hidden))).MoveToOuterDisposeScope();
     }
 }
 
@@ -361,7 +362,7 @@ internal sealed class BertSelfAttention : nn.Module
         using var scope = NewDisposeScope();
         long batch = hidden.shape[0], length = hidden.shape[1];
         int heads = config.NumAttentionHeads, headSize = config.HiddenWidth / heads;
-        Tensor Heads(Linear projection) => projection.forward(hidden).view(batch, length, heads, headSize).permute(0, 2, 1, 3);
+        Tensor Heads(Linear projection) => projection.call(hidden).view(batch, length, heads, headSize).permute(0, 2, 1, 3);
         var context = nn.functional.scaled_dot_product_attention(Heads(query), Heads(key), Heads(value), mask,
             p: training ? config.AttentionProbsDropoutProb : 0.0, is_casual: false);
         return context.transpose(1, 2).reshape(batch, length, config.HiddenWidth).MoveToOuterDisposeScope();
@@ -387,7 +388,7 @@ internal sealed class BertIntermediate : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return HfActivations.Apply(activation, dense.forward(hidden)).MoveToOuterDisposeScope();
+        return HfActivations.Apply(activation, dense.call(hidden)).MoveToOuterDisposeScope();
     }
 }
 
@@ -416,6 +417,6 @@ internal sealed class BertResidualOutput : nn.Module
     public Tensor Forward(Tensor hidden, Tensor residual)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(dropout.forward(dense.forward(hidden)).add(residual)).MoveToOuterDisposeScope();
+        return LayerNorm.forward(dropout.forward(dense.call(hidden)).add(residual)).MoveToOuterDisposeScope();
     }
 }

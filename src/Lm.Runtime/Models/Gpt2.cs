@@ -8,6 +8,7 @@ namespace Lm.Runtime.Models;
 // GPT-2 as Hugging Face transformers computes it (modeling_gpt2.py, 4.46): pre-LayerNorm blocks, Conv1D projections
 // with (in, out) weights, gelu_new, causal self-attention, a final LayerNorm, and logits from the token embedding.
 // Field names are HF's attribute names, so RegisterComponents() yields HF's state_dict names.
+// Linear projections run through call(), not forward(), so a LoRA layer (Models/Lora/LoraLayer.cs) hooked on them applies.
 #pragma warning disable IDE1006 // snake_case fields are the checkpoint format
 
 /// <summary>
@@ -235,7 +236,7 @@ internal sealed class Gpt2Attention : nn.Module
         using var scope = NewDisposeScope();
         long batch = hidden.shape[0], length = hidden.shape[1];
         int heads = config.NHead, headSize = config.NEmbd / config.NHead;
-        var qkv = c_attn.forward(hidden).split(config.NEmbd, dim: 2);
+        var qkv = c_attn.call(hidden).split(config.NEmbd, dim: 2);
         var query = SplitHeads(qkv[0], heads, headSize);
         var key = SplitHeads(qkv[1], heads, headSize);
         var value = SplitHeads(qkv[2], heads, headSize);
@@ -247,7 +248,7 @@ internal sealed class Gpt2Attention : nn.Module
             : EagerAttention(query, key, value, mask);
 
         var merged = context.transpose(1, 2).contiguous().view(batch, length, config.NEmbd);
-        return resid_dropout.forward(c_proj.forward(merged)).MoveToOuterDisposeScope();
+        return resid_dropout.forward(c_proj.call(merged)).MoveToOuterDisposeScope();
     }
 
     private static Tensor SplitHeads(Tensor x, int heads, int headSize) =>
@@ -314,8 +315,8 @@ internal sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var inner = HfActivations.Apply(activation, c_fc.forward(hidden));
-        return dropout.forward(c_proj.forward(inner)).MoveToOuterDisposeScope();
+        var inner = HfActivations.Apply(activation, c_fc.call(hidden));
+        return dropout.forward(c_proj.call(inner)).MoveToOuterDisposeScope();
     }
 }
 

@@ -10,6 +10,7 @@ namespace Lm.Runtime.Models;
 // positions, grouped-query attention with the softmax in float32, a SiLU-gated MLP, a final RMSNorm, and logits
 // from lm_head or, when tie_word_embeddings is true, from the token embedding itself. Field names are HF's
 // attribute names, so RegisterComponents() yields HF's state_dict names.
+// Linear projections run through call(), not forward(), so a LoRA layer (Models/Lora/LoraLayer.cs) hooked on them applies.
 #pragma warning disable IDE1006 // snake_case fields are the checkpoint format
 
 /// <summary>
@@ -93,7 +94,8 @@ public sealed class LlamaForCausalLM : LanguageModel
         CheckSequenceLength(inputIds);
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputIds, attentionMask, positionIds, cache);
-        var logits = Head(hidden).Logits();
+        // An untied lm_head is called as a module, so a LoRA layer hooked on it takes part.
+        var logits = lm_head is null ? Head(hidden).Logits() : lm_head.call(hidden);
         var loss = labels is null ? null : CausalLmLoss(logits, labels);
         return new LanguageModelOutput(loss?.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
@@ -261,9 +263,9 @@ internal sealed class LlamaAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long batch = hidden.shape[0], length = hidden.shape[1];
-        var query = q_proj.forward(hidden).view(batch, length, -1, headDim).transpose(1, 2);
-        var key = k_proj.forward(hidden).view(batch, length, -1, headDim).transpose(1, 2);
-        var value = v_proj.forward(hidden).view(batch, length, -1, headDim).transpose(1, 2);
+        var query = q_proj.call(hidden).view(batch, length, -1, headDim).transpose(1, 2);
+        var key = k_proj.call(hidden).view(batch, length, -1, headDim).transpose(1, 2);
+        var value = v_proj.call(hidden).view(batch, length, -1, headDim).transpose(1, 2);
         (query, key) = LlamaRotaryEmbedding.Apply(query, key, cos, sin);
         if (cache is not null) (key, value) = cache.Append(key, value);
 
@@ -273,7 +275,7 @@ internal sealed class LlamaAttention : nn.Module
         var weights = scores.softmax(-1, ScalarType.Float32).to(query.dtype);
         weights = nn.functional.dropout(weights, attentionDropout, training);
         var context = weights.matmul(value).transpose(1, 2).reshape(batch, length, -1);
-        return o_proj.forward(context).MoveToOuterDisposeScope();
+        return o_proj.call(context).MoveToOuterDisposeScope();
     }
 
     /// <summary>HF's <c>repeat_kv</c>: each key/value head serves <paramref name="groups"/> consecutive query heads.</summary>
@@ -313,8 +315,8 @@ internal sealed class LlamaMLP : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var gated = HfActivations.Apply(activation, gate_proj.forward(hidden)).mul(up_proj.forward(hidden));
-        return down_proj.forward(gated).MoveToOuterDisposeScope();
+        var gated = HfActivations.Apply(activation, gate_proj.call(hidden)).mul(up_proj.call(hidden));
+        return down_proj.call(gated).MoveToOuterDisposeScope();
     }
 }
 

@@ -26,6 +26,7 @@ public sealed class ModelArguments
     /// <summary><c>auto</c> (CUDA when available), <c>cpu</c> or <c>cuda</c>.</summary>
     [JsonPropertyName("device")] public string Device { get; set; } = "auto";
 
+<<<<<<< HEAD
     /// <summary>
     /// Refuses the config options a pretrained model cannot honour (LM0531), so that no accepted option is ignored:
     /// <c>config_overrides</c> with pretrained weights, which run_clm.py refuses too ("can't be used in combination
@@ -45,4 +46,23 @@ public sealed class ModelArguments
                 $"config_name '{ConfigName}' cannot replace the config of the model '{ModelNameOrPath}'; " +
                 "drop --config-name to fine-tune the model, or drop --model-name-or-path to train from scratch with that config");
     }
+=======
+    // LoRA (PEFT's LoraConfig under TRL's ModelConfig names; Models/Lora)
+    /// <summary>Train a LoRA adapter instead of the full model (TRL's <c>--use_peft</c>); the base stays frozen.</summary>
+    [JsonPropertyName("use_peft")] public bool UsePeft { get; set; }
+    /// <summary>LoRA rank <c>r</c> (TRL's default 16).</summary>
+    [JsonPropertyName("lora_r")] public int LoraR { get; set; } = 16;
+    /// <summary>LoRA alpha: the update is scaled by alpha / r (TRL's default 32).</summary>
+    [JsonPropertyName("lora_alpha")] public double LoraAlpha { get; set; } = 32;
+    /// <summary>Dropout on the adapter's input (TRL's default 0.05).</summary>
+    [JsonPropertyName("lora_dropout")] public double LoraDropout { get; set; } = 0.05;
+    /// <summary>Comma-separated module names (<c>q_proj,v_proj</c>) or <c>all-linear</c>; unset means PEFT's default for the model type.</summary>
+    [JsonPropertyName("lora_target_modules")] public string? LoraTargetModules { get; set; }
+    /// <summary>Comma-separated modules trained in full and saved with the adapter (<c>lm_head</c>).</summary>
+    [JsonPropertyName("lora_modules_to_save")] public string? LoraModulesToSave { get; set; }
+    /// <summary>Rank-stabilised LoRA: scale by alpha / √r.</summary>
+    [JsonPropertyName("use_rslora")] public bool UseRslora { get; set; }
+    /// <summary>A PEFT adapter folder to apply to the model (evaluate, generate, fill-mask) or to train further (train).</summary>
+    [JsonPropertyName("adapter_name_or_path")] public string? AdapterNameOrPath { get; set; }
+>>>>>>> lora
 }

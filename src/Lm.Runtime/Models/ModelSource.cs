@@ -85,8 +85,25 @@ public sealed class ModelSource
         return new ModelSource(name, folder, config, await TokenizerAsync(args, config, folder, info, cancellation));
     }
 
-    /// <summary>Reads the weights (or draws them with <paramref name="seed"/>) onto the device in the dtype the arguments ask for.</summary>
-    public LanguageModel CreateModel(ModelArguments args, long seed)
+    /// <summary>Reads the weights (or draws them with <paramref name="seed"/>) onto the device in the dtype the arguments ask for,
+    /// with the LoRA adapter the arguments ask for (trainable when <paramref name="training"/>).</summary>
+    public LanguageModel CreateModel(ModelArguments args, long seed, bool training = false)
+    {
+        var model = CreateBaseModel(args, seed);
+        try
+        {
+            // LoRA: --adapter-name-or-path / --use-peft wrap the base (frozen, possibly bf16) with float32 adapters.
+            Lm.Runtime.Models.Lora.LoraSetup.Apply(model, args, training, seed);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private LanguageModel CreateBaseModel(ModelArguments args, long seed)
     {
         string dtype = args.TorchDtype ?? "float32";
         if (Folder is not null) return PretrainedModel.Load(Folder, args.Device, dtype);

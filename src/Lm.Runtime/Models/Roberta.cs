@@ -7,6 +7,7 @@ namespace Lm.Runtime.Models;
 // RoBERTa as Hugging Face transformers computes it (modeling_roberta.py, 4.46): BERT's encoder (Bert.cs) with
 // positions counted from pad_token_id + 1 over real tokens, and a masked-LM head of dense, erf GELU, LayerNorm and
 // a decoder tied to the word embeddings.
+// Linear projections run through call(), not forward(), so a LoRA layer (Models/Lora/LoraLayer.cs) hooked on them applies.
 #pragma warning disable IDE1006 // snake_case fields are the checkpoint format
 
 /// <summary>
@@ -92,7 +93,7 @@ internal sealed class RobertaLmHead : nn.Module
     public LinearHeadInput HeadInput(Tensor hidden, Tensor wordEmbeddings)
     {
         using var scope = NewDisposeScope();
-        var x = layer_norm.forward(nn.functional.gelu(dense.forward(hidden)));
+        var x = layer_norm.forward(nn.functional.gelu(dense.call(hidden)));
         return new LinearHeadInput(x.MoveToOuterDisposeScope(), wordEmbeddings, bias);
     }
 }

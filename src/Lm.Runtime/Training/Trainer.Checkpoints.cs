@@ -6,6 +6,7 @@ using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Evaluation;
 using Lm.Runtime.Models;
+using Lm.Runtime.Models.Lora;
 using Lm.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -85,22 +86,29 @@ public sealed partial class Trainer
         _lastSavedStep = State.GlobalStep;
     }
 
-    /// <summary>Copies the weights of <c>folder/model.safetensors</c> into the model (by HF name).</summary>
+    /// <summary>
+    /// Copies the weights of <c>folder/model.safetensors</c> into the model (by HF name); for a LoRA run the
+    /// adapter's parameters from <c>adapter_model.safetensors</c> (by PEFT's key).
+    /// </summary>
     private void LoadModelWeights(string folder)
     {
-        string path = Path.Combine(folder, "model.safetensors");
-        if (!File.Exists(path)) throw new LmException(ErrorCodes.CheckpointInvalid, $"checkpoint '{folder}' has no model.safetensors") { File = folder };
+        string file = _options.Adapter is null ? "model.safetensors" : LoraConfig.WeightsFile;
+        string path = Path.Combine(folder, file);
+        if (!File.Exists(path)) throw new LmException(ErrorCodes.CheckpointInvalid, $"checkpoint '{folder}' has no {file}") { File = folder };
+        var parameters = _options.Adapter is { } adapter
+            ? adapter.TrainableNamedParameters().Select(p => (Key: LoraModel.KeyPrefix + p.Name, p.Name, p.Parameter))
+            : _model.named_parameters().Select(p => (Key: p.name, Name: p.name, Parameter: p.parameter));
         var weights = SafeTensorsReader.Read(path);
         try
         {
             using var noGrad = no_grad();
-            foreach (var (name, parameter) in _model.named_parameters())
+            foreach (var (key, name, parameter) in parameters)
             {
-                if (!weights.TryGetValue(name, out var value))
-                    throw new LmException(ErrorCodes.CheckpointInvalid, $"{path} has no tensor '{name}'") { File = path };
+                if (!weights.TryGetValue(key, out var value))
+                    throw new LmException(ErrorCodes.CheckpointInvalid, $"{path} has no tensor '{key}'") { File = path };
                 if (!value.shape.SequenceEqual(parameter.shape))
                     throw new LmException(ErrorCodes.CheckpointInvalid,
-                        $"{path}: '{name}' has shape [{string.Join(", ", value.shape)}], the model needs [{string.Join(", ", parameter.shape)}]") { File = path };
+                        $"{path}: '{key}' has shape [{string.Join(", ", value.shape)}], the model needs [{string.Join(", ", parameter.shape)}]") { File = path };
                 parameter.copy_(value);
                 // A bf16 run keeps the file's fp32 values as its master weights.
                 _optimizer?.LoadMaster(name, value);
@@ -115,7 +123,9 @@ public sealed partial class Trainer
     /// <summary>The model as an HF folder; a bf16 run writes its fp32 master weights.</summary>
     private void WriteModel(string folder)
     {
-        var save = _options.SaveModel ?? ((model, target) => PretrainedModel.Save(model, target, _args.MaxShardSizeBytes));
+        Action<LanguageModel, string> save = _options.Adapter is { } adapter
+            ? (_, target) => adapter.Save(target)
+            : _options.SaveModel ?? ((model, target) => PretrainedModel.Save(model, target, _args.MaxShardSizeBytes));
         if (_modelInBf16)
         {
             _model.to(ScalarType.Float32);

@@ -6,6 +6,7 @@ using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Evaluation;
 using Lm.Runtime.Models;
+using Lm.Runtime.Models.Lora;
 using Lm.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -25,6 +26,12 @@ public sealed class TrainerOptions
     /// the arguments' <c>max_shard_size</c>.
     /// </summary>
     public Action<LanguageModel, string>? SaveModel { get; init; }
+
+    /// <summary>
+    /// A LoRA run's adapter: saves and checkpoints hold the adapter only (PEFT's files, which take the place of
+    /// <see cref="SaveModel"/>'s), and a resume restores its parameters; the frozen base is not written.
+    /// </summary>
+    public LoraModel? Adapter { get; init; }
 
     /// <summary>Writes the tokenizer files next to each saved model (HF's <c>processing_class.save_pretrained</c>).</summary>
     public Action<string>? SaveTokenizer { get; init; }

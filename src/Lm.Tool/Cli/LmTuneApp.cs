@@ -31,6 +31,7 @@ internal sealed class LmTuneApp
         Root.Subcommands.Add(FillMaskCommand.Create(this));
         Root.Subcommands.Add(TokenizeCommand.Create(this));
         Root.Subcommands.Add(InitCommand.Create(this));
+        Root.Subcommands.Add(MergeCommand.Create(this));
         Root.Subcommands.Add(DataCommand.Create(this));
         Root.Subcommands.Add(QuickstartCommand.Create(this));
         Root.Subcommands.Add(DoctorCommand.Create(this));

@@ -38,6 +38,7 @@ internal static class EvaluateCommand
                 metrics = run.EvaluateNow(invocation.Cancellation);
             }
             var result = new JsonObject { ["model"] = run.Source.Name };
+            run.AddParameterCounts(result);
             CliJobProgress.AddMetrics(result, metrics);
             return new CommandResult(result, o =>
             {

@@ -38,6 +38,7 @@ internal static class TrainCommand
                 ["objective"] = result.Objective,
                 ["global_step"] = result.GlobalStep,
             };
+            result.AddParameterCounts(json);
             CliJobProgress.AddMetrics(json, result.Metrics);
             return new CommandResult(json, o =>
             {

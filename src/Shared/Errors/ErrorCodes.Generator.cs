@@ -43,6 +43,9 @@ static partial class ErrorCodes
     /// <summary>A class sets OutputDir for a job that a &lt;LanguageModelFineTune&gt; item trains: the item decides it.</summary>
     public const string OutputDirInClassOfItem = "LM1018";
 
+    /// <summary>LoraTargetModules names a module the model's architecture does not have (or no linear layer of any architecture).</summary>
+    public const string UnknownLoraTarget = "LM1030";
+
     // Run-time errors of generated members.
 
     /// <summary>A job's results (model, all_results.json) are not there: the job has not been trained yet.</summary>

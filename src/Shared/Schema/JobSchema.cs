@@ -33,6 +33,15 @@ namespace Lm.Schema
             new SchemaField("torch_dtype", Model, FieldKind.Text, null, choices: new[] { "float32", "bfloat16", "auto" }),
             new SchemaField("objective", Model, FieldKind.Text, null, choices: new[] { "clm", "mlm" }),
             new SchemaField("device", Model, FieldKind.Text, "\"auto\"", choices: new[] { "auto", "cpu", "cuda", "cuda:N" }),
+            // LoRA adapters (PEFT's LoraConfig under TRL's ModelConfig names)
+            new SchemaField("use_peft", Model, FieldKind.Boolean, "false"),
+            new SchemaField("lora_r", Model, FieldKind.Integer, "16", ValueRange.Positive),
+            new SchemaField("lora_alpha", Model, FieldKind.Number, "32", ValueRange.Positive),
+            new SchemaField("lora_dropout", Model, FieldKind.Number, "0.05", ValueRange.UnitHalfOpen),
+            new SchemaField("lora_target_modules", Model, FieldKind.Text, null),
+            new SchemaField("lora_modules_to_save", Model, FieldKind.Text, null),
+            new SchemaField("use_rslora", Model, FieldKind.Boolean, "false"),
+            new SchemaField("adapter_name_or_path", Model, FieldKind.Text, null),
 
             // DataArguments (DataTrainingArguments, plus grouping options)
             new SchemaField("dataset_name", Data, FieldKind.Text, null),

@@ -80,6 +80,30 @@ public class DiagnosticTests
         Assert.Equal("Objective 'mlm' does not fit model 'gpt2': gpt2 models are trained with 'clm'", diagnostic.GetMessage());
     }
 
+    [Theory]
+    [InlineData("""[FineTuneJob("j", Model = "tiny-llama", UsePeft = true, [|LoraTargetModules = "q_proj,c_attn"|])] partial class C { }""", "c_attn", "a llama model")]
+    [InlineData("""[FineTuneJob("j", Model = "distilgpt2", UsePeft = true, [|LoraTargetModules = "q_proj"|])] partial class C { }""", "q_proj", "a gpt2 model")]
+    [InlineData("""[FineTuneJob("j", Model = "my/own-model", UsePeft = true, [|LoraTargetModules = "attention"|])] partial class C { }""", "attention", "any architecture lm-tune builds")]
+    public void Lora_target_that_is_no_linear_layer_of_the_model_is_LM1030(string markup, string name, string architecture)
+    {
+        var diagnostic = AssertSingle(markup, "LM1030");
+        Assert.StartsWith($"LoRA target module '{name}' is not a linear layer of {architecture}; use 'all-linear' or names among: ", diagnostic.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("""[FineTuneJob("j", Model = "tiny-llama", UsePeft = true, LoraTargetModules = "all-linear", LoraR = 8)] partial class C { }""")]
+    [InlineData("""[FineTuneJob("j", Model = "smollm2-135m", UsePeft = true, LoraTargetModules = "q_proj, v_proj,model.layers.0.mlp.down_proj")] partial class C { }""")]
+    [InlineData("""[FineTuneJob("j", Model = "gpt2", UsePeft = true, LoraTargetModules = "c_attn,c_proj,c_fc")] partial class C { }""")]
+    public void Lora_targets_of_the_architecture_are_fine(string source) => AssertNone(source);
+
+    [Fact]
+    public void Lora_rank_zero_is_LM1001() =>
+        AssertSingle("""[FineTuneJob("j", Model = "tiny-llama", UsePeft = true, [|LoraR = 0|])] partial class C { }""", "LM1001");
+
+    [Fact]
+    public void Lora_target_from_item_metadata_is_checked_against_the_item_model() =>
+        AssertSingle("", "LM1030", new TestItem("j", ("Model", "tiny-gpt2"), ("UsePeft", "true"), ("LoraTargetModules", "q_proj")));
+
     [Fact]
     public void Unknown_model_is_not_checked_against_the_objective() =>
         AssertNone("""[FineTuneJob("j", Model = "my/own-model", Objective = "mlm")] partial class C { }""");
