@@ -26,7 +26,6 @@ public sealed class ModelArguments
     /// <summary><c>auto</c> (CUDA when available), <c>cpu</c> or <c>cuda</c>.</summary>
     [JsonPropertyName("device")] public string Device { get; set; } = "auto";
 
-<<<<<<< HEAD
     /// <summary>
     /// Refuses the config options a pretrained model cannot honour (LM0531), so that no accepted option is ignored:
     /// <c>config_overrides</c> with pretrained weights, which run_clm.py refuses too ("can't be used in combination
@@ -46,7 +45,7 @@ public sealed class ModelArguments
                 $"config_name '{ConfigName}' cannot replace the config of the model '{ModelNameOrPath}'; " +
                 "drop --config-name to fine-tune the model, or drop --model-name-or-path to train from scratch with that config");
     }
-=======
+
     // LoRA (PEFT's LoraConfig under TRL's ModelConfig names; Models/Lora)
     /// <summary>Train a LoRA adapter instead of the full model (TRL's <c>--use_peft</c>); the base stays frozen.</summary>
     [JsonPropertyName("use_peft")] public bool UsePeft { get; set; }
@@ -64,5 +63,4 @@ public sealed class ModelArguments
     [JsonPropertyName("use_rslora")] public bool UseRslora { get; set; }
     /// <summary>A PEFT adapter folder to apply to the model (evaluate, generate, fill-mask) or to train further (train).</summary>
     [JsonPropertyName("adapter_name_or_path")] public string? AdapterNameOrPath { get; set; }
->>>>>>> lora
 }
