@@ -130,6 +130,12 @@ internal static class PretrainedTokenizerWriter
         }
 
         entries["tokenizer_class"] = tokenizer.TokenizerClass;
+        if (tokenizer.ChatTemplate is not null)
+        {
+            // Kept so that a fine-tuned chat model renders conversations as its base did.
+            entries["chat_template"] = tokenizer.ChatTemplate;
+        }
+
         foreach ((string key, JsonNode? value) in tokenizer.ConfigEntries())
         {
             entries[key] = value;
