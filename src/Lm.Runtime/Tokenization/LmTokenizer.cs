@@ -85,7 +85,7 @@ public abstract class LmTokenizer
     /// <summary>
     /// The Jinja chat template <c>apply_chat_template</c> renders conversations with (chat_template.jinja, else
     /// tokenizer_config.json's <c>chat_template</c>: the string, or the template named "default" of a list), or null
-    /// when the tokenizer has none. <see cref="Save"/> writes it back into tokenizer_config.json.
+    /// when the tokenizer has none. <see cref="Save(string)"/> writes it back into tokenizer_config.json.
     /// </summary>
     public string? ChatTemplate { get; }
 
@@ -277,7 +277,13 @@ public abstract class LmTokenizer
     /// load it.
     /// </summary>
     /// <exception cref="Errors.LmException">LM0205 when the files cannot be written.</exception>
-    public void Save(string folder) => PretrainedTokenizerWriter.Write(this, folder);
+    public void Save(string folder) => PretrainedTokenizerWriter.Write(this, folder, ChatTemplate);
+
+    /// <summary>
+    /// As <see cref="Save(string)"/>, with <paramref name="chatTemplate"/> as the chat template written (a run given
+    /// a template file keeps it with its model, as TRL's <c>chat_template_path</c> sets the tokenizer's).
+    /// </summary>
+    public void Save(string folder, string? chatTemplate) => PretrainedTokenizerWriter.Write(this, folder, chatTemplate ?? ChatTemplate);
 
     /// <summary>Whether the model's own vocabulary (vocab.json, vocab.txt) holds <paramref name="token"/>.</summary>
     internal bool IsModelToken(string token) => ModelTokenToId(token) is not null;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Lm.Runtime.Data;
+using Lm.Runtime.Data.Chat;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Evaluation;
 using Lm.Runtime.Hub;
@@ -19,18 +20,22 @@ namespace Lm.Tool.Cli;
 /// </summary>
 internal sealed class FineTuneRun : IDisposable
 {
-    private FineTuneRun(FineTuneJob job, ModelSource source, LanguageModel model, PreparedData data, IDataCollator? trainCollator, IDataCollator? evalCollator)
+    private FineTuneRun(FineTuneJob job, ModelSource source, LanguageModel model, PreparedData? data, IDataCollator? trainCollator, IDataCollator? evalCollator,
+        SupervisedSplits? supervised = null)
     {
         Job = job;
         Source = source;
         Model = model;
         Data = data;
-        TrainBatches = data.Train is { } train && trainCollator is not null ? new DatasetBatches(train, trainCollator) : null;
-        EvalBatches = data.Validation is { } validation && evalCollator is not null ? new DatasetBatches(validation, evalCollator) : null;
+        // A template given by file goes with the model, so the run's output renders conversations as it was trained.
+        _chatTemplate = job.Data.ChatTemplatePath is not null ? supervised?.Tokenizer.Template?.Template.Source : null;
+        TrainBatches = data?.Train is { } train && trainCollator is not null ? new DatasetBatches(train, trainCollator) : supervised?.Train;
+        EvalBatches = data?.Validation is { } validation && evalCollator is not null ? new DatasetBatches(validation, evalCollator) : supervised?.Validation;
         _collators = new[] { trainCollator, evalCollator };
     }
 
     private readonly IDataCollator?[] _collators;
+    private readonly string? _chatTemplate;
 
     public FineTuneJob Job { get; }
 
@@ -38,7 +43,8 @@ internal sealed class FineTuneRun : IDisposable
 
     public LanguageModel Model { get; }
 
-    public PreparedData Data { get; }
+    /// <summary>The text pipeline's blocks; null for chat and instruction data.</summary>
+    public PreparedData? Data { get; }
 
     public IBatchSource? TrainBatches { get; }
 
@@ -59,6 +65,17 @@ internal sealed class FineTuneRun : IDisposable
 
         await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(job.Model.CacheDir), output.Info, cancellation);
         var encoder = new LmTokenizerTextEncoder(source.Tokenizer);
+        // Chat and instruction rows take TRL's SFT preparation (src/Lm.Runtime/Data/Chat); text keeps run_clm.py's blocks.
+        if (objective == DataObjective.Clm && SupervisedData.DetectFormat(job.Data) is { } format)
+        {
+            progress.Begin("tokenize", 0);
+            var supervised = SupervisedData.Prepare(job.Data, format, source.Tokenizer, source.Config.MaxPositions, train, eval, progress.Line);
+            progress.End("tokenize");
+            TorchRuntime.EnsureLoaded();
+            var chatModel = source.CreateModel(job.Model, job.Training.Seed);
+            output.Info($"model: {chatModel.ArchitectureName}, {chatModel.ParameterCount():N0} parameters, {source.Objective(job.Model)}, on {chatModel.parameters().First().device}");
+            return new FineTuneRun(job, source, chatModel, null, null, null, supervised);
+        }
         progress.Begin("tokenize", 0);
         var data = DataPipeline.Prepare(job.Data, encoder, objective, train, eval, source.Config.MaxPositions,
             hubCacheDir: job.Model.CacheDir, log: progress.Line);
@@ -88,7 +105,7 @@ internal sealed class FineTuneRun : IDisposable
             Device = Device,
             // save_pretrained's files, generation_config.json included for causal LMs.
             SaveModel = PretrainedModel.Save,
-            SaveTokenizer = folder => Source.Tokenizer.Save(folder),
+            SaveTokenizer = folder => Source.Tokenizer.Save(folder, _chatTemplate),
         });
         double? learningRate = null;
         trainer.TrainBegin += (_, e) =>
@@ -162,6 +179,6 @@ internal sealed class FineTuneRun : IDisposable
     {
         foreach (var collator in _collators) (collator as IDisposable)?.Dispose();
         Model.Dispose();
-        Data.Dispose();
+        Data?.Dispose();
     }
 }

@@ -8,8 +8,8 @@ namespace Lm.Tool.Cli;
 
 /// <summary>
 /// The fine-tune schema as command-line options: one option per <see cref="FineTuneJob.Fields"/> entry, named by its
-/// <see cref="JobField.FlagName"/> (<c>--learning-rate</c>), plus <c>--config job.json</c> and the <c>--model</c> alias of
-/// <c>--model-name-or-path</c>. Generated from the schema, so flags, JSON keys and MSBuild metadata cannot drift apart.
+/// <see cref="JobField.FlagName"/> (<c>--learning-rate</c>), plus <c>--config job.json</c>, the <c>--model</c> alias of
+/// <c>--model-name-or-path</c> and the <c>--chat-template</c> alias of <c>--chat-template-path</c>. Generated from the schema, so flags, JSON keys and MSBuild metadata cannot drift apart.
 /// </summary>
 internal sealed class JobOptions
 {
@@ -21,9 +21,12 @@ internal sealed class JobOptions
         JsonObject defaults = new FineTuneJob().ToJsonObject();
         foreach (var field in FineTuneJob.Fields.Where(include ?? (_ => true)))
         {
-            var option = field.Name == "model_name_or_path"
-                ? new Option<string[]>(field.FlagName, "--model")
-                : new Option<string[]>(field.FlagName);
+            var option = field.Name switch
+            {
+                "model_name_or_path" => new Option<string[]>(field.FlagName, "--model"),
+                "chat_template_path" => new Option<string[]>(field.FlagName, "--chat-template"),
+                _ => new Option<string[]>(field.FlagName),
+            };
             option.HelpName = field.Kind switch
             {
                 JobFieldKind.Integer => "int",

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Generation;
+using Lm.Runtime.Tokenization.Chat;
 using Lm.Runtime.Models;
 using Lm.Runtime.Native;
 using Lm.Tool.Cli;
@@ -27,10 +28,13 @@ internal static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens; 0 = all", DefaultValueFactory = _ => defaults.TopK };
         var topP = new Option<double>("--top-p") { Description = "Sample among the most likely tokens whose probability reaches p", DefaultValueFactory = _ => defaults.TopP };
         var seed = new Option<long?>("--seed") { Description = "Seed for sampling (reproducible output)" };
+        var chat = new Option<bool>("--chat") { Description = "Treat the prompt as the user's turn of a conversation rendered with the chat template; print the assistant's reply" };
+        var system = new Option<string?>("--system") { Description = "With --chat: a system turn before the user's" };
+        var chatTemplate = new Option<string?>("--chat-template") { Description = "With --chat: a Jinja chat template file instead of the tokenizer's", HelpName = "file" };
         var modelOptions = new JobOptions(f => f.Section == "model");
         var command = new Command("generate", "Continue a prompt with a causal language model (GPT-2 family)")
         {
-            prompt, maxNewTokens, doSample, temperature, topK, topP, seed,
+            prompt, maxNewTokens, doSample, temperature, topK, topP, seed, chat, system, chatTemplate,
         };
         modelOptions.AddTo(command);
 
@@ -56,7 +60,13 @@ internal static class GenerateCommand
             model.eval();
             var tokenizer = source.Tokenizer;
             string text = invocation.Get(prompt)!;
-            long[] promptIds = tokenizer.Encode(text).Select(i => (long)i).ToArray();
+            bool asChat = invocation.Get(chat);
+            if (!asChat && (invocation.Given(system) || invocation.Given(chatTemplate)))
+                throw new LmException(ErrorCodes.InvalidOption, "--system and --chat-template go with --chat");
+            // --chat: apply_chat_template([system?, user], add_generation_prompt=True), tokenized without added
+            // special tokens (the template writes them), as transformers' chat pipeline does.
+            string? rendered = asChat ? RenderChat(tokenizer, text, invocation.Get(system), invocation.Get(chatTemplate)) : null;
+            long[] promptIds = (rendered is null ? tokenizer.Encode(text) : tokenizer.Encode(rendered, addSpecialTokens: false)).Select(i => (long)i).ToArray();
             if (promptIds.Length == 0)
                 throw new LmException(ErrorCodes.InvalidOption, "the prompt is empty; give some text to continue");
             options = options with { EosTokenIds = EosTokenIds(model, tokenizer.EosTokenId) };
@@ -74,9 +84,24 @@ internal static class GenerateCommand
                 ["stop_reason"] = result.StopReason,
                 ["do_sample"] = options.DoSample,
             };
+            if (rendered is not null)
+            {
+                json["chat"] = true;
+                json["rendered_prompt"] = rendered;
+                json["generated_text"] = rendered + newText;
+                return new CommandResult(json, o => o.WriteLine(newText));
+            }
             return new CommandResult(json, o => o.WriteLine(text + newText));
         });
         return command;
+    }
+
+    private static string RenderChat(Lm.Runtime.Tokenization.LmTokenizer tokenizer, string user, string? system, string? templateFile)
+    {
+        var messages = new List<ChatMessage>();
+        if (system is not null) messages.Add(new ChatMessage("system", system));
+        messages.Add(new ChatMessage("user", user));
+        return ChatTemplate.For(tokenizer, templateFile).Render(messages, addGenerationPrompt: true).Text;
     }
 
     /// <summary>The end-of-sequence ids as HF's <c>generate</c> finds them: generation_config.json, else config.json, else the tokenizer.</summary>

@@ -80,18 +80,8 @@ public static class SupervisedData
         int padId = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? throw new LmException(ErrorCodes.TokenizerLacksSpecialToken,
             "chat examples differ in length and are padded, but the tokenizer has neither a pad nor an eos token");
 
-        List<SupervisedRow>? trainRows = args.TrainFile is null ? null : SupervisedRows.Read(args.TrainFile, format);
-        List<SupervisedRow>? validationRows = args.ValidationFile is null ? null : SupervisedRows.Read(args.ValidationFile, format);
-        string trainSource = args.TrainFile ?? "", validationSource = args.ValidationFile ?? "";
-        if (validationRows is null && trainRows is not null)
-        {
-            // run_clm.py's train[:P%] / train[P%:] when there is no validation file.
-            int cut = (int)TextSource.RowAtPercent(args.ValidationSplitPercentage, trainRows.Count);
-            validationRows = trainRows.Take(cut).ToList();
-            trainRows = trainRows.Skip(cut).ToList();
-            validationSource = $"{args.TrainFile}[:{args.ValidationSplitPercentage}%]";
-            trainSource = $"{args.TrainFile}[{args.ValidationSplitPercentage}%:]";
-        }
+        var (trainRows, trainSource) = args.TrainFile is null ? (null, "") : ReadSplit(args, format, "train");
+        var (validationRows, validationSource) = args.ValidationFile is null && args.TrainFile is null ? (null, "") : ReadSplit(args, format, "validation");
         var first = (trainRows ?? validationRows)?.FirstOrDefault()
             ?? throw new LmException(ErrorCodes.InvalidDataArgument, "no data: give train_file (and validation_file)");
         var supervised = CreateTokenizer(args, format, tokenizer, first);
@@ -115,6 +105,23 @@ public static class SupervisedData
             Build(trainRows, "train", trainSource, args.MaxTrainSamples, train),
             Build(validationRows, "validation", validationSource, args.MaxEvalSamples, validation),
             supervised);
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="split"/> ("train" or "validation") and where they come from: the split's file, or
+    /// without a validation file run_clm.py's <c>train[:P%]</c> / <c>train[P%:]</c> of the train file.
+    /// </summary>
+    public static (List<SupervisedRow>? Rows, string Source) ReadSplit(DataArguments args, SupervisedFormat format, string split)
+    {
+        if (split == "validation" && args.ValidationFile is not null) return (SupervisedRows.Read(args.ValidationFile, format), args.ValidationFile);
+        if (args.TrainFile is null) return (null, "");
+        var rows = SupervisedRows.Read(args.TrainFile, format);
+        if (args.ValidationFile is not null) return (rows, args.TrainFile);
+        int cut = (int)TextSource.RowAtPercent(args.ValidationSplitPercentage, rows.Count);
+        int percent = args.ValidationSplitPercentage;
+        return split == "validation"
+            ? (rows.Take(cut).ToList(), $"{args.TrainFile}[:{percent}%]")
+            : (rows.Skip(cut).ToList(), $"{args.TrainFile}[{percent}%:]");
     }
 
     /// <summary>One split: tokenized, then truncated (dropping examples left without a trained token) or packed.</summary>

@@ -48,6 +48,9 @@ public sealed class SupervisedTokenizer
 
     public bool AssistantOnlyLoss { get; }
 
+    /// <summary>The chat template rows are rendered with, or null (text rows only).</summary>
+    public ChatTemplate? Template => _template;
+
     public bool CompletionOnlyLoss { get; }
 
     /// <summary>Whether <paramref name="row"/> is tokenized as a conversation (it is one, and there is a template for it).</summary>
