@@ -48,4 +48,16 @@ public sealed class TextDatasetAttribute : Attribute
     public int GroupBatchSize { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.GlobalConcatenation"/>
     public bool GlobalConcatenation { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.DatasetFormat"/>
+    public string? DatasetFormat { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.ChatTemplatePath"/>
+    public string? ChatTemplatePath { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.AssistantOnlyLoss"/>
+    public bool AssistantOnlyLoss { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.CompletionOnlyLoss"/>
+    public bool CompletionOnlyLoss { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.Packing"/>
+    public bool Packing { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Data.DataArguments.PackingStrategy"/>
+    public string? PackingStrategy { get; set; }
 }

@@ -39,4 +39,23 @@ public sealed class DataArguments
     [JsonPropertyName("group_batch_size")] public int GroupBatchSize { get; set; } = 1000;
     /// <summary>Concatenate the whole split before cutting blocks, dropping only the final remainder.</summary>
     [JsonPropertyName("global_concatenation")] public bool GlobalConcatenation { get; set; }
+
+    // Chat and instruction data (TRL's SFTConfig): see docs/chat.md.
+
+    /// <summary>
+    /// How rows are read: <c>auto</c> (TRL's detection: <c>messages</c>, then <c>prompt</c>+<c>completion</c>, then
+    /// <c>instruction</c>+<c>output</c>, else text), <c>text</c> (run_clm.py's text column), <c>messages</c>,
+    /// <c>prompt_completion</c> or <c>instruction</c> (Alpaca's instruction/input/output).
+    /// </summary>
+    [JsonPropertyName("dataset_format")] public string DatasetFormat { get; set; } = "auto";
+    /// <summary>A Jinja chat template file used instead of the tokenizer's <c>chat_template</c>.</summary>
+    [JsonPropertyName("chat_template_path")] public string? ChatTemplatePath { get; set; }
+    /// <summary>Loss on the assistant turns only (their end-of-turn token included); when not set, true for conversational data.</summary>
+    [JsonPropertyName("assistant_only_loss")] public bool? AssistantOnlyLoss { get; set; }
+    /// <summary>Loss on the completion only; when not set, true for prompt/completion (and instruction) data, as TRL.</summary>
+    [JsonPropertyName("completion_only_loss")] public bool? CompletionOnlyLoss { get; set; }
+    /// <summary>Pack several examples into each sequence of <c>max_seq_length</c> tokens, labels kept (TRL's packing).</summary>
+    [JsonPropertyName("packing")] public bool Packing { get; set; }
+    /// <summary><c>bfd</c> (best-fit decreasing, sequences kept whole) or <c>wrapped</c> (concatenate and cut).</summary>
+    [JsonPropertyName("packing_strategy")] public string PackingStrategy { get; set; } = "bfd";
 }

@@ -40,6 +40,9 @@ public static class DatasetPreview
     public static IReadOnlyList<PreviewExample> RandomExamples(LmDataset dataset, int count, int seed = 42) =>
         Pick(dataset.Count, count, seed).Select(i => new PreviewExample((int)i, dataset.GetIds((int)i))).ToList();
 
+    /// <summary><paramref name="count"/> distinct random indices below <paramref name="total"/>, as the previews pick them.</summary>
+    public static long[] RandomIndices(long total, int count, int seed = 42) => Pick(total, count, seed);
+
     private static long[] Pick(long total, int count, int seed)
     {
         int n = (int)Math.Min(Math.Max(count, 0), total);

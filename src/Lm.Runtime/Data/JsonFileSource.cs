@@ -30,6 +30,15 @@ public sealed class JsonFileSource(string path, string? textColumn) : ColumnFile
         }
     }
 
+    /// <summary>
+    /// The rows as JSON objects with their line (negative: the item number of a JSON array), for readers that need
+    /// more than one text column (chat and instruction data).
+    /// </summary>
+    internal IEnumerable<(JsonElement Element, long Line)> ReadElements() => ReadObjects();
+
+    /// <summary>The file read (for messages).</summary>
+    internal string Path => FilePath;
+
     private List<string> Keys(JsonElement element, long line) => Text(line, () => element.EnumerateObject().Select(p => p.Name).ToList());
 
     /// <summary>

@@ -40,7 +40,7 @@ public sealed class LmTokenizerTextEncoder : ITextEncoder
     public string IdToToken(int id) => _tokenizer.ConvertIdToToken(id) ?? "";
 
     /// <summary>
-    /// SHA-256 over the files <see cref="LmTokenizer.Save"/> writes (vocabulary, merges, special tokens, settings):
+    /// SHA-256 over the files <see cref="LmTokenizer.Save(string)"/> writes (vocabulary, merges, special tokens, settings):
     /// everything that decides the ids, whatever folder or preset the tokenizer came from.
     /// </summary>
     public string Fingerprint => Fingerprints.GetValue(_tokenizer, ComputeFingerprint);

@@ -93,6 +93,9 @@ public abstract class TextSource
         return columns[0];
     }
 
+    /// <summary>The row where <c>train[P%]</c> cuts a split of <paramref name="total"/> rows, as <c>datasets</c> rounds it.</summary>
+    internal static long RowAtPercent(int percent, long total) => PercentSlice.PercentToRow(percent, total);
+
     private sealed class PercentSlice(TextSource inner, int? fromPercent, int? toPercent) : TextSource
     {
         private (long Start, long End)? _range;
@@ -130,7 +133,7 @@ public abstract class TextSource
         }
 
         // datasets' "closest" rounding: int(round(boundary * num_examples / 100.0)).
-        private static long PercentToRow(int percent, long total) =>
+        internal static long PercentToRow(int percent, long total) =>
             (long)Math.Round((double)(percent * total) / 100.0, MidpointRounding.ToEven);
     }
 }

@@ -163,6 +163,10 @@ public sealed class FineTuneJob
         Require(Data.PreprocessingNumWorkers is null || Data.PreprocessingNumWorkers > 0, "preprocessing_num_workers",
             $"must be positive, got {Data.PreprocessingNumWorkers}");
         Require(Data.PadToMultipleOf is null || Data.PadToMultipleOf > 0, "pad_to_multiple_of", $"must be positive, got {Data.PadToMultipleOf}");
+        // Chat and instruction data.
+        Require(Data.DatasetFormat is "auto" or "text" or "messages" or "prompt_completion" or "instruction", "dataset_format",
+            $"must be auto, text, messages, prompt_completion or instruction, got '{Data.DatasetFormat}'");
+        Require(Data.PackingStrategy is "bfd" or "wrapped", "packing_strategy", $"must be bfd or wrapped, got '{Data.PackingStrategy}'");
     }
 
     /// <summary>The objective: explicit, else from the model type (gpt2, llama, qwen2, mistral → clm; roberta, bert → mlm).</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Lm.Runtime.Data;
+using Lm.Runtime.Data.Chat;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Evaluation;
 using Lm.Runtime.Hub;
@@ -22,15 +23,19 @@ public sealed class JobRunner : IDisposable
     private readonly IProgress<JobProgress> _progress;
     private readonly IDataCollator?[] _collators;
 
-    private JobRunner(FineTuneJob job, ModelSource source, LanguageModel model, PreparedData data,
-        IDataCollator? trainCollator, IDataCollator? evalCollator, IProgress<JobProgress> progress)
+    private readonly string? _chatTemplate;
+
+    private JobRunner(FineTuneJob job, ModelSource source, LanguageModel model, PreparedData? data,
+        IDataCollator? trainCollator, IDataCollator? evalCollator, IProgress<JobProgress> progress, SupervisedSplits? supervised = null)
     {
         Job = job;
         Source = source;
         Model = model;
         Data = data;
-        TrainBatches = data.Train is { } train && trainCollator is not null ? new DatasetBatches(train, trainCollator) : null;
-        EvalBatches = data.Validation is { } validation && evalCollator is not null ? new DatasetBatches(validation, evalCollator) : null;
+        // A template given by file goes with the model, so the run's output renders conversations as it was trained.
+        _chatTemplate = job.Data.ChatTemplatePath is not null ? supervised?.Tokenizer.Template?.Template.Source : null;
+        TrainBatches = data?.Train is { } train && trainCollator is not null ? new DatasetBatches(train, trainCollator) : supervised?.Train;
+        EvalBatches = data?.Validation is { } validation && evalCollator is not null ? new DatasetBatches(validation, evalCollator) : supervised?.Validation;
         _collators = new[] { trainCollator, evalCollator };
         _progress = progress;
     }
@@ -45,7 +50,8 @@ public sealed class JobRunner : IDisposable
 
     public LanguageModel Model { get; }
 
-    public PreparedData Data { get; }
+    /// <summary>The text pipeline's blocks; null for chat and instruction data (TRL's SFT preparation).</summary>
+    public PreparedData? Data { get; }
 
     public IBatchSource? TrainBatches { get; }
 
@@ -124,6 +130,18 @@ public sealed class JobRunner : IDisposable
         // Step 2: the data (downloaded dataset files, then tokenized, grouped and cached).
         await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(job.Model.CacheDir), Info, cancellation);
         var encoder = new LmTokenizerTextEncoder(source.Tokenizer);
+        // Chat and instruction rows take TRL's SFT preparation (Data/Chat); text keeps run_clm.py's blocks.
+        if (objective == DataObjective.Clm && SupervisedData.DetectFormat(job.Data) is { } format)
+        {
+            report.Report(new JobProgress(JobProgressKind.StageStarted) { Stage = JobStage.Tokenize });
+            var supervised = SupervisedData.Prepare(job.Data, format, source.Tokenizer, source.Config.MaxPositions, train, eval,
+                line => report.Report(new JobProgress(JobProgressKind.Log, line)));
+            report.Report(new JobProgress(JobProgressKind.StageFinished) { Stage = JobStage.Tokenize });
+            TorchRuntime.EnsureLoaded();
+            var chatModel = source.CreateModel(job.Model, job.Training.Seed, training: train);
+            Info($"model: {chatModel.ArchitectureName}, {chatModel.ParameterCount():N0} parameters, {source.Objective(job.Model)}, on {chatModel.parameters().First().device}");
+            return new JobRunner(job, source, chatModel, null, null, null, report, supervised);
+        }
         report.Report(new JobProgress(JobProgressKind.StageStarted) { Stage = JobStage.Tokenize });
         var data = DataPipeline.Prepare(job.Data, encoder, objective, train, eval, source.Config.MaxPositions,
             hubCacheDir: job.Model.CacheDir, log: line => report.Report(new JobProgress(JobProgressKind.Log, line)),
@@ -173,7 +191,7 @@ public sealed class JobRunner : IDisposable
             // The model is saved by the trainer's default (save_pretrained's files, sharded past max_shard_size).
             // LoRA: the trainer saves and restores the adapter only (adapter_config.json, adapter_model.safetensors).
             Adapter = Models.Lora.LoraModel.Of(Model),
-            SaveTokenizer = folder => Source.Tokenizer.Save(folder),
+            SaveTokenizer = folder => Source.Tokenizer.Save(folder, _chatTemplate),
         });
         double? learningRate = null;
         trainer.TrainBegin += (_, e) =>
@@ -254,7 +272,7 @@ public sealed class JobRunner : IDisposable
     {
         foreach (var collator in _collators) (collator as IDisposable)?.Dispose();
         Model.Dispose();
-        Data.Dispose();
+        Data?.Dispose();
     }
 
     private sealed class NoProgress : IProgress<JobProgress>

@@ -56,6 +56,7 @@ public abstract class LmTokenizer
             normalize is null ? [] : AddedTokens.Where(t => t.Normalized), t => normalize!(t.Content));
 
         TokenizerClass = settings.TokenizerClass;
+        ChatTemplate = settings.ChatTemplate;
         ModelMaxLength = settings.ModelMaxLength;
         CleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces;
         VocabSize = modelVocabularySize + AddedTokens.Count(t => modelTokenToId(t.Content) is null);
@@ -80,6 +81,13 @@ public abstract class LmTokenizer
                 "the tokenizer files (added_tokens_decoder, added_tokens.json, tokenizer.json) give ids the vocabulary does not have.");
         }
     }
+
+    /// <summary>
+    /// The Jinja chat template <c>apply_chat_template</c> renders conversations with (chat_template.jinja, else
+    /// tokenizer_config.json's <c>chat_template</c>: the string, or the template named "default" of a list), or null
+    /// when the tokenizer has none. <see cref="Save(string)"/> writes it back into tokenizer_config.json.
+    /// </summary>
+    public string? ChatTemplate { get; }
 
     /// <summary>The algorithm: byte-level BPE or WordPiece.</summary>
     public abstract TokenizerKind Kind { get; }
@@ -269,7 +277,13 @@ public abstract class LmTokenizer
     /// load it.
     /// </summary>
     /// <exception cref="Errors.LmException">LM0205 when the files cannot be written.</exception>
-    public void Save(string folder) => PretrainedTokenizerWriter.Write(this, folder);
+    public void Save(string folder) => PretrainedTokenizerWriter.Write(this, folder, ChatTemplate);
+
+    /// <summary>
+    /// As <see cref="Save(string)"/>, with <paramref name="chatTemplate"/> as the chat template written (a run given
+    /// a template file keeps it with its model, as TRL's <c>chat_template_path</c> sets the tokenizer's).
+    /// </summary>
+    public void Save(string folder, string? chatTemplate) => PretrainedTokenizerWriter.Write(this, folder, chatTemplate ?? ChatTemplate);
 
     /// <summary>Whether the model's own vocabulary (vocab.json, vocab.txt) holds <paramref name="token"/>.</summary>
     internal bool IsModelToken(string token) => ModelTokenToId(token) is not null;

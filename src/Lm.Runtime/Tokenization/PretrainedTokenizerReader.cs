@@ -194,8 +194,37 @@ internal static class PretrainedTokenizerReader
         }
 
         PretrainedTokenizerDefaults.ApplyClassTokenFlags(settings);
+        settings.ChatTemplate = ChatTemplate(config);
 
         return settings;
+    }
+
+    /// <summary>
+    /// tokenizer_config.json's <c>chat_template</c>: a string, or a list of <c>{"name", "template"}</c> of which
+    /// transformers uses the one named "default". A chat_template.jinja beside it wins, as in transformers.
+    /// </summary>
+    private static string? ChatTemplate(JsonFields? config)
+    {
+        if (config is not null && Path.GetDirectoryName(config.File) is { } folder && File.Exists(Path.Combine(folder, "chat_template.jinja")))
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(folder, "chat_template.jinja"), new System.Text.UTF8Encoding(false, true));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.DecoderFallbackException)
+            {
+                throw new LmException(ErrorCodes.TokenizerFileMalformed, $"{Path.Combine(folder, "chat_template.jinja")}: cannot be read as UTF-8 text ({e.Message})")
+                { File = Path.Combine(folder, "chat_template.jinja") };
+            }
+        }
+        if (config is null || !config.Has("chat_template")) return null;
+        if (config.Json["chat_template"] is JsonArray)
+        {
+            foreach (JsonFields named in config.Objects("chat_template"))
+                if (named.String("name") == "default") return named.RequiredString("template");
+            return null;
+        }
+        return config.String("chat_template");
     }
 
     /// <summary>An id of added_tokens.json: a whole number from 0.</summary>

@@ -21,7 +21,7 @@ internal static class PretrainedTokenizerWriter
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static void Write(LmTokenizer tokenizer, string folder)
+    public static void Write(LmTokenizer tokenizer, string folder, string? chatTemplate)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentException.ThrowIfNullOrEmpty(folder);
@@ -29,7 +29,7 @@ internal static class PretrainedTokenizerWriter
         {
             Directory.CreateDirectory(folder);
             tokenizer.WriteVocabularyFiles(folder);
-            WriteJson(Path.Combine(folder, "tokenizer_config.json"), TokenizerConfig(tokenizer));
+            WriteJson(Path.Combine(folder, "tokenizer_config.json"), TokenizerConfig(tokenizer, chatTemplate));
             WriteJson(Path.Combine(folder, "special_tokens_map.json"), SpecialTokensMap(tokenizer));
             var beyondVocabulary = tokenizer.AddedTokens.Where(t => IsBeyondModelVocabulary(tokenizer, t)).ToList();
             string addedTokensPath = Path.Combine(folder, "added_tokens.json");
@@ -101,7 +101,7 @@ internal static class PretrainedTokenizerWriter
         WriteAtomically(Path.Combine(folder, "vocab.txt"), Encoding.UTF8.GetBytes(text.ToString()));
     }
 
-    private static JsonObject TokenizerConfig(LmTokenizer tokenizer)
+    private static JsonObject TokenizerConfig(LmTokenizer tokenizer, string? chatTemplate)
     {
         var entries = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal);
         var decoder = new JsonObject();
@@ -130,6 +130,12 @@ internal static class PretrainedTokenizerWriter
         }
 
         entries["tokenizer_class"] = tokenizer.TokenizerClass;
+        if (chatTemplate is not null)
+        {
+            // Kept so that a fine-tuned chat model renders conversations as it was trained to.
+            entries["chat_template"] = chatTemplate;
+        }
+
         foreach ((string key, JsonNode? value) in tokenizer.ConfigEntries())
         {
             entries[key] = value;

@@ -43,6 +43,9 @@ internal sealed class TokenizerSettings
     /// <summary>tokenizer_config.json's <c>tokenizer_class</c> exactly as written, null when it names none.</summary>
     public string? DeclaredClass { get; set; }
 
+    /// <summary>The Jinja chat template (chat_template.jinja, else tokenizer_config.json's <c>chat_template</c>), or null.</summary>
+    public string? ChatTemplate { get; set; }
+
     /// <summary>
     /// Gives every special token an id, as Hugging Face does on load: a token already declared or in the model's
     /// vocabulary keeps its id; any other is appended after the last id.

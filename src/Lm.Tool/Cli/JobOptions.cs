@@ -11,7 +11,8 @@ namespace Lm.Tool.Cli;
 /// <see cref="JobField.FlagName"/> (<c>--learning-rate</c>) and, as HfArgumentParser names it, by its HF name
 /// (<c>--learning_rate</c>); a boolean whose default is true also gets HF's negation (<c>--no_keep_linebreaks</c>,
 /// <c>--no-keep-linebreaks</c>). Plus <c>--config job.json</c> and the <c>--model</c> alias of
-/// <c>--model-name-or-path</c>. Generated from the schema, so flags, JSON keys and MSBuild metadata cannot drift apart.
+/// <c>--model-name-or-path</c> and the <c>--chat-template</c> alias of <c>--chat-template-path</c>.
+/// Generated from the schema, so flags, JSON keys and MSBuild metadata cannot drift apart.
 /// </summary>
 internal sealed class JobOptions
 {
@@ -28,6 +29,7 @@ internal sealed class JobOptions
             var aliases = new List<string>();
             if (field.Name.Contains('_')) aliases.Add("--" + field.Name);
             if (field.Name == "model_name_or_path") aliases.Add("--model");
+            if (field.Name == "chat_template_path") aliases.Add("--chat-template");
             var option = new Option<string[]>(field.FlagName, [.. aliases]);
             option.HelpName = field.Kind switch
             {

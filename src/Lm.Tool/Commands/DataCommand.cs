@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Models;
 using Lm.Runtime.Data;
+using Lm.Runtime.Data.Chat;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Hub;
 using Lm.Runtime.Jobs;
@@ -27,7 +28,8 @@ internal static class DataCommand
 
     private static Command Preview(LmTuneApp app)
     {
-        var jobOptions = new JobOptions(f => f.Section is "data" || f.Name == "seed");
+        // The model fields give chat rows their tokenizer and chat template; text rows need none.
+        var jobOptions = new JobOptions(f => f.Section is "data" or "model" || f.Name == "seed");
         var split = new Option<string>("--split") { Description = "train or validation", DefaultValueFactory = _ => "train" };
         split.AcceptOnlyFromAmong("train", "validation");
         var count = new Option<int>("--count", "-n") { Description = "How many random rows", DefaultValueFactory = _ => 10 };
@@ -38,9 +40,11 @@ internal static class DataCommand
             int n = invocation.Get(count);
             if (n <= 0) throw new LmException(ErrorCodes.InvalidOption, $"--count must be positive, got {n}");
             var job = FineTuneJob.FromJson(jobOptions.ReadJson(invocation));
+            string name = invocation.Get(split)!;
+            if (SupervisedData.DetectFormat(job.Data) is { } format)
+                return await PreviewChat(job, format, name, n, invocation);
             await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(), invocation.Output.Info, invocation.Cancellation);
             var splits = DataPipeline.OpenSplits(job.Data);
-            string name = invocation.Get(split)!;
             var source = (name == "train" ? splits.Train : splits.Validation)
                 ?? throw new LmException(ErrorCodes.InvalidDataArgument, $"the data has no {name} split; give --train-file or --dataset-name");
             var rows = DatasetPreview.RandomRows(source, n, job.Training.Seed);
@@ -58,6 +62,56 @@ internal static class DataCommand
             });
         });
         return command;
+    }
+
+    /// <summary>
+    /// Chat and instruction rows rendered as training renders them, the stretches that take loss marked: in colour on a
+    /// terminal, between <c>[[</c> and <c>]]</c> otherwise.
+    /// </summary>
+    private static async Task<CommandResult> PreviewChat(FineTuneJob job, SupervisedFormat format, string split, int count, CommandInvocation invocation)
+    {
+        if (string.IsNullOrWhiteSpace(job.Model.ModelNameOrPath) && job.Model.TokenizerName is null)
+            throw new LmException(ErrorCodes.InvalidArgument,
+                "data preview of chat and instruction rows needs --model (or --tokenizer-name): its tokenizer and chat template render them");
+        var source = await ModelSource.ResolveAsync(job.Model, invocation.Output, invocation.Cancellation);
+        var (rows, path) = SupervisedData.ReadSplit(job.Data, format, split);
+        if (rows is null || rows.Count == 0)
+            throw new LmException(ErrorCodes.InvalidDataArgument, $"the data has no {split} rows; give --train-file (or --validation-file)");
+        var supervised = SupervisedData.CreateTokenizer(job.Data, format, source.Tokenizer, rows[0]);
+        var previews = SupervisedPreview.RandomRows(rows, supervised, source.Tokenizer, count, job.Training.Seed);
+        var json = new JsonObject
+        {
+            ["split"] = split,
+            ["source"] = path,
+            ["format"] = SupervisedData.FormatName(format),
+            ["assistant_only_loss"] = supervised.AssistantOnlyLoss,
+            ["completion_only_loss"] = supervised.CompletionOnlyLoss,
+            ["rows"] = new JsonArray(previews.Select(p => (JsonNode?)new JsonObject
+            {
+                ["index"] = p.Index,
+                ["text"] = p.Rendered,
+                ["tokens"] = p.Tokens,
+                ["trained_tokens"] = p.TrainedTokens,
+                ["segments"] = new JsonArray(p.Segments.Select(g => (JsonNode?)new JsonObject { ["text"] = g.Text, ["trained"] = g.Trained }).ToArray()),
+            }).ToArray()),
+        };
+        return new CommandResult(json, o =>
+        {
+            var console = Console(o);
+            bool colour = !System.Console.IsOutputRedirected;
+            foreach (var p in previews)
+            {
+                console.Write(new Rule($"row {p.Index}: {p.TrainedTokens} of {p.Tokens} tokens trained").LeftJustified());
+                console.WriteLine();
+                foreach (var g in p.Segments)
+                {
+                    if (!g.Trained) console.Write(new Text(g.Text));
+                    else if (colour) console.Write(new Text(g.Text, new Style(Color.Green, decoration: Decoration.Bold)));
+                    else console.Write(new Text("[[" + g.Text + "]]"));
+                }
+                console.WriteLine();
+            }
+        });
     }
 
     private static Command Stats(LmTuneApp app)

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Generation;
+using Lm.Runtime.Tokenization.Chat;
 using Lm.Runtime.Native;
 using Lm.Tool.Cli;
 
@@ -36,16 +37,24 @@ internal static class GenerateCommand
         var topP = new Option<double>("--top-p") { Description = "Sample among the most likely tokens whose probability reaches p (default 1.0)" };
         var repetitionPenalty = new Option<double>("--repetition-penalty") { Description = "Penalise tokens already in the text, prompt included; 1.0 = off (default)" };
         var seed = new Option<long?>("--seed") { Description = "Seed for sampling (reproducible output)" };
+        var chat = new Option<bool>("--chat") { Description = "Treat the prompt as the user's turn of a conversation rendered with the chat template; print the assistant's reply" };
+        var system = new Option<string?>("--system") { Description = "With --chat: a system turn before the user's" };
+        var chatTemplate = new Option<string?>("--chat-template") { Description = "With --chat: a Jinja chat template file instead of the tokenizer's", HelpName = "file" };
         var modelOptions = new JobOptions(f => f.Section == "model");
         var command = new Command("generate", "Continue prompts with a causal language model (GPT-2, Llama, Qwen2, Mistral)")
         {
-            prompt, prompts, file, maxNewTokens, maxLength, doSample, temperature, topK, topP, repetitionPenalty, seed,
+            prompt, prompts, file, maxNewTokens, maxLength, doSample, temperature, topK, topP, repetitionPenalty, seed, chat, system, chatTemplate,
         };
         modelOptions.AddTo(command);
 
         app.SetAction(command, async invocation =>
         {
             var texts = PromptTexts(invocation.Get(prompt), invocation.Get(prompts), invocation.Get(file));
+            bool asChat = invocation.Get(chat);
+            if (!asChat && (invocation.Given(system) || invocation.Given(chatTemplate)))
+                throw new LmException(ErrorCodes.InvalidOption, "--system and --chat-template go with --chat");
+            if (asChat && texts.Count != 1)
+                throw new LmException(ErrorCodes.InvalidOption, "--chat takes one prompt: the user's turn");
             var args = modelOptions.Read(invocation).Model;
             // Flags checked before the model loads: a typo costs no download.
             var overrides = new GenerationOptions();
@@ -89,7 +98,12 @@ internal static class GenerateCommand
             };
             options.Validate();
 
-            var promptIds = texts.Select(text => (IReadOnlyList<long>)tokenizer.Encode(text).Select(i => (long)i).ToArray()).ToArray();
+            // --chat: apply_chat_template([system?, user], add_generation_prompt=True), tokenized without added
+            // special tokens (the template writes them), as transformers' chat pipeline does.
+            string? rendered = asChat ? RenderChat(tokenizer, texts[0], invocation.Get(system), invocation.Get(chatTemplate)) : null;
+            var promptIds = rendered is not null
+                ? new[] { (IReadOnlyList<long>)tokenizer.Encode(rendered, addSpecialTokens: false).Select(i => (long)i).ToArray() }
+                : texts.Select(text => (IReadOnlyList<long>)tokenizer.Encode(text).Select(i => (long)i).ToArray()).ToArray();
             for (int i = 0; i < promptIds.Length; i++)
                 if (promptIds[i].Count == 0)
                     throw new LmException(ErrorCodes.InvalidOption,
@@ -121,9 +135,29 @@ internal static class GenerateCommand
             json["do_sample"] = options.DoSample;
             json["results"] = rows;
             string printed = text.ToString().TrimEnd('\n');
+            if (rendered is not null)
+            {
+                // The reply alone is printed; the JSON keeps the rendered conversation it continues.
+                string reply = rows[0]!["new_text"]!.GetValue<string>();
+                foreach (var row in new[] { json, rows[0]!.AsObject() })
+                {
+                    row["chat"] = true;
+                    row["rendered_prompt"] = rendered;
+                    row["generated_text"] = rendered + reply;
+                }
+                printed = reply;
+            }
             return new CommandResult(json, o => o.WriteLine(printed));
         });
         return command;
+    }
+
+    private static string RenderChat(Lm.Runtime.Tokenization.LmTokenizer tokenizer, string user, string? system, string? templateFile)
+    {
+        var messages = new List<ChatMessage>();
+        if (system is not null) messages.Add(new ChatMessage("system", system));
+        messages.Add(new ChatMessage("user", user));
+        return ChatTemplate.For(tokenizer, templateFile).Render(messages, addGenerationPrompt: true).Text;
     }
 
     /// <summary>The prompts in order: the argument, each <c>--prompt</c>, then each non-empty line of <c>--file</c>.</summary>

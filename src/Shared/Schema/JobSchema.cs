@@ -64,6 +64,13 @@ namespace Lm.Schema
             new SchemaField("pad_to_multiple_of", Data, FieldKind.Integer, null, ValueRange.Positive),
             new SchemaField("group_batch_size", Data, FieldKind.Integer, "1000", ValueRange.Positive),
             new SchemaField("global_concatenation", Data, FieldKind.Boolean, "false"),
+            // Chat and instruction data (TRL's SFTConfig names): rows of messages, prompt/completion or instruction/output.
+            new SchemaField("dataset_format", Data, FieldKind.Text, "\"auto\"", choices: new[] { "auto", "text", "messages", "prompt_completion", "instruction" }),
+            new SchemaField("chat_template_path", Data, FieldKind.Text, null),
+            new SchemaField("assistant_only_loss", Data, FieldKind.Boolean, null),
+            new SchemaField("completion_only_loss", Data, FieldKind.Boolean, null),
+            new SchemaField("packing", Data, FieldKind.Boolean, "false"),
+            new SchemaField("packing_strategy", Data, FieldKind.Text, "\"bfd\"", choices: new[] { "bfd", "wrapped" }),
 
             // TrainingArguments (HF's, the subset lm-tune implements)
             new SchemaField("output_dir", Training, FieldKind.Text, "\"trainer_output\""),
