@@ -59,9 +59,10 @@ internal sealed class JobOptions
     /// The job's JSON: the <c>--config</c> file first, then every flag given on the command line (parsed by its field),
     /// then <paramref name="fixedValues"/> the command itself decides (<c>do_train</c> for train).
     /// </summary>
-    public JsonObject ReadJson(ParseResult parse, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null)
+    /// <param name="jobFile">A job file named otherwise than by <c>--config</c> (<c>export JOB.json</c>); <c>--config</c> wins.</param>
+    public JsonObject ReadJson(ParseResult parse, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null, string? jobFile = null)
     {
-        JsonObject json = parse.GetValue(Config) is { } configPath
+        JsonObject json = (parse.GetValue(Config) ?? jobFile) is { } configPath
             ? FineTuneJob.ParseObject(ReadConfigText(configPath), configPath)
             : new JsonObject();
         foreach (var (field, option) in _fields)
@@ -76,9 +77,9 @@ internal sealed class JobOptions
     }
 
     /// <summary>Reads, checks (<see cref="FineTuneJob.Validate"/>) and returns the job.</summary>
-    public FineTuneJob Read(ParseResult parse, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null)
+    public FineTuneJob Read(ParseResult parse, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null, string? jobFile = null)
     {
-        var job = FineTuneJob.FromJson(ReadJson(parse, fixedValues));
+        var job = FineTuneJob.FromJson(ReadJson(parse, fixedValues, jobFile));
         job.Validate();
         return job;
     }
