@@ -182,3 +182,56 @@ public sealed class ExportCommandTests
             Assert.True(allowed.Contains(key), $"'{key}' is not a field of this manifest's schema");
     }
 }
+
+/// <summary>
+/// <c>lm-tune adopt</c>: a run's output folder in Hugging Face's layout (here made by lm-tune itself, as the Python
+/// stack makes it) becomes a job's result without training, and evaluates exactly as the folder it came from.
+/// </summary>
+public sealed class AdoptCommandTests
+{
+    [Fact]
+    public void Output_folder_of_a_run_made_elsewhere_becomes_the_jobs_result_and_evaluates_the_same()
+    {
+        using var work = new TempFolder();
+        var trained = LmTuneProcess.Run(["train", "--model", TinyModels.Gpt2, .. TinyModels.FastTraining(work["elsewhere"]),
+            "--save-strategy", "steps", "--save-steps", "2", "--do-eval", "--json"]);
+        Assert.True(trained.ExitCode == 0, trained.ToString());
+        Assert.True(Directory.Exists(work["elsewhere/checkpoint-2"]));
+
+        var adopted = LmTuneProcess.Run(["adopt", "--from", work["elsewhere"], "--model", TinyModels.Gpt2,
+            "--train-file", TinyModels.TrainFile, "--output-dir", work["job"], "--json"]);
+        Assert.True(adopted.ExitCode == 0, adopted.ToString());
+        Assert.Equal(4, adopted.Json["global_step"]!.GetValue<int>());
+        Assert.Equal(trained.Json["eval_loss"]!.GetValue<double>(), adopted.Json["eval_loss"]!.GetValue<double>());
+        Assert.Equal("clm", adopted.Json["objective"]!.GetValue<string>());
+
+        // The top-level files, byte for byte; the checkpoints (optimizer state) stay behind.
+        var sourceFiles = Directory.GetFiles(work["elsewhere"]).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(sourceFiles, Directory.GetFiles(work["job"]).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')).Order(StringComparer.Ordinal).ToArray());
+        Assert.Empty(Directory.GetDirectories(work["job"]));
+        Assert.Equal(File.ReadAllBytes(work["elsewhere/model.safetensors"]), File.ReadAllBytes(work["job/model.safetensors"]));
+
+        string[] evaluate = ["evaluate", "--validation-file", TinyModels.ValidationFile, "--block-size", "32", "--max-eval-samples", "8", "--json"];
+        var fromSource = LmTuneProcess.Run([.. evaluate, "--model", work["elsewhere"]]);
+        var fromJob = LmTuneProcess.Run([.. evaluate, "--model", work["job"]]);
+        Assert.True(fromJob.ExitCode == 0, fromJob.ToString());
+        Assert.Equal(fromSource.Json["eval_loss"]!.GetValue<double>(), fromJob.Json["eval_loss"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void Folder_without_weights_or_missing_is_refused_with_its_code()
+    {
+        using var work = new TempFolder();
+        Directory.CreateDirectory(work["empty"]);
+        File.Copy(Path.Combine(TinyModels.Gpt2, "config.json"), work["empty/config.json"]);
+        var noWeights = LmTuneProcess.Run(["adopt", "--from", work["empty"], "--model", TinyModels.Gpt2, "--train-file", TinyModels.TrainFile, "--output-dir", work["job"]]);
+        Assert.Equal(1, noWeights.ExitCode);
+        Assert.Contains("error LM0107:", noWeights.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(work["job"])); // checked before the output folder is touched
+
+        var missing = LmTuneProcess.Run(["adopt", "--from", work["nowhere"], "--model", TinyModels.Gpt2, "--train-file", TinyModels.TrainFile, "--output-dir", work["job2"]]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("error LM0963:", missing.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", missing.Stderr, StringComparison.Ordinal);
+    }
+}

@@ -8,4 +8,6 @@ public static partial class ErrorCodes
     public const string ExportFolderNotEmpty = "LM0961";
     /// <summary><c>lm-tune export</c>: an export option is out of range or two options conflict.</summary>
     public const string ExportOptionInvalid = "LM0962";
+    /// <summary><c>lm-tune adopt</c>: the result folder is missing or its results/state files are unreadable.</summary>
+    public const string ResultFolderInvalid = "LM0963";
 }
