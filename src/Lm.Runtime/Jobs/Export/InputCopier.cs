@@ -49,6 +49,19 @@ public sealed class InputCopier(string exportFolder, bool copy)
         return relative;
     }
 
+    /// <summary>
+    /// A data file for TRL, which loads a dataset folder (<c>load_dataset("inputs/data")</c>) and finds its splits by
+    /// file name: copied to <c>inputs/data/train.EXT</c> or <c>validation.EXT</c> (always copied: the names matter).
+    /// Returns the folder.
+    /// </summary>
+    public string DataFolderFile(string role, string path)
+    {
+        TextSource.RequireNonEmptyFile(path);
+        string split = role == "train_file" ? "train" : "validation";
+        _planned.Add((path, $"{InputsFolder}/data/{split}{Path.GetExtension(path).ToLowerInvariant()}"));
+        return $"{InputsFolder}/data";
+    }
+
     /// <summary>A model, config or tokenizer reference: a local folder is copied (its files, not its subfolders: checkpoints stay behind).</summary>
     public string Folder(string nameOrPath, string role)
     {

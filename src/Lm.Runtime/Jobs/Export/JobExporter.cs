@@ -35,31 +35,42 @@ public static class JobExporter
         RequireEmptyFolder(folder);
         var notes = new List<string>();
         var inputs = new InputCopier(folder, options.CopyInputs);
-        JsonObject arguments = TrainingArguments(job, objective, model, inputs, options, notes);
+        bool trl = TrlExport.Applies(job.ToJsonObject());
+        JsonObject arguments = trl
+            ? TrlExport.Config(job, objective, inputs, options, notes)
+            : TrainingArguments(job, objective, model, inputs, options, notes);
         string jobName = JobName(options.JobName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(job.Training.OutputDir)));
+        string[] entry = LaunchFiles.Entry(objective, trl);
 
         var files = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            [ArgumentsFile] = Indented(arguments),
             [JobFile] = job.ToJson() + "\n",
-            ["train.py"] = LaunchFiles.TrainScript(),
-            ["launch.sh"] = LaunchFiles.LaunchScript(objective, options),
+            ["launch.sh"] = LaunchFiles.LaunchScript(entry, options),
             ["accelerate_config.yaml"] = LaunchFiles.AccelerateConfig(options, job.Training.Bf16),
-            ["requirements.txt"] = LaunchFiles.Requirements(options),
+            ["requirements.txt"] = LaunchFiles.Requirements(options, trl),
             ["Dockerfile"] = LaunchFiles.Dockerfile(options, jobName),
         };
+        if (trl)
+        {
+            files[TrlExport.ConfigFile] = TrlExport.Yaml(arguments);
+        }
+        else
+        {
+            files[ArgumentsFile] = Indented(arguments);
+            files["train.py"] = LaunchFiles.TrainScript();
+        }
         if (options.DeepSpeedStage is int stage) files["ds_config.json"] = Indented(LaunchFiles.DeepSpeedConfig(stage));
         switch (options.Target)
         {
-            case ExportTarget.Kubeflow: files["kubeflow-trainjob.yaml"] = LaunchFiles.KubeflowTrainJob(jobName, objective, options); break;
-            case ExportTarget.AzureMl: files["azureml-job.yaml"] = LaunchFiles.AzureMlJob(jobName, objective, options); break;
+            case ExportTarget.Kubeflow: files["kubeflow-trainjob.yaml"] = LaunchFiles.KubeflowTrainJob(jobName, entry, options); break;
+            case ExportTarget.AzureMl: files["azureml-job.yaml"] = LaunchFiles.AzureMlJob(jobName, entry, options); break;
             case ExportTarget.Slurm: files["slurm.sbatch"] = LaunchFiles.SlurmScript(jobName, options); break;
         }
         if (options.NumProcesses * options.NumMachines > 1)
             notes.Add($"the global batch is {options.NumProcesses * options.NumMachines} processes x per_device_train_batch_size " +
                       $"{job.Training.PerDeviceTrainBatchSize} x gradient_accumulation_steps {job.Training.GradientAccumulationSteps}; " +
                       "on one machine lm-tune trains with one process");
-        files["README.md"] = LaunchFiles.Readme(jobName, objective, options, arguments, notes);
+        files["README.md"] = LaunchFiles.Readme(jobName, objective, trl, options, arguments, notes);
 
         Directory.CreateDirectory(folder);
         var copied = inputs.CopyAll();

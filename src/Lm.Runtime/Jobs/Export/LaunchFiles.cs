@@ -23,6 +23,8 @@ internal static class LaunchFiles
 
     private const string DeepSpeedVersion = "0.17.5";
 
+    private const string PeftVersion = "0.17.1";
+
     public static string TrainScript()
     {
         using var stream = typeof(LaunchFiles).Assembly.GetManifestResourceStream("Lm.Runtime.Jobs.Export.train.py")
@@ -31,9 +33,12 @@ internal static class LaunchFiles
         return reader.ReadToEnd();
     }
 
-    private static string TrainCommand(string objective) => $"train.py --objective {objective} {JobExporter.ArgumentsFile}";
+    /// <summary>What each process runs after the launcher: train.py with the arguments file, or TRL's SFT script.</summary>
+    public static string[] Entry(string objective, bool trl) => trl
+        ? ["-m", "trl.scripts.sft", "--config", TrlExport.ConfigFile]
+        : ["train.py", "--objective", objective, JobExporter.ArgumentsFile];
 
-    public static string LaunchScript(string objective, ExportOptions options) => $$"""
+    public static string LaunchScript(string[] entry, ExportOptions options) => $$"""
         #!/usr/bin/env bash
         # Runs the exported lm-tune job with transformers' Trainer, through accelerate (default) or torchrun
         # (LAUNCHER=torchrun). On several machines run it once per machine with NUM_MACHINES, MACHINE_RANK,
@@ -55,11 +60,11 @@ internal static class LaunchFiles
             exec accelerate launch --config_file accelerate_config.yaml "${multi_gpu[@]}" \
               --num_processes "$total" --num_machines "$NUM_MACHINES" --machine_rank "$MACHINE_RANK" \
               --main_process_ip "$MAIN_PROCESS_IP" --main_process_port "$MAIN_PROCESS_PORT" \
-              {{TrainCommand(objective)}} ;;
+              {{string.Join(' ', entry)}} ;;
           torchrun)
             exec torchrun --nnodes "$NUM_MACHINES" --nproc_per_node "$NUM_PROCESSES" --node_rank "$MACHINE_RANK" \
               --master_addr "$MAIN_PROCESS_IP" --master_port "$MAIN_PROCESS_PORT" \
-              {{TrainCommand(objective)}} ;;
+              {{string.Join(' ', entry)}} ;;
           *)
             echo "LAUNCHER must be accelerate or torchrun, got '${LAUNCHER}'" >&2
             exit 2 ;;
@@ -120,7 +125,7 @@ internal static class LaunchFiles
         };
     }
 
-    public static string Requirements(ExportOptions options)
+    public static string Requirements(ExportOptions options, bool trl)
     {
         var lines = new List<string>
         {
@@ -128,6 +133,11 @@ internal static class LaunchFiles
             "torch>=2.6",
         };
         lines.AddRange(PythonPackages.Select(p => $"{p.Package}=={p.Version}"));
+        if (trl)
+        {
+            lines.Add($"trl=={TrlExport.TrlVersion}");
+            lines.Add($"peft=={PeftVersion}");
+        }
         if (options.DeepSpeedStage is not null) lines.Add($"deepspeed=={DeepSpeedVersion}");
         return string.Join("\n", lines) + "\n";
     }
@@ -142,33 +152,32 @@ internal static class LaunchFiles
 
         """;
 
-    public static string KubeflowTrainJob(string jobName, string objective, ExportOptions options) => $"""
-        # Kubeflow Trainer v2: kubectl apply -f kubeflow-trainjob.yaml (the torch-distributed runtime runs torchrun
-        # with the node count and processes per node below; build the image from the Dockerfile first).
-        apiVersion: trainer.kubeflow.org/v1alpha1
-        kind: TrainJob
-        metadata:
-          name: {jobName}
-        spec:
-          runtimeRef:
-            name: torch-distributed
-          trainer:
-            image: {options.Image ?? jobName + ":latest"}
-            command:
-              - torchrun
-              - train.py
-              - --objective
-              - {objective}
-              - {JobExporter.ArgumentsFile}
-            numNodes: {options.NumMachines}
-            numProcPerNode: {options.NumProcesses}
-            resourcesPerNode:
-              limits:
-                nvidia.com/gpu: {options.NumProcesses}
+    public static string KubeflowTrainJob(string jobName, string[] entry, ExportOptions options)
+    {
+        string command = string.Concat(new[] { "torchrun" }.Concat(entry).Select(part => $"\n      - {part}"));
+        return $"""
+            # Kubeflow Trainer v2: kubectl apply -f kubeflow-trainjob.yaml (the torch-distributed runtime runs torchrun
+            # with the node count and processes per node below; build the image from the Dockerfile first).
+            apiVersion: trainer.kubeflow.org/v1alpha1
+            kind: TrainJob
+            metadata:
+              name: {jobName}
+            spec:
+              runtimeRef:
+                name: torch-distributed
+              trainer:
+                image: {options.Image ?? jobName + ":latest"}
+                command:{command}
+                numNodes: {options.NumMachines}
+                numProcPerNode: {options.NumProcesses}
+                resourcesPerNode:
+                  limits:
+                    nvidia.com/gpu: {options.NumProcesses}
 
-        """;
+            """;
+    }
 
-    public static string AzureMlJob(string jobName, string objective, ExportOptions options) => $"""
+    public static string AzureMlJob(string jobName, string[] entry, ExportOptions options) => $"""
         # Azure ML: az ml job create --file azureml-job.yaml (the image is built from the Dockerfile; the model and
         # results are uploaded from ./outputs).
         $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
@@ -176,7 +185,7 @@ internal static class LaunchFiles
         display_name: {jobName}
         experiment_name: lm-tune
         code: .
-        command: python {TrainCommand(objective)}
+        command: python {string.Join(' ', entry)}
         environment:
           build:
             path: .
@@ -208,9 +217,22 @@ internal static class LaunchFiles
 
         """;
 
-    public static string Readme(string jobName, string objective, ExportOptions options, JsonObject arguments, IReadOnlyList<string> notes)
+    public static string Readme(string jobName, string objective, bool trl, ExportOptions options, JsonObject arguments, IReadOnlyList<string> notes)
     {
         string script = objective == "mlm" ? "run_mlm.py" : "run_clm.py";
+        string runs = trl
+            ? $"""
+            `sft_config.yaml` holds the job under TRL's names (`ScriptArguments`, `SFTConfig`, `ModelConfig` with PEFT's
+            LoRA settings; written for TRL {TrlExport.TrlVersion}): `trl sft --config sft_config.yaml` runs it as well.
+            Local data files are in `inputs/data/`, named after their split.
+
+            """
+            : $"""
+            `training_args.json` holds the job's arguments under Hugging Face's names; transformers' own
+            `{script}` reads the same file (`python {script} training_args.json`). `train.py` prepares the data as
+            lm-tune and {script} do (it needs the `datasets` package only for hub datasets).
+
+            """;
         var text = new StringBuilder();
         text.Append($"""
             # {jobName}: an lm-tune job exported for the Python stack
@@ -225,11 +247,8 @@ internal static class LaunchFiles
                 ./launch.sh                      # accelerate launch
                 LAUNCHER=torchrun ./launch.sh    # or torchrun
 
-            `training_args.json` holds the job's arguments under Hugging Face's names; transformers' own
-            `{script}` reads the same file (`python {script} training_args.json`). `train.py` prepares the data as
-            lm-tune and {script} do (it needs the `datasets` package only for hub datasets).
-
             """);
+        text.Append(runs);
         string? manifest = options.Target switch
         {
             ExportTarget.Kubeflow => "Kubeflow Trainer: build and push the image from `Dockerfile`, then `kubectl apply -f kubeflow-trainjob.yaml`.",
