@@ -79,11 +79,12 @@ internal sealed class JobOptions
     /// on the command line (parsed by its field), then <paramref name="fixedValues"/> the command itself decides
     /// (<c>do_train</c> for train).
     /// </summary>
-    public JsonObject ReadJson(CommandInvocation invocation, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null)
+    /// <param name="jobFile">A job file named otherwise than by <c>--config</c> (<c>export JOB.json</c>); <c>--config</c> wins.</param>
+    public JsonObject ReadJson(CommandInvocation invocation, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null, string? jobFile = null)
     {
         var parse = invocation.Parse;
         var json = new JsonObject();
-        if (parse.GetValue(Config) is { } configPath)
+        if ((parse.GetValue(Config) ?? jobFile) is { } configPath)
         {
             var translation = HfTrainingArguments.Translate(FineTuneJob.ParseObject(ReadConfigText(configPath), configPath));
             if (translation.Warning is { } warning) invocation.Output.Warning($"{configPath}: {warning}");
@@ -107,9 +108,9 @@ internal sealed class JobOptions
     }
 
     /// <summary>Reads, checks (<see cref="FineTuneJob.Validate"/>) and returns the job.</summary>
-    public FineTuneJob Read(CommandInvocation invocation, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null)
+    public FineTuneJob Read(CommandInvocation invocation, IReadOnlyDictionary<string, JsonNode?>? fixedValues = null, string? jobFile = null)
     {
-        var job = FineTuneJob.FromJson(ReadJson(invocation, fixedValues));
+        var job = FineTuneJob.FromJson(ReadJson(invocation, fixedValues, jobFile));
         job.Validate();
         return job;
     }

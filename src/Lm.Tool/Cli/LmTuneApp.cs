@@ -33,6 +33,8 @@ internal sealed class LmTuneApp
         Root.Subcommands.Add(InitCommand.Create(this));
         Root.Subcommands.Add(MergeCommand.Create(this));
         Root.Subcommands.Add(DataCommand.Create(this));
+        Root.Subcommands.Add(ExportCommand.Create(this));
+        Root.Subcommands.Add(AdoptCommand.Create(this));
         Root.Subcommands.Add(QuickstartCommand.Create(this));
         Root.Subcommands.Add(DoctorCommand.Create(this));
     }
