@@ -145,8 +145,8 @@ namespace Lm.Generators.Validation
         {
             FieldValue? targets = job.Valid("lora_target_modules");
             if (targets is null || string.Equals(targets.Text.Trim(), "all-linear", StringComparison.OrdinalIgnoreCase)) return;
-            ModelFamily? family = FamilyOf(job);
-            IReadOnlyList<string> known = family?.LinearModules ?? LinearModules.Any;
+            ArchitectureRow? family = FamilyOf(job);
+            IReadOnlyList<string> known = family is null ? LinearModules.Any : LinearModules.ForModelType(family.ModelType);
             string architecture = family is null ? "any architecture lm-tune builds" : $"a {family.ModelType} model";
             foreach (string name in targets.Text.Split(','))
             {
@@ -159,9 +159,9 @@ namespace Lm.Generators.Validation
             }
         }
 
-        private static ModelFamily? FamilyOf(JobView job)
+        private static ArchitectureRow? FamilyOf(JobView job)
         {
-            ModelFamily? family = null;
+            ArchitectureRow? family = null;
             if (job.Valid("model_name_or_path") is { } model) KnownModels.ByName.TryGetValue(model.Text, out family);
             if (family is null && job.Valid("model_type") is { } type) KnownModels.ByModelType.TryGetValue(type.Text, out family);
             return family;

@@ -131,8 +131,10 @@ internal sealed class ContentHashes
         if (_entries[path] is JsonObject entry && entry["stamp"]?.GetValue<string>() == stamp && entry["sha256"]?.GetValue<string>() is { } known)
             return known;
         string hash;
+        // SHA256.Create(): the instance API, which .NET Framework (the MSBuild task's net472 build) has too.
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-            hash = Hex(SHA256.HashData(stream));
+        using (var sha = SHA256.Create())
+            hash = Hex(sha.ComputeHash(stream));
         _entries[path] = new JsonObject { ["stamp"] = stamp, ["sha256"] = hash };
         _changed = true;
         return hash;

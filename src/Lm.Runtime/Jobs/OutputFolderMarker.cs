@@ -72,7 +72,7 @@ internal static class OutputFolderMarker
             if (SamePath(project, Normalize(projectDirectory)) && SamePath(recorded, folder)) return true;
             // A clone of the project elsewhere with its output folder restored from a CI cache: the same job, at the same
             // place inside its project (obj/lm/NAME), is still lm-tune's folder.
-            string recordedInside = Path.GetRelativePath(project, recorded), inside = Path.GetRelativePath(Normalize(projectDirectory), folder);
+            string recordedInside = RelativePath(project, recorded), inside = RelativePath(Normalize(projectDirectory), folder);
             return !recordedInside.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(recordedInside)
                    && SamePath(recordedInside, inside);
         }
@@ -95,4 +95,18 @@ internal static class OutputFolderMarker
 
     private static bool SamePath(string a, string b) =>
         string.Equals(a, b, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+
+    /// <summary><c>Path.GetRelativePath</c>, which .NET Framework (the MSBuild task's net472 build) lacks.</summary>
+    private static string RelativePath(string from, string to)
+    {
+#if NETFRAMEWORK
+        string fromFull = Path.GetFullPath(from);
+        if (!fromFull.EndsWith(Path.DirectorySeparatorChar.ToString(), StringComparison.Ordinal)) fromFull += Path.DirectorySeparatorChar;
+        string relative = Uri.UnescapeDataString(new Uri(fromFull).MakeRelativeUri(new Uri(Path.GetFullPath(to))).ToString())
+            .Replace('/', Path.DirectorySeparatorChar);
+        return Path.IsPathRooted(relative) ? relative : relative.TrimEnd(Path.DirectorySeparatorChar) is { Length: > 0 } r ? r : ".";
+#else
+        return Path.GetRelativePath(from, to);
+#endif
+    }
 }

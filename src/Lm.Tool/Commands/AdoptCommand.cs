@@ -34,7 +34,7 @@ internal static class AdoptCommand
             var job = jobOptions.Read(invocation, null, parse.GetValue(jobFile));
             string outputDir = job.Training.OutputDir;
             var adopted = ResultAdoption.Adopt(parse.GetValue(from)!, outputDir,
-                folder => OutputFolder.Prepare(folder, job.Training.OverwriteOutputDir, resumeAllowed: false, invocation.Output));
+                folder => OutputFolder.Prepare(folder, job.Training.OverwriteOutputDir, resumeAllowed: false, invocation.Output.Info));
             invocation.Output.Info($"adopted {adopted.Files.Count} files from {parse.GetValue(from)} into {Path.GetFullPath(outputDir)}");
             var json = new JsonObject
             {

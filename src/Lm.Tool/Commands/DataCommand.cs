@@ -73,7 +73,7 @@ internal static class DataCommand
         if (string.IsNullOrWhiteSpace(job.Model.ModelNameOrPath) && job.Model.TokenizerName is null)
             throw new LmException(ErrorCodes.InvalidArgument,
                 "data preview of chat and instruction rows needs --model (or --tokenizer-name): its tokenizer and chat template render them");
-        var source = await ModelSource.ResolveAsync(job.Model, invocation.Output, invocation.Cancellation);
+        var source = await ModelSource.ResolveAsync(job.Model, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);
         var (rows, path) = SupervisedData.ReadSplit(job.Data, format, split);
         if (rows is null || rows.Count == 0)
             throw new LmException(ErrorCodes.InvalidDataArgument, $"the data has no {split} rows; give --train-file (or --validation-file)");

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Generation;
+using Lm.Runtime.Models;
 using Lm.Runtime.Tokenization.Chat;
 using Lm.Runtime.Native;
 using Lm.Tool.Cli;

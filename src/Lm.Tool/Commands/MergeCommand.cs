@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Jobs;
 using Lm.Runtime.Models;
 using Lm.Runtime.Models.Lora;
 using Lm.Runtime.Native;
@@ -25,7 +26,7 @@ internal static class MergeCommand
         modelOptions.AddTo(command);
         app.SetAction(command, async invocation =>
         {
-            var args = modelOptions.Read(invocation.Parse).Model;
+            var args = modelOptions.Read(invocation).Model;
             string adapterFolder = args.AdapterNameOrPath
                 ?? throw new LmException(ErrorCodes.InvalidOption, "merge needs --adapter-name-or-path, the PEFT adapter folder to merge");
             // Read the adapter's config before anything is written: a folder that is no adapter leaves no output behind.
@@ -34,7 +35,7 @@ internal static class MergeCommand
             // The base alone: the adapter is merged into its weights, not applied on top of them.
             args.AdapterNameOrPath = null;
             args.UsePeft = false;
-            var source = await ModelSource.ResolveAsync(args, invocation.Output, invocation.Cancellation);
+            var source = await ModelSource.ResolveAsync(args, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);
             OutputFolder.Prepare(folder, invocation.Get(overwrite), resumeAllowed: false);
             TorchRuntime.EnsureLoaded();
             using var model = source.CreateModel(args, invocation.Get(seed));
