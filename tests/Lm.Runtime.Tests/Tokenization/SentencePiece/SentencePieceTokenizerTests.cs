@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Tests.Tokenization.TokenizerJson;
@@ -65,25 +64,7 @@ public sealed class SentencePieceTokenizerTests
         expectedFolder.Write("tokenizer.json", ConvertedTokenizerJson(pieces, unigram, legacy, addPrefixSpace, addEos).ToJsonString());
         using var oracle = new Tokenizers.DotNet.Tokenizer(expectedFolder.File("tokenizer.json"));
 
-        var failures = new List<string>();
-        foreach (string line in TokenizerJsonVariants.TrickyLines.Concat(s_extraLines))
-        {
-            int[] expected = oracle.Encode(line).Select(id => (int)id).ToArray();
-            int[] actual = ours.Encode(line);
-            if (!expected.SequenceEqual(actual))
-            {
-                failures.Add($"encode {JsonSerializer.Serialize(line)}: expected [{string.Join(",", expected)}] got [{string.Join(",", actual)}]");
-                continue;
-            }
-
-            string expectedText = oracle.Decode(expected.Select(id => (uint)id).ToArray());
-            string actualText = ours.Decode(actual, skipSpecialTokens: true);
-            if (expectedText != actualText)
-            {
-                failures.Add($"decode {JsonSerializer.Serialize(line)}: expected {JsonSerializer.Serialize(expectedText)} got {JsonSerializer.Serialize(actualText)}");
-            }
-        }
-
+        List<string> failures = TokenizerJsonOracleTests.Differences(ours, oracle, TokenizerJsonVariants.TrickyLines.Concat(s_extraLines));
         Assert.True(failures.Count == 0, $"{variant}: {failures.Count} lines differ:\n" + string.Join("\n", failures));
         Assert.Equal(pieces.Count, ours.VocabSize);
         Assert.Equal(("<s>", 1, "</s>", 2, "<unk>", 0), (ours.BosToken, ours.BosTokenId, ours.EosToken, ours.EosTokenId, ours.UnkToken, ours.UnkTokenId));
