@@ -51,6 +51,8 @@ public sealed class CleanFineTuneJobs : Microsoft.Build.Utilities.Task
                 File.Delete(Path.Combine(root, name + suffix));
             if (!string.IsNullOrEmpty(OutDir)) DeleteIfEmpty(Path.Combine(ProjectPath.Full(OutDir, ProjectDirectory), name));
         }
+        // The remembered content hashes of the jobs' inputs (RunPlan): only a cache, gone with the jobs.
+        File.Delete(Path.Combine(root, ResolvedJob.ContentHashFileName));
         DeleteIfEmpty(root);
         return true;
     }

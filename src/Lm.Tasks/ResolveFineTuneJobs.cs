@@ -35,7 +35,7 @@ public sealed class ResolveFineTuneJobs : Microsoft.Build.Utilities.Task
     /// <summary><c>$(LmDevice)</c>: the device for jobs whose item and class set none.</summary>
     public string? DefaultDevice { get; set; }
 
-    /// <summary>One item per valid job, identity = job name. Metadata: JobFile, JobHash, StampFile, StartedFile, ResumeFile, LockFile,
+    /// <summary>One item per valid job, identity = job name. Metadata: JobFile, JobHash, ToolVersion, HashCacheFile, StampFile, StartedFile, ResumeFile, LockFile,
     /// OutputDir, Inputs (the target's inputs), ProjectFile, Line, Column, CopyToOutputDirectory.</summary>
     [Output] public ITaskItem[] ResolvedJobs { get; private set; } = [];
 
@@ -84,7 +84,7 @@ public sealed class ResolveFineTuneJobs : Microsoft.Build.Utilities.Task
             item.SetMetadata("JobFile", job.JobFile);
             item.SetMetadata("JobHash", job.JobHash);
             item.SetMetadata("ToolVersion", toolVersion);
-            item.SetMetadata("HashCacheFile", Path.Combine(job.JobRoot, ".lm-content-hashes.json"));
+            item.SetMetadata("HashCacheFile", job.HashCacheFile);
             item.SetMetadata("StampFile", job.StampFile);
             item.SetMetadata("StartedFile", job.StartedFile);
             item.SetMetadata("ResumeFile", job.ResumeFile);

@@ -28,6 +28,12 @@ internal sealed record ResolvedJob(
     /// <summary>The job plus <c>resume_from_checkpoint</c>, when an interrupted run of the same job resumes.</summary>
     public string ResumeFile => Path.Combine(JobRoot, Name + ".resume.json");
 
+    /// <summary>The file name of the job root's remembered content hashes (see <see cref="Lm.Runtime.Jobs.ContentHashes"/>).</summary>
+    public const string ContentHashFileName = ".lm-content-hashes.json";
+
+    /// <summary>The inputs' content hashes, remembered by size and time, shared by the project's jobs.</summary>
+    public string HashCacheFile => Path.Combine(JobRoot, ContentHashFileName);
+
     /// <summary>Held (FileShare.None) while a build trains this job, so concurrent builds never share an output folder.</summary>
     public string LockFile => Path.Combine(JobRoot, Name + ".lock");
 

@@ -45,5 +45,14 @@ public sealed class RealToolBuildTests(ITestOutputHelper output)
         var second = project.Build("--no-restore", "-v:d");
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Contains("Skipping target \"LmFineTune\" because all output files are up-to-date", second.Output);
+
+        // The tool prints the key the build's stamp records, for the job file the build wrote (run in the project folder).
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = project.Directory, RedirectStandardOutput = true };
+        foreach (string argument in new[] { tool, "train", "--config", project.PathOf("obj/lm/tiny.job.json"), "--print-cache-key" }) start.ArgumentList.Add(argument);
+        using var printing = System.Diagnostics.Process.Start(start)!;
+        string printed = printing.StandardOutput.ReadToEnd().Trim();
+        Assert.True(printing.WaitForExit(TimeSpan.FromMinutes(2)) && printing.ExitCode == 0, printed);
+        string stampKey = JsonNode.Parse(File.ReadAllText(Path.Combine(outputDir, ".lm-complete")))!["cache_key"]!.GetValue<string>();
+        Assert.Equal(stampKey, printed);
     }
 }
