@@ -2,9 +2,13 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using Lm.Runtime.Errors;
+using Lm.Runtime.Files;
+using Lm.Runtime.Hub;
 using Lm.Runtime.Models;
 using Lm.Runtime.Native;
+using Lm.Runtime.Models.Lora;
 using Lm.Runtime.Tokenization;
+using TorchSharp;
 
 namespace Lm.Runtime.Configuration;
 
@@ -43,10 +47,18 @@ public sealed class JobArtifacts
     /// <summary><c>all_results.json</c>: train and eval metrics of the last run, as run_clm.py writes them.</summary>
     public string MetricsFile => Path.Combine(OutputDirectory, "all_results.json");
 
-    /// <summary>Whether a trained model is there (its <c>config.json</c> and <c>model.safetensors</c>, or the index of its shards).</summary>
+    /// <summary>
+    /// Whether a trained model is there: its <c>config.json</c> and <c>model.safetensors</c> (or the index of its shards), or for a LoRA job the
+    /// adapter (<see cref="IsAdapter"/>).
+    /// </summary>
     public bool IsTrained =>
-        File.Exists(Path.Combine(ModelDirectory, "config.json"))
-        && (File.Exists(Path.Combine(ModelDirectory, "model.safetensors")) || File.Exists(Path.Combine(ModelDirectory, "model.safetensors.index.json")));
+        (File.Exists(Path.Combine(ModelDirectory, "config.json"))
+         && (File.Exists(Path.Combine(ModelDirectory, "model.safetensors")) || File.Exists(Path.Combine(ModelDirectory, "model.safetensors.index.json"))))
+        || IsAdapter;
+
+    /// <summary>Whether the job trained a LoRA adapter: PEFT's <c>adapter_config.json</c> and <c>adapter_model.safetensors</c> are there.</summary>
+    public bool IsAdapter =>
+        File.Exists(Path.Combine(ModelDirectory, LoraConfig.ConfigFile)) && File.Exists(Path.Combine(ModelDirectory, LoraConfig.WeightsFile));
 
     /// <summary>The artifacts of <paramref name="jobName"/>, at the folder <paramref name="assembly"/> records for it (or the default).</summary>
     public static JobArtifacts For(Assembly assembly, string jobName)
@@ -80,11 +92,57 @@ public sealed class JobArtifacts
     /// native bridge on older Linux C++ runtimes, heap and MKL tuning), so an app needs no setup call of its own;
     /// LM0001 explains a missing native package.
     /// </summary>
-    public LanguageModel LoadModel(string device = "cpu", string dtype = "float32")
+    /// <remarks>
+    /// For a LoRA job the model is the base with the adapter applied (PEFT's <c>PeftModel.from_pretrained</c>, frozen):
+    /// the base is <paramref name="baseModel"/> when given, else the adapter's <c>base_model_name_or_path</c>: a model
+    /// folder, a <c>tiny-*</c> preset (initialised with the run's seed from training_args.json, as the run built it),
+    /// or a hub id (from the hub cache, downloaded when missing).
+    /// </remarks>
+    public LanguageModel LoadModel(string device = "cpu", string dtype = "float32", string? baseModel = null)
     {
         RequireTrained();
         TorchRuntime.EnsureLoaded();
-        return PretrainedModel.Load(ModelDirectory, device, dtype);
+        if (!IsAdapter) return PretrainedModel.Load(ModelDirectory, device, dtype);
+        var model = LoadAdapterBase(baseModel ?? LoraConfig.Load(ModelDirectory).BaseModelNameOrPath, device, dtype);
+        try
+        {
+            LoraModel.Load(model, ModelDirectory, isTrainable: false);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private LanguageModel LoadAdapterBase(string? name, string device, string dtype)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+            throw new LmException(ErrorCodes.LoraConfigInvalid,
+                $"the adapter of job '{JobName}' names no base model (base_model_name_or_path); pass the base model's folder to LoadModel")
+            { File = Path.Combine(ModelDirectory, LoraConfig.ConfigFile) };
+        if (Directory.Exists(name)) return PretrainedModel.Load(name, device, dtype);
+        if (name.StartsWith("tiny-", StringComparison.OrdinalIgnoreCase) && ModelPresets.Contains(name))
+        {
+            var config = ModelPresets.Config(name);
+            var model = LanguageModel.Create(config, RunSeed());
+            var scalarType = ModelDtype.Parse(dtype, config);
+            var target = ModelDevice.Parse(device);
+            if (scalarType != TorchSharp.torch.ScalarType.Float32 || target.type != TorchSharp.DeviceType.CPU) model.to(target, scalarType);
+            return model;
+        }
+        string folder = ModelLocator.ResolveAsync(name, "main", HubSettings.FromEnvironment(), _ => { }, CancellationToken.None)
+            .GetAwaiter().GetResult();
+        return PretrainedModel.Load(folder, device, dtype);
+    }
+
+    /// <summary>The seed of the run (training_args.json), which drew a preset base's weights; HF's default 42 without it.</summary>
+    private long RunSeed()
+    {
+        string path = Path.Combine(ModelDirectory, "training_args.json");
+        return File.Exists(path) ? JsonFields.Read(path, ErrorCodes.JobResultsMissing).Long("seed") ?? 42 : 42;
     }
 
     /// <summary>Loads the tokenizer saved with the fine-tuned model. Throws LM1101 when the job has not been trained.</summary>

@@ -83,6 +83,29 @@ public class JobArtifactsTests : IDisposable
     }
 
     [Fact]
+    public void A_lora_job_loads_its_base_folder_with_the_adapter_applied()
+    {
+        string baseFolder = Path.Combine(_folder, "base"), output = Path.Combine(_folder, "out");
+        using var adapted = ModelPresets.Create("tiny-gpt2", seed: 3);
+        PretrainedModel.Save(adapted, baseFolder);
+        var adapter = Lm.Runtime.Models.Lora.LoraModel.Apply(adapted,
+            new Lm.Runtime.Models.Lora.LoraConfig { R = 2, TargetModules = ["c_attn"], BaseModelNameOrPath = baseFolder });
+        using (TorchSharp.torch.no_grad())
+            foreach (var layer in adapter.Layers) layer.B.fill_(0.25f); // a non-zero update
+        adapter.Save(output);
+
+        var artifacts = JobArtifacts.At("j", output);
+        Assert.True(artifacts.IsAdapter);
+        Assert.True(artifacts.IsTrained);
+        using var loaded = artifacts.LoadModel();
+        var expected = adapted.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        Assert.Equal(expected.Keys.Order(), loaded.named_parameters().Select(p => p.name).Order());
+        foreach (var (name, parameter) in loaded.named_parameters())
+            Assert.True(parameter.equal(expected[name]).all().item<bool>(), name);
+        Assert.Contains(loaded.named_parameters(), p => p.name == "transformer.h.0.attn.c_attn.lora_B.weight");
+    }
+
+    [Fact]
     public void Checkpoints_are_ordered_by_step_number_not_by_name()
     {
         foreach (string name in new[] { "checkpoint-1000", "checkpoint-500", "checkpoint-99", "checkpoint-x", "runs" })
