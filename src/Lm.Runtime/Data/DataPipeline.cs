@@ -95,11 +95,13 @@ public static class DataPipeline
     /// Tokenizes, groups and caches the splits asked for. <paramref name="maxPositionEmbeddings"/> is the model's
     /// (it bounds the default block size for clm). Throws <see cref="LmException"/> for every data problem before
     /// any training starts. Cancelling <paramref name="cancellation"/> stops within one map batch of rows with an
-    /// <see cref="OperationCanceledException"/>, leaving no half-written cache entry.
+    /// <see cref="OperationCanceledException"/>, leaving no half-written cache entry. <paramref name="rowsTokenized"/>
+    /// hears the split's name and its rows tokenized so far after each map batch (a cache hit reports nothing).
     /// </summary>
     public static PreparedData Prepare(DataArguments args, ITextEncoder encoder, DataObjective objective,
         bool train = true, bool validation = true, int? maxPositionEmbeddings = null, string? hubCacheDir = null,
-        string? cacheRoot = null, Action<string>? log = null, CancellationToken cancellation = default)
+        string? cacheRoot = null, Action<string>? log = null, CancellationToken cancellation = default,
+        Action<string, long>? rowsTokenized = null)
     {
         cancellation.ThrowIfCancellationRequested();
         var warnings = new List<string>();
@@ -114,12 +116,12 @@ public static class DataPipeline
             if (train)
             {
                 var source = splits.Train ?? throw new LmException(ErrorCodes.InvalidDataArgument, "training needs train_file or a dataset with a train split");
-                trainSet = TokenCache.GetOrBuild(source, "train", encoder, options, log, cancellation);
+                trainSet = TokenCache.GetOrBuild(source, "train", encoder, options, log, cancellation, rowsTokenized);
             }
             if (validation)
             {
                 var source = splits.Validation ?? throw new LmException(ErrorCodes.InvalidDataArgument, "evaluation needs validation_file or a train split to take it from");
-                validationSet = TokenCache.GetOrBuild(source, "validation", encoder, options, log, cancellation);
+                validationSet = TokenCache.GetOrBuild(source, "validation", encoder, options, log, cancellation, rowsTokenized);
             }
         }
         catch

@@ -41,9 +41,10 @@ public static class TokenCache
     /// off), else tokenizes and groups the rows in parallel, writes the entry and loads it. Cancelling
     /// <paramref name="cancellation"/> stops the build after the map batch being written, deletes the partial folder
     /// and throws <see cref="OperationCanceledException"/>; a complete entry is never touched.
+    /// <paramref name="rowsTokenized"/> hears the split and its rows done after each map batch of a build.
     /// </summary>
     public static LmDataset GetOrBuild(TextSource source, string split, ITextEncoder encoder, PreprocessingOptions options,
-        Action<string>? log = null, CancellationToken cancellation = default)
+        Action<string>? log = null, CancellationToken cancellation = default, Action<string, long>? rowsTokenized = null)
     {
         string fingerprint = Fingerprint(source, encoder, options);
         string folder = EntryFolder(fingerprint, options);
@@ -66,7 +67,7 @@ public static class TokenCache
         try
         {
             Directory.CreateDirectory(partial);
-            Build(source, split, encoder, options, partial, log, cancellation);
+            Build(source, split, encoder, options, partial, log, cancellation, rowsTokenized);
             // An entry that exists but did not load (overwrite asked, or corrupt) is replaced.
             Publish(partial, folder, replace: Directory.Exists(folder));
         }
@@ -79,7 +80,7 @@ public static class TokenCache
     }
 
     private static void Build(TextSource source, string split, ITextEncoder encoder, PreprocessingOptions options,
-        string folder, Action<string>? log, CancellationToken cancellation)
+        string folder, Action<string>? log, CancellationToken cancellation, Action<string, long>? rowsTokenized)
     {
         int elementSize = encoder.VocabSize <= 1 << 16 ? 2 : 4;
         string tokensPath = Path.Combine(folder, TokensFile(elementSize));
@@ -103,6 +104,7 @@ public static class TokenCache
                 cancellation.ThrowIfCancellationRequested();
                 rows += batch.Rows;
                 tokens += batch.Tokens.Length;
+                rowsTokenized?.Invoke(split, rows);
                 if (options.LineByLine)
                 {
                     int start = 0;

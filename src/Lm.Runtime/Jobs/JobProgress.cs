@@ -30,7 +30,11 @@ public enum JobProgressKind
     /// <summary>A <see cref="JobProgress.Stage"/> begins; <see cref="JobProgress.Total"/> is its size (0 when unknown).</summary>
     StageStarted,
 
-    /// <summary>A stage moved to <see cref="JobProgress.Done"/>; for training, <see cref="JobProgress.Message"/> holds loss and learning rate.</summary>
+    /// <summary>
+    /// A stage moved to <see cref="JobProgress.Done"/>: for tokenizing, the rows of the split named by
+    /// <see cref="JobProgress.Message"/> tokenized so far (after each map batch; nothing when the token cache has the
+    /// split); for training, the optimizer steps, with loss and learning rate in <see cref="JobProgress.Message"/>.
+    /// </summary>
     StageAdvanced,
 
     /// <summary>A <see cref="JobProgress.Stage"/> finished.</summary>

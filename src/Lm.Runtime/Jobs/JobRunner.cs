@@ -145,7 +145,8 @@ public sealed class JobRunner : IDisposable
         report.Report(new JobProgress(JobProgressKind.StageStarted) { Stage = JobStage.Tokenize });
         var data = DataPipeline.Prepare(job.Data, encoder, objective, train, eval, source.Config.MaxPositions,
             hubCacheDir: job.Model.CacheDir, log: line => report.Report(new JobProgress(JobProgressKind.Log, line)),
-            cancellation: cancellation);
+            cancellation: cancellation,
+            rowsTokenized: (split, rows) => report.Report(new JobProgress(JobProgressKind.StageAdvanced, split) { Stage = JobStage.Tokenize, Done = rows }));
         report.Report(new JobProgress(JobProgressKind.StageFinished) { Stage = JobStage.Tokenize });
         try
         {

@@ -25,6 +25,9 @@ internal sealed class CliJobProgress(CliOutput output, ProgressReporter progress
             case JobProgressKind.StageStarted:
                 progress.Begin(JobProgress.StageName(value.Stage!.Value), value.Total);
                 break;
+            // Tokenizing shows as one phase (started, done), as it always has; rows are for library users.
+            case JobProgressKind.StageAdvanced when value.Stage == JobStage.Tokenize:
+                break;
             case JobProgressKind.StageAdvanced:
                 progress.Update(JobProgress.StageName(value.Stage!.Value), value.Done, value.Message.Length == 0 ? null : value.Message);
                 break;

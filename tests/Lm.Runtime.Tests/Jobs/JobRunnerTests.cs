@@ -52,6 +52,8 @@ public sealed class JobRunnerTests
             BlockSize = BlockSize,
             MaxTrainSamples = 16,
             MaxEvalSamples = EvalBlocks,
+            // Tokenized on every run (the token cache is the user's), so the tokenizing reports are always there.
+            OverwriteCache = true,
         },
         Training = new TrainingArguments
         {
@@ -109,11 +111,12 @@ public sealed class JobRunnerTests
             .Select(r => r.Kind == JobProgressKind.StageAdvanced ? $"{r.Kind} {r.Stage} {r.Done}" : $"{r.Kind} {r.Stage}").ToArray();
         Assert.Equal(
             [
-                "StageStarted Tokenize", "StageFinished Tokenize",
+                "StageStarted Tokenize", "StageAdvanced Tokenize 40", "StageAdvanced Tokenize 12", "StageFinished Tokenize",
                 "StageStarted Train", "StageAdvanced Train 1", "StageAdvanced Train 2", "StageAdvanced Train 3", "StageFinished Train",
                 "StageStarted Eval", "StageFinished Eval", "Evaluated ",
             ],
             stages);
+        Assert.Equal(["train", "validation"], recorder.Reports.Where(r => r.Kind == JobProgressKind.StageAdvanced && r.Stage == JobStage.Tokenize).Select(r => r.Message));
         Assert.Equal(1, recorder.Reports.Single(r => r.Kind == JobProgressKind.StageStarted && r.Stage == JobStage.Eval).Total);
         Assert.Equal(3, recorder.Reports.Single(r => r.Kind == JobProgressKind.StageStarted && r.Stage == JobStage.Train).Total);
         // A log entry per logging step (logging_steps 1), then the run's summary, then the final evaluation.
