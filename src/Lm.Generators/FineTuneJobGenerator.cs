@@ -69,6 +69,7 @@ namespace Lm.Generators
 
             RegisterStrayAttributeCheck(context, AttributeNames.TextDataset, "TextDataset");
             RegisterStrayAttributeCheck(context, AttributeNames.Training, "Training");
+            RegisterStrayAttributeCheck(context, AttributeNames.ChatDataset, "ChatDataset");
         }
 
         /// <summary>[TextDataset] or [Training] without [FineTuneJob] would silently do nothing: report it.</summary>

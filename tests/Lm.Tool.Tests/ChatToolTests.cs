@@ -39,6 +39,22 @@ public sealed class ChatToolTests
     }
 
     [Fact]
+    public void Data_stats_counts_rows_sequences_and_trained_tokens_of_chat_data()
+    {
+        var result = LmTuneProcess.Run("data", "stats", "--model", "tiny-llama", "--train-file", SampleChat, "--chat-template", Template,
+            "--packing", "--max-seq-length", "128", "--json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("messages", result.Json["format"]!.GetValue<string>());
+        var train = result.Json["splits"]!["train"]!;
+        var validation = result.Json["splits"]!["validation"]!;
+        // 320 rows, the first 5% (16) for validation as run_clm.py's train[:5%].
+        Assert.Equal(304, train["rows"]!.GetValue<int>());
+        Assert.Equal(16, validation["rows"]!.GetValue<int>());
+        Assert.True(train["sequences"]!.GetValue<int>() < 304);
+        Assert.InRange(train["trained_tokens"]!.GetValue<long>(), 1, train["tokens"]!.GetValue<long>() - 1);
+    }
+
+    [Fact]
     public void Generate_chat_renders_system_and_user_turns_with_the_generation_prompt()
     {
         var result = LmTuneProcess.Run("generate", "--model", "tiny-llama", "--chat", "--chat-template", Template, "--system", "Be brief.",

@@ -90,12 +90,20 @@ namespace Lm.Generators.Diagnostics
             "OutputDir of a job the build trains is the item's",
             "OutputDir is set in '{0}', but <LanguageModelFineTune Include=\"{1}\"> trains this job and decides its output folder (default obj/lm/{1}/), which the app's Artifacts accessor reads; set OutputDir on the item instead");
 
+        public static readonly DiagnosticDescriptor ChatDataFileType = Error(ErrorCodes.ChatDataFileType,
+            "Chat data file of the wrong type",
+            "{0} '{1}' cannot hold {2} rows; chat and instruction rows are read from .json or .jsonl files ({3})");
+
+        public static readonly DiagnosticDescriptor ChatOptionOnTextData = Error(ErrorCodes.ChatOptionOnTextData,
+            "Chat option on text data",
+            "{0} has no effect with DatasetFormat (dataset_format) text, which trains on plain text as run_clm.py does; drop it or use messages, prompt_completion or instruction rows");
+
         /// <summary>The whole table, in id order.</summary>
         public static readonly ImmutableArray<DiagnosticDescriptor> All = ImmutableArray.Create(
             ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
             ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
             InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile, AmbiguousConfigClass,
-            OutputDirInClassOfItem, UnknownLoraTarget);
+            OutputDirInClassOfItem, UnknownLoraTarget, ChatDataFileType, ChatOptionOnTextData);
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
 

@@ -6,6 +6,7 @@ namespace Lm.Generators.Parsing
         public const string FineTuneJob = "Lm.Runtime.Configuration.FineTuneJobAttribute";
         public const string TextDataset = "Lm.Runtime.Configuration.TextDatasetAttribute";
         public const string Training = "Lm.Runtime.Configuration.TrainingAttribute";
+        public const string ChatDataset = "Lm.Runtime.Configuration.ChatDatasetAttribute";
 
         /// <summary>The schema section of an attribute's named arguments, or null for other attributes.</summary>
         public static string? SectionOf(string metadataName)
@@ -14,6 +15,7 @@ namespace Lm.Generators.Parsing
             {
                 case FineTuneJob: return Lm.Schema.JobSchema.Model;
                 case TextDataset: return Lm.Schema.JobSchema.Data;
+                case ChatDataset: return Lm.Schema.JobSchema.Data;
                 case Training: return Lm.Schema.JobSchema.Training;
                 default: return null;
             }

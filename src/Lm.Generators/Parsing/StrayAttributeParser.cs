@@ -6,7 +6,7 @@ using Microsoft.CodeAnalysis;
 
 namespace Lm.Generators.Parsing
 {
-    /// <summary>Finds <c>[TextDataset]</c> / <c>[Training]</c> on a class that has no <c>[FineTuneJob]</c>.</summary>
+    /// <summary>Finds <c>[TextDataset]</c> / <c>[ChatDataset]</c> / <c>[Training]</c> on a class that has no <c>[FineTuneJob]</c>.</summary>
     internal static class StrayAttributeParser
     {
         public static DiagnosticInfo? Check(GeneratorAttributeSyntaxContext context, string shortName, CancellationToken cancellationToken)

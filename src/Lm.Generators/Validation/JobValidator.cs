@@ -40,6 +40,7 @@ namespace Lm.Generators.Validation
             CheckObjective(job, diagnostics);
             CheckLoraTargets(job, diagnostics);
             CheckBestModelAndEarlyStopping(job, diagnostics);
+            CheckChatData(job, diagnostics);
             return diagnostics;
         }
 
@@ -190,6 +191,37 @@ namespace Lm.Generators.Validation
             if (patience is not null && evalStrategy == "no")
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InconsistentArguments, patience.Location,
                     DisplayName(patience) + " needs EvalStrategy steps or epoch: early stopping compares evaluations"));
+        }
+
+        /// <summary>
+        /// Chat and instruction rows (Lm.Runtime's Data/Chat): a format other than text needs .json/.jsonl files
+        /// (parquet for the flat prompt/completion and instruction shapes), LM0336 at run time; the chat options do
+        /// nothing on text rows.
+        /// </summary>
+        private static void CheckChatData(JobView job, List<DiagnosticInfo> diagnostics)
+        {
+            string format = job.Valid("dataset_format")?.Text ?? "auto";
+            if (format == "text")
+            {
+                foreach (string name in new[] { "assistant_only_loss", "completion_only_loss", "packing" })
+                {
+                    FieldValue? option = job.Valid(name);
+                    if (option is not null && option.Text == "true")
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ChatOptionOnTextData, option.Location, DisplayName(option)));
+                }
+                return;
+            }
+            if (format == "auto") return;
+            foreach (string name in new[] { "train_file", "validation_file" })
+            {
+                FieldValue? file = job.Valid(name);
+                if (file is null) continue;
+                string extension = System.IO.Path.GetExtension(file.Text.Trim()).ToLowerInvariant();
+                bool readable = extension == ".json" || extension == ".jsonl" || (extension == ".parquet" && format != "messages");
+                if (!readable)
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ChatDataFileType, file.Location, DisplayName(file), file.Text, format,
+                        format == "messages" ? "conversations cannot come from .parquet" : "or .parquet"));
+            }
         }
 
         // The extensions Lm.Runtime's TextSource.FromFile opens (run_clm.py's "text", "csv", "json", "parquet" builders).

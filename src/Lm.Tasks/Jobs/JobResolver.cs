@@ -21,8 +21,9 @@ internal sealed class JobResolver
     private const string CopyMetadata = "CopyToOutputDirectory";
     private static readonly string[] CopyModes = ["Never", "PreserveNewest", "Always"];
 
-    // Fields holding paths that are made absolute (relative to the project folder) when given.
-    private static readonly string[] DataFileFields = ["train_file", "validation_file"];
+    // Fields holding paths that are made absolute (relative to the project folder) when given; each file is an input
+    // (a changed chat template retrains as a changed data file does).
+    private static readonly string[] DataFileFields = ["train_file", "validation_file", "chat_template_path"];
     private static readonly string[] OptionalLocalPathFields = ["model_name_or_path", "config_name", "tokenizer_name"];
 
     private readonly string _projectDirectory;

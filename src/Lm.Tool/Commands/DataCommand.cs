@@ -127,6 +127,8 @@ internal static class DataCommand
             var source = await ModelSource.ResolveAsync(job.Model, invocation.Output.Info, invocation.Output.Detail, invocation.Cancellation);
             await DatasetLocator.EnsureCachedAsync(job.Data, HubSettings.FromEnvironment(job.Model.CacheDir), invocation.Output.Info, invocation.Cancellation);
             var objective = source.Objective(job.Model) == "clm" ? DataObjective.Clm : DataObjective.Mlm;
+            if (objective == DataObjective.Clm && SupervisedData.DetectFormat(job.Data) is { } format)
+                return ChatStats(job, format, source.Tokenizer, source.Config.MaxPositions, source.Name, invocation);
             var splits = DataPipeline.OpenSplits(job.Data, job.Model.CacheDir);
             using var prepared = DataPipeline.Prepare(job.Data, new LmTokenizerTextEncoder(source.Tokenizer), objective,
                 train: splits.Train is not null, validation: splits.Validation is not null, source.Config.MaxPositions,
@@ -158,6 +160,36 @@ internal static class DataCommand
             return new CommandResult(json, o => Console(o).Write(table));
         });
         return command;
+    }
+
+    /// <summary>Chat and instruction data as training prepares it: rows, examples, sequences, tokens and trained tokens per split.</summary>
+    private static CommandResult ChatStats(FineTuneJob job, SupervisedFormat format, Lm.Runtime.Tokenization.LmTokenizer tokenizer, int maxPositions,
+        string model, CommandInvocation invocation)
+    {
+        bool hasValidation = job.Data.ValidationFile is not null || job.Data.ValidationSplitPercentage > 0;
+        var prepared = SupervisedData.Prepare(job.Data, format, tokenizer, maxPositions, train: job.Data.TrainFile is not null,
+            validation: hasValidation, log: invocation.Output.Info);
+        var splitsJson = new JsonObject();
+        var table = new Table().AddColumns("split", "rows", "examples", "sequences", "tokens", "trained tokens", "max length", "source");
+        foreach (var dataset in new[] { prepared.Train, prepared.Validation }.OfType<SupervisedDataset>())
+        {
+            var s = dataset.Stats;
+            splitsJson[s.Split] = new JsonObject
+            {
+                ["rows"] = s.Rows,
+                ["examples"] = s.Examples,
+                ["sequences"] = s.Sequences,
+                ["tokens"] = s.Tokens,
+                ["trained_tokens"] = s.TrainedTokens,
+                ["dropped_examples"] = s.DroppedExamples,
+                ["max_length"] = s.MaxLength,
+                ["packed"] = s.Packed,
+                ["source"] = s.Source,
+            };
+            table.AddRow(s.Split, $"{s.Rows:N0}", $"{s.Examples:N0}", $"{s.Sequences:N0}", $"{s.Tokens:N0}", $"{s.TrainedTokens:N0}", s.MaxLength.ToString(), Markup.Escape(s.Source));
+        }
+        var json = new JsonObject { ["model"] = model, ["objective"] = "clm", ["format"] = SupervisedData.FormatName(format), ["splits"] = splitsJson };
+        return new CommandResult(json, o => Console(o).Write(table));
     }
 
     /// <summary>A Spectre console on the result stream: colour and box drawing only on a terminal.</summary>

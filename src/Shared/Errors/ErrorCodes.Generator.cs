@@ -34,7 +34,7 @@ static partial class ErrorCodes
     public const string InconsistentArguments = "LM1013";
     /// <summary>An item's Config names a class that configures a different job name.</summary>
     public const string ItemJobNameMismatch = "LM1014";
-    /// <summary>[TextDataset] or [Training] is on a class without [FineTuneJob].</summary>
+    /// <summary>[TextDataset], [ChatDataset] or [Training] is on a class without [FineTuneJob].</summary>
     public const string AttributeWithoutJob = "LM1015";
     /// <summary>TrainFile or ValidationFile has an extension no data source reads.</summary>
     public const string UnsupportedDataFile = "LM1016";
@@ -45,6 +45,13 @@ static partial class ErrorCodes
 
     /// <summary>LoraTargetModules names a module the model's architecture does not have (or no linear layer of any architecture).</summary>
     public const string UnknownLoraTarget = "LM1030";
+
+    // Chat and instruction data.
+
+    /// <summary>A chat or instruction dataset_format with a data file that holds no such rows (.txt, .csv; conversations in .parquet).</summary>
+    public const string ChatDataFileType = "LM1040";
+    /// <summary>assistant_only_loss, completion_only_loss or packing with dataset_format text, which ignores them.</summary>
+    public const string ChatOptionOnTextData = "LM1041";
 
     // Run-time errors of generated members.
 

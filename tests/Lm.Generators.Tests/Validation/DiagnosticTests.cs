@@ -207,6 +207,27 @@ public class DiagnosticTests
     public void Data_file_of_an_unsupported_type_is_LM1016(string markup) =>
         AssertSingle(markup, "LM1016");
 
+    [Theory]
+    [InlineData("""[FineTuneJob("j")][ChatDataset([|TrainFile = "data/chat.txt"|], DatasetFormat = "messages")] partial class C { }""")]
+    [InlineData("""[FineTuneJob("j")][ChatDataset(TrainFile = "chat.jsonl", [|ValidationFile = "chat.parquet"|], DatasetFormat = "messages")] partial class C { }""")]
+    [InlineData("""[FineTuneJob("j")][TextDataset([|TrainFile = "pairs.csv"|], DatasetFormat = "prompt_completion")] partial class C { }""")]
+    public void Chat_rows_from_a_file_that_cannot_hold_them_are_LM1040(string markup) =>
+        AssertSingle(markup, "LM1040");
+
+    [Theory]
+    [InlineData("""[FineTuneJob("j")][ChatDataset(TrainFile = "a.jsonl", DatasetFormat = "text", [|Packing = true|])] partial class C { }""")]
+    [InlineData("""[FineTuneJob("j")][TextDataset(TrainFile = "a.txt", DatasetFormat = "text", [|AssistantOnlyLoss = true|])] partial class C { }""")]
+    public void Chat_options_on_text_data_are_LM1041(string markup) =>
+        AssertSingle(markup, "LM1041");
+
+    [Fact]
+    public void ChatDataset_sets_data_arguments_and_needs_FineTuneJob()
+    {
+        AssertSingle("""[[|ChatDataset(TrainFile = "chat.jsonl")|]] partial class C { }""", "LM1015");
+        var diagnostic = AssertSingle("""[FineTuneJob("j")][ChatDataset(TrainFile = "chat.jsonl", [|PackingStrategy = "best"|])] partial class C { }""", "LM1003");
+        Assert.Contains("bfd, wrapped", diagnostic.GetMessage());
+    }
+
     [Fact]
     public void Item_config_simple_name_shared_by_two_classes_is_LM1017()
     {

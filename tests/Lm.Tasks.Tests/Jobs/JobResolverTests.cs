@@ -110,6 +110,15 @@ public sealed class JobResolverTests : IDisposable
     }
 
     [Fact]
+    public void A_chat_template_file_is_made_absolute_and_is_an_input()
+    {
+        File.WriteAllText(Path.Combine(_project, "chat.jinja"), "{{ messages }}");
+        var job = Resolver().Resolve([Item("job", ("Model", "tiny-llama"), ("TrainFile", "train.txt"), ("ChatTemplatePath", "chat.jinja"))])[0];
+        Assert.Equal([Path.Combine(_project, "train.txt"), Path.Combine(_project, "chat.jinja")], job.InputFiles);
+        Assert.Equal(Path.Combine(_project, "chat.jinja"), (string?)JsonNode.Parse(job.JobJson)!["chat_template_path"]);
+    }
+
+    [Fact]
     public void Local_model_folder_files_are_inputs()
     {
         string model = Directory.CreateDirectory(Path.Combine(_project, "..", Path.GetFileName(_project) + "-model")).FullName;

@@ -150,6 +150,22 @@ public class SupervisedDataTests
     }
 
     [Fact]
+    public async Task Chat_rows_from_a_text_file_or_conversations_from_parquet_are_LM0336_and_flat_parquet_rows_read()
+    {
+        using var folder = new TemporaryFolder();
+        string text = Path.Combine(folder.Path, "chat.txt");
+        File.WriteAllText(text, "hello\n");
+        Assert.Equal(ErrorCodes.ChatFormatUnknown, Assert.Throws<LmException>(() => SupervisedRows.Read(text, SupervisedFormat.Messages)).Code);
+        string parquet = Path.Combine(folder.Path, "chat.parquet");
+        await ParquetFiles.Write(parquet, ("prompt", [["2 + 2 =", "3 + 3 ="]]), ("completion", [[" 4", " 6"]]));
+        Assert.Equal(ErrorCodes.ChatFormatUnknown, Assert.Throws<LmException>(() => SupervisedRows.Read(parquet, SupervisedFormat.Messages)).Code);
+        Assert.Equal(SupervisedFormat.PromptCompletion, SupervisedRows.Detect(parquet, "auto", null));
+        var rows = SupervisedRows.Read(parquet, SupervisedFormat.PromptCompletion);
+        Assert.Equal("3 + 3 =", rows[1].PromptText);
+        Assert.Equal(" 6", rows[1].CompletionText);
+    }
+
+    [Fact]
     public void Assistant_only_loss_on_text_rows_is_LM0338()
     {
         var row = new SupervisedRow("x") { PromptText = "a", CompletionText = "b" };
