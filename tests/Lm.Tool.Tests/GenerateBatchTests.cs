@@ -61,6 +61,27 @@ public sealed class GenerateBatchTests
         Assert.Equal(step == 0 ? "eos" : "max_new_tokens", shorter["stop_reason"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("--repetition-penalty", "0")]
+    [InlineData("--max-length", "0")]
+    [InlineData("--max-new-tokens", "-3")]
+    public void Out_of_range_generation_flags_are_LM0511_before_any_model_loads(string flag, string value)
+    {
+        var result = LmTuneProcess.Run("generate", "--model", "acme/no-such-model", "Hello", flag, value);
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("error LM0511:", result.Stderr);
+        Assert.Contains(flag[2..].Replace('-', '_'), result.Stderr);
+    }
+
+    [Fact]
+    public void No_prompt_at_all_is_LM0511()
+    {
+        var result = LmTuneProcess.Run("generate", "--model", "acme/no-such-model");
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("error LM0511:", result.Stderr);
+        Assert.Contains("--prompt", result.Stderr);
+    }
+
     [Fact]
     public void A_missing_or_empty_prompt_file_is_LM0172_before_any_model_loads()
     {
