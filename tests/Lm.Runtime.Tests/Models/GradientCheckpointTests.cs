@@ -1,3 +1,4 @@
+using Lm.Runtime.Errors;
 using Lm.Runtime.Models;
 using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Tests.Training;
@@ -93,6 +94,20 @@ public class GradientCheckpointTests
         Assert.Equal(Losses(plain), Losses(checkpointed));
         float[] a = TrainerFixtures.Weights(plainModel), b = TrainerFixtures.Weights(checkpointedModel);
         for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6, $"weight {i}: {a[i]} vs {b[i]}");
+    }
+
+    [Fact]
+    public void Checkpointing_with_dropout_on_a_gpu_is_refused_naming_the_key()
+    {
+        // Only the CPU generator's state can be saved and restored: on CUDA the masks would differ (LM0440).
+        var cuda = new Device(DeviceType.CUDA, 0);
+        using var gpt2 = Build(Gpt2() with { ResidPdrop = 0, EmbdPdrop = 0 });
+        var error = Assert.Throws<LmException>(() => GradientCheckpoint.EnsureReproducible(gpt2, cuda));
+        Assert.Equal("LM0440", error.Code);
+        Assert.Contains("attn_pdrop = 0.1", error.Message);
+        using var llama = Build(Llama(tied: false) with { AttentionDropout = 0 });
+        GradientCheckpoint.EnsureReproducible(llama, cuda);
+        GradientCheckpoint.EnsureReproducible(gpt2, CPU);
     }
 
     [Fact]
