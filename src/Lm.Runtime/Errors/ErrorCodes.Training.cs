@@ -27,4 +27,8 @@ public static partial class ErrorCodes
 
     /// <summary>A checkpoint's trainer_progress.json has a value of the wrong type or out of range.</summary>
     public const string TrainerProgressInvalid = "LM0434";
+
+    // Memory savers (gradient checkpointing, chunked loss).
+    /// <summary>gradient_checkpointing on a non-CPU device with dropout: the recomputation could not repeat the masks.</summary>
+    public const string CheckpointingDropoutOnDevice = "LM0440";
 }

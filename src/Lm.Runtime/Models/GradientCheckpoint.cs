@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Lm.Runtime.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,6 +35,26 @@ public static class GradientCheckpoint
         for (int i = 0; i < inputs.Length; i++) vars[2 + i] = inputs[i];
         for (int i = 0; i < parameters.Length; i++) vars[2 + inputs.Length + i] = parameters[i];
         return CheckpointFunction.apply(vars!);
+    }
+
+    /// <summary>
+    /// Throws LM0440 when <paramref name="model"/> would be checkpointed on a device other than the CPU with dropout
+    /// above 0: TorchSharp exposes the CPU generator's state only, so the recomputation could not repeat the masks
+    /// there. Dropout is read from the config's HF keys (<c>*dropout*</c>, <c>*pdrop</c>), whatever the architecture.
+    /// </summary>
+    public static void EnsureReproducible(LanguageModel model, Device device)
+    {
+        if (device.type == DeviceType.CPU) return;
+        var config = JsonNode.Parse(model.Config.ToJson())!.AsObject();
+        foreach (var (key, value) in config)
+        {
+            if (!(key.Contains("dropout", StringComparison.Ordinal) || key.EndsWith("pdrop", StringComparison.Ordinal))) continue;
+            if (value is JsonValue number && number.TryGetValue(out double p) && p > 0)
+                throw new LmException(ErrorCodes.CheckpointingDropoutOnDevice,
+                    $"gradient_checkpointing on {device} with {key} = {p.ToString(CultureInfo.InvariantCulture)}: the recomputation " +
+                    "of each layer restores the CPU random state only, so dropout would draw other masks on this device and the " +
+                    $"gradients would be wrong; set {key} to 0 in config.json or train without gradient_checkpointing.");
+        }
     }
 
     /// <summary>Checkpoints recorded since the process started (a test's evidence that a model used them).</summary>

@@ -142,7 +142,11 @@ public sealed partial class Trainer : IDisposable
         double numTrainSamples = _args.MaxSteps > 0 ? (double)maxSteps * batchSize * accumulation : examples * _args.NumTrainEpochs;
 
         // HF's Trainer.train: model.gradient_checkpointing_enable() when the argument is set (left on afterwards, as HF).
-        if (_args.GradientCheckpointing) _model.GradientCheckpointing = true;
+        if (_args.GradientCheckpointing)
+        {
+            GradientCheckpoint.EnsureReproducible(_model, _device);
+            _model.GradientCheckpointing = true;
+        }
         manual_seed(_args.Seed);
         EnsureOnDevice();
         _optimizer?.Dispose();
