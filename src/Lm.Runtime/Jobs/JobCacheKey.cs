@@ -33,8 +33,8 @@ internal static class JobCacheKey
         var relative = new JsonObject();
         foreach (var (key, value) in job.OrderBy(p => p.Key, StringComparer.Ordinal))
             relative[key] = value is JsonValue v && v.GetValueKind() == JsonValueKind.String ? Relative(v.GetValue<string>(), project) : value?.DeepClone();
-        // Relaxed escaping: the line is hashed, never embedded in HTML, and reads as written ("<project>/train.txt").
-        lines.Add("job " + relative.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+        // Minimal escaping: the line is hashed, never embedded in HTML, and reads as written ("<project>/train.txt").
+        lines.Add("job " + CanonicalJson(relative));
         foreach (string field in LocalInputFields)
         {
             if (Text(job, field) is not { } path) continue;
@@ -156,5 +156,73 @@ internal sealed class ContentHashes
         var text = new StringBuilder(bytes.Length * 2);
         foreach (byte b in bytes) text.Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
         return text.ToString();
+    }
+
+    /// <summary>
+    /// JSON text with only the escapes JSON requires (quote, backslash, control characters), written here rather than
+    /// with System.Text.Json's relaxed encoder, which the MSBuild task's net472 build would have to carry.
+    /// </summary>
+    internal static string CanonicalJson(JsonNode? node)
+    {
+        var text = new StringBuilder();
+        Write(node);
+        return text.ToString();
+
+        void Write(JsonNode? value)
+        {
+            switch (value)
+            {
+                case null:
+                    text.Append("null");
+                    break;
+                case JsonObject map:
+                    text.Append('{');
+                    bool first = true;
+                    foreach (var (key, item) in map)
+                    {
+                        if (!first) text.Append(',');
+                        first = false;
+                        WriteString(key);
+                        text.Append(':');
+                        Write(item);
+                    }
+                    text.Append('}');
+                    break;
+                case JsonArray list:
+                    text.Append('[');
+                    for (int i = 0; i < list.Count; i++)
+                    {
+                        if (i > 0) text.Append(',');
+                        Write(list[i]);
+                    }
+                    text.Append(']');
+                    break;
+                case JsonValue scalar when scalar.GetValueKind() == JsonValueKind.String:
+                    WriteString(scalar.GetValue<string>());
+                    break;
+                default:
+                    text.Append(value.ToJsonString());
+                    break;
+            }
+        }
+
+        void WriteString(string value)
+        {
+            text.Append('"');
+            foreach (char c in value)
+            {
+                switch (c)
+                {
+                    case '"': text.Append("\\\""); break;
+                    case '\\': text.Append("\\\\"); break;
+                    case '\n': text.Append("\\n"); break;
+                    case '\r': text.Append("\\r"); break;
+                    case '\t': text.Append("\\t"); break;
+                    case < ' ': text.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture)); break;
+                    default: text.Append(c); break;
+                }
+            }
+            text.Append('"');
+        }
     }
 }

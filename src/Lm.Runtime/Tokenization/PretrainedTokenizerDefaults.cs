@@ -36,11 +36,9 @@ internal static class PretrainedTokenizerDefaults
     {
         // DistilBERT's folders are read for their tokenizer although lm-tune does not build the model.
         "distilbert" => "DistilBertTokenizer",
-        // transformers' TOKENIZER_MAPPING_NAMES: Mistral and Mixtral reuse Llama's tokenizer classes; these fill a
-        // partial tokenizer_config.json of the Llama family.
-        "llama" or "mistral" or "mixtral" => "LlamaTokenizer",
-        "qwen2" => "Qwen2Tokenizer",
-        // The other architectures' own (src/Shared/Models/ArchitectureTable.cs).
+        // Mixtral's folders too (transformers maps it to Llama's tokenizer), although lm-tune does not build the model.
+        "mixtral" => "LlamaTokenizer",
+        // The architectures' own (src/Shared/Models/ArchitectureTable.cs).
         _ => Lm.Schema.ArchitectureTable.Find(modelType)?.TokenizerClass,
     };
 

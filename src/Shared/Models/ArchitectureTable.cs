@@ -25,14 +25,15 @@ namespace Lm.Schema
             new ArchitectureRow("bert", "BertForMaskedLM", "mlm", "BertTokenizer",
                 presets: new[] { "bert-base-uncased", "tiny-bert" },
                 hubIds: new[] { "bert-base-cased", "bert-large-uncased", "bert-large-cased", "google-bert/bert-base-uncased", "google-bert/bert-base-cased" }),
-            // The Llama family's checkpoints always ship tokenizer.json and tokenizer_config.json, so no class is implied.
-            new ArchitectureRow("llama", "LlamaForCausalLM", "clm", null,
+            // The Llama family's classes (transformers' TOKENIZER_MAPPING_NAMES: Mistral reuses Llama's) fill a partial
+            // tokenizer_config.json and name the converter of a SentencePiece tokenizer.model.
+            new ArchitectureRow("llama", "LlamaForCausalLM", "clm", "LlamaTokenizer",
                 presets: new[] { "tiny-llama", "smollm2-135m", "llama-3.2-1b" },
                 hubIds: new[] { "HuggingFaceTB/SmolLM2-135M", "HuggingFaceTB/SmolLM2-360M", "HuggingFaceTB/SmolLM2-1.7B", "meta-llama/Llama-3.2-1B", "TinyLlama/TinyLlama-1.1B-Chat-v1.0" }),
-            new ArchitectureRow("qwen2", "Qwen2ForCausalLM", "clm", null,
+            new ArchitectureRow("qwen2", "Qwen2ForCausalLM", "clm", "Qwen2Tokenizer",
                 presets: new[] { "tiny-qwen2", "qwen2.5-0.5b" },
                 hubIds: new[] { "Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B" }),
-            new ArchitectureRow("mistral", "MistralForCausalLM", "clm", null,
+            new ArchitectureRow("mistral", "MistralForCausalLM", "clm", "LlamaTokenizer",
                 presets: new string[0],
                 hubIds: new[] { "mistralai/Mistral-7B-v0.1" }),
         };

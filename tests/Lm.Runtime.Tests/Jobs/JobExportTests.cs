@@ -206,6 +206,90 @@ public sealed class JobExportTests : IDisposable
         Assert.Contains("ds_config.json", result.Files);
     }
 
+    // TRL 0.24.0: trl/trainer/model_config.py ModelConfig, trl/scripts/utils.py ScriptArguments, and the fields
+    // trl/trainer/sft_config.py's SFTConfig adds to TrainingArguments.
+    private static readonly HashSet<string> TrlArguments = new(StringComparer.Ordinal)
+    {
+        "model_name_or_path", "model_revision", "dtype", "trust_remote_code", "attn_implementation", "use_peft", "lora_r",
+        "lora_alpha", "lora_dropout", "lora_target_modules", "lora_target_parameters", "lora_modules_to_save",
+        "lora_task_type", "use_rslora", "use_dora", "load_in_8bit", "load_in_4bit", "bnb_4bit_quant_type",
+        "use_bnb_nested_quant",
+        "dataset_name", "dataset_config", "dataset_train_split", "dataset_test_split", "dataset_streaming",
+        "gradient_checkpointing_use_reentrant", "ignore_bias_buffers",
+        "model_init_kwargs", "chat_template_path", "dataset_text_field", "dataset_kwargs", "dataset_num_proc",
+        "eos_token", "pad_token", "max_length", "shuffle_dataset", "packing", "packing_strategy", "padding_free",
+        "pad_to_multiple_of", "eval_packing", "completion_only_loss", "assistant_only_loss", "loss_type",
+        "activation_offloading",
+    };
+
+    [Fact]
+    public void Lora_chat_job_exports_a_trl_sft_config_with_every_training_value()
+    {
+        string model = ModelFolder("llama");
+        var job = FineTuneJob.FromJson($$"""
+            {
+              "model_name_or_path": {{JsonSerializer.Serialize(model)}}, "use_peft": true, "lora_r": 8, "lora_alpha": 16,
+              "lora_target_modules": "q_proj, v_proj", "lora_modules_to_save": "lm_head",
+              "train_file": {{JsonSerializer.Serialize(DataFile("chat.jsonl", "{\"messages\": []}\n"))}},
+              "validation_file": {{JsonSerializer.Serialize(DataFile("chat-valid.jsonl", "{\"messages\": []}\n"))}},
+              "dataset_format": "messages", "max_seq_length": 256, "packing": true, "assistant_only_loss": true,
+              "learning_rate": 5e-05, "max_steps": 20, "eval_strategy": "steps", "eval_steps": 10, "output_dir": "runs/chat"
+            }
+            """);
+        string folder = Path.Combine(_root, "trl");
+        var result = JobExporter.Export(job, new ExportModel("llama", null), folder, new ExportOptions());
+
+        var lines = File.ReadAllLines(Path.Combine(folder, TrlExport.ConfigFile)).Where(l => !l.StartsWith('#')).ToList();
+        var config = lines.ToDictionary(l => l[..l.IndexOf(": ", StringComparison.Ordinal)], l => l[(l.IndexOf(": ", StringComparison.Ordinal) + 2)..]);
+        Assert.All(config.Keys, key => Assert.True(HfTrainingArguments.Contains(key) || TrlArguments.Contains(key), key));
+        // The job's LoRA and data values, under TRL's names; lists as YAML flow sequences.
+        Assert.Equal("true", config["use_peft"]);
+        Assert.Equal("8", config["lora_r"]);
+        Assert.Equal("16", config["lora_alpha"]);
+        Assert.Equal("[\"q_proj\", \"v_proj\"]", config["lora_target_modules"]);
+        Assert.Equal("[\"lm_head\"]", config["lora_modules_to_save"]);
+        Assert.Equal("\"inputs/model\"", config["model_name_or_path"]);
+        Assert.Equal("\"inputs/data\"", config["dataset_name"]);
+        Assert.Equal("\"train\"", config["dataset_train_split"]);
+        Assert.Equal("\"validation\"", config["dataset_test_split"]);
+        Assert.Equal("256", config["max_length"]);
+        Assert.Equal("true", config["packing"]);
+        Assert.Equal("true", config["assistant_only_loss"]);
+        // PyYAML reads 5e-05 as text; the float keeps its dot.
+        Assert.Equal("5.0e-05", config["learning_rate"]);
+        // SFTConfig changes TrainingArguments' defaults, so lm-tune's (HF's) values are written even when default.
+        Assert.Equal("500", config["logging_steps"]);
+        Assert.Equal("false", config["gradient_checkpointing"]);
+        Assert.Equal("false", config["bf16"]);
+        Assert.Equal("\"runs/chat\"", config["output_dir"]);
+        Assert.Contains("inputs/data/train.jsonl", result.Files);
+        Assert.Contains("inputs/data/validation.jsonl", result.Files);
+        Assert.DoesNotContain("train.py", result.Files);
+        Assert.Contains("-m trl.scripts.sft --config sft_config.yaml", File.ReadAllText(Path.Combine(folder, "launch.sh")), StringComparison.Ordinal);
+        Assert.Contains("trl==", File.ReadAllText(Path.Combine(folder, "requirements.txt")), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(5e-05, "5.0e-05")]
+    [InlineData(0.0003, "0.0003")]
+    [InlineData(2.0, "2.0")]
+    [InlineData(1e20, "1.0e+20")]
+    [InlineData(0.1, "0.1")]
+    public void Floats_in_the_trl_config_are_floats_to_PyYAML(double value, string expected)
+    {
+        Assert.Equal(expected, TrlExport.YamlFloat(value));
+    }
+
+    [Fact]
+    public void Instruction_rows_and_masked_lm_are_refused_for_trl()
+    {
+        var job = FineTuneJob.FromJson($$"""{ "model_name_or_path": "org/model", "objective": "clm", "dataset_format": "instruction", "train_file": {{JsonSerializer.Serialize(DataFile("alpaca.jsonl", "{}\n"))}} }""");
+        var error = Assert.Throws<LmException>(() => JobExporter.Export(job, new ExportModel(null, null), Path.Combine(_root, "alpaca"), new ExportOptions()));
+        Assert.Equal(ErrorCodes.ExportUnexpressible, error.Code);
+        Assert.Contains("dataset_format instruction", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_root, "alpaca")));
+    }
+
     [Theory]
     [InlineData("\"group_batch_size\": 10", "group_batch_size")]
     [InlineData("\"global_concatenation\": true", "global_concatenation")]

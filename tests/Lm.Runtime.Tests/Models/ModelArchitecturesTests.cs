@@ -68,7 +68,9 @@ public sealed class ModelArchitecturesTests
         Assert.Equal("RobertaTokenizer", Lm.Runtime.Tokenization.PretrainedTokenizerDefaults.ClassForModelType("roberta"));
         Assert.Equal("BertTokenizer", Lm.Runtime.Tokenization.PretrainedTokenizerDefaults.ClassForModelType("bert"));
         Assert.Equal("DistilBertTokenizer", Lm.Runtime.Tokenization.PretrainedTokenizerDefaults.ClassForModelType("distilbert"));
-        Assert.Null(Lm.Runtime.Tokenization.PretrainedTokenizerDefaults.ClassForModelType("llama"));
+        Assert.Equal("LlamaTokenizer", Lm.Runtime.Tokenization.PretrainedTokenizerDefaults.ClassForModelType("llama"));
+        Assert.Equal("LlamaTokenizer", Lm.Runtime.Tokenization.PretrainedTokenizerDefaults.ClassForModelType("mistral"));
+        Assert.Equal("Qwen2Tokenizer", Lm.Runtime.Tokenization.PretrainedTokenizerDefaults.ClassForModelType("qwen2"));
         Assert.Null(Lm.Runtime.Tokenization.PretrainedTokenizerDefaults.ClassForModelType("t5"));
     }
 }

@@ -305,6 +305,20 @@ public class TrainerTests
         }
         child.Kill(entireProcessTree: true);
         child.WaitForExit();
+        // SIGKILL is final but not instant for the grandchild that trains: a process inside a system call (an fsync on a
+        // busy disk) dies when the call returns. Until it is gone its staging folder is rightly a live run's.
+        foreach (string staging in Directory.GetDirectories(dir, ".tmp-checkpoint-*"))
+        {
+            string[] parts = Path.GetFileName(staging).Split('-');
+            int pid = int.Parse(parts[^2], System.Globalization.CultureInfo.InvariantCulture);
+            long startTicks = long.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture);
+            var gone = DateTime.UtcNow.AddMinutes(1);
+            while (Lm.Runtime.Checkpoints.ProcessIdentity.IsAlive(pid, startTicks))
+            {
+                Assert.True(DateTime.UtcNow < gone, $"the killed trainer {pid} is still running a minute later");
+                Thread.Sleep(20);
+            }
+        }
 
         Assert.NotEmpty(Directory.GetDirectories(dir, ".tmp-checkpoint-*"));
         var checkpoints = Directory.GetDirectories(dir, "checkpoint-*");
