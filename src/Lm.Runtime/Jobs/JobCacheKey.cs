@@ -95,68 +95,6 @@ internal static class JobCacheKey
 
     private static string? Text(JsonObject job, string key) =>
         job[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>().Trim().Length > 0 ? v.GetValue<string>() : null;
-}
-
-/// <summary>
-/// SHA-256 of file contents, streamed, remembered by path, size and last-write time in a JSON file (so an unchanged
-/// file is not read again); a file whose size or time changed is hashed again. A fresh clone hashes each file once.
-/// </summary>
-internal sealed class ContentHashes
-{
-    private readonly string? _cacheFile;
-    private readonly JsonObject _entries;
-    private bool _changed;
-
-    /// <param name="cacheFile">Where the remembered hashes live (<c>obj/lm/.lm-content-hashes.json</c>); null keeps them in memory.</param>
-    public ContentHashes(string? cacheFile)
-    {
-        _cacheFile = cacheFile;
-        _entries = new JsonObject();
-        if (cacheFile is null || !File.Exists(cacheFile)) return;
-        try
-        {
-            if (JsonNode.Parse(File.ReadAllText(cacheFile)) is JsonObject entries) _entries = entries;
-        }
-        catch (Exception e) when (e is JsonException or IOException)
-        {
-            // A damaged cache only costs reading the files again.
-        }
-    }
-
-    /// <summary>The file's SHA-256, lowercase hex.</summary>
-    public string Sha256(string path)
-    {
-        var info = new FileInfo(path);
-        string stamp = $"{info.Length}|{info.LastWriteTimeUtc.Ticks}";
-        if (_entries[path] is JsonObject entry && entry["stamp"]?.GetValue<string>() == stamp && entry["sha256"]?.GetValue<string>() is { } known)
-            return known;
-        string hash;
-        // SHA256.Create(): the instance API, which .NET Framework (the MSBuild task's net472 build) has too.
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-        using (var sha = SHA256.Create())
-            hash = Hex(sha.ComputeHash(stream));
-        _entries[path] = new JsonObject { ["stamp"] = stamp, ["sha256"] = hash };
-        _changed = true;
-        return hash;
-    }
-
-    /// <summary>Writes the remembered hashes when any was added (write-then-rename, so a reader never sees half a file).</summary>
-    public void Save()
-    {
-        if (!_changed || _cacheFile is null) return;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_cacheFile))!);
-        string temp = _cacheFile + "." + Environment.ProcessId + ".tmp";
-        File.WriteAllText(temp, _entries.ToJsonString());
-        File.Move(temp, _cacheFile, overwrite: true);
-        _changed = false;
-    }
-
-    internal static string Hex(byte[] bytes)
-    {
-        var text = new StringBuilder(bytes.Length * 2);
-        foreach (byte b in bytes) text.Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
-        return text.ToString();
-    }
 
     /// <summary>
     /// JSON text with only the escapes JSON requires (quote, backslash, control characters), written here rather than
@@ -224,5 +162,67 @@ internal sealed class ContentHashes
             }
             text.Append('"');
         }
+    }
+}
+
+/// <summary>
+/// SHA-256 of file contents, streamed, remembered by path, size and last-write time in a JSON file (so an unchanged
+/// file is not read again); a file whose size or time changed is hashed again. A fresh clone hashes each file once.
+/// </summary>
+internal sealed class ContentHashes
+{
+    private readonly string? _cacheFile;
+    private readonly JsonObject _entries;
+    private bool _changed;
+
+    /// <param name="cacheFile">Where the remembered hashes live (<c>obj/lm/.lm-content-hashes.json</c>); null keeps them in memory.</param>
+    public ContentHashes(string? cacheFile)
+    {
+        _cacheFile = cacheFile;
+        _entries = new JsonObject();
+        if (cacheFile is null || !File.Exists(cacheFile)) return;
+        try
+        {
+            if (JsonNode.Parse(File.ReadAllText(cacheFile)) is JsonObject entries) _entries = entries;
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            // A damaged cache only costs reading the files again.
+        }
+    }
+
+    /// <summary>The file's SHA-256, lowercase hex.</summary>
+    public string Sha256(string path)
+    {
+        var info = new FileInfo(path);
+        string stamp = $"{info.Length}|{info.LastWriteTimeUtc.Ticks}";
+        if (_entries[path] is JsonObject entry && entry["stamp"]?.GetValue<string>() == stamp && entry["sha256"]?.GetValue<string>() is { } known)
+            return known;
+        string hash;
+        // SHA256.Create(): the instance API, which .NET Framework (the MSBuild task's net472 build) has too.
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+        using (var sha = SHA256.Create())
+            hash = Hex(sha.ComputeHash(stream));
+        _entries[path] = new JsonObject { ["stamp"] = stamp, ["sha256"] = hash };
+        _changed = true;
+        return hash;
+    }
+
+    /// <summary>Writes the remembered hashes when any was added (write-then-rename, so a reader never sees half a file).</summary>
+    public void Save()
+    {
+        if (!_changed || _cacheFile is null) return;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_cacheFile))!);
+        string temp = _cacheFile + "." + Environment.ProcessId + ".tmp";
+        File.WriteAllText(temp, _entries.ToJsonString());
+        File.Move(temp, _cacheFile, overwrite: true);
+        _changed = false;
+    }
+
+    internal static string Hex(byte[] bytes)
+    {
+        var text = new StringBuilder(bytes.Length * 2);
+        foreach (byte b in bytes) text.Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+        return text.ToString();
     }
 }
