@@ -61,7 +61,14 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
             string feed = Directory.CreateDirectory(Path.Combine(work, "feed")).FullName;
             string packages = Path.Combine(work, "packages");
             string app = Directory.CreateDirectory(Path.Combine(work, "app")).FullName;
-            var dotnet = new DotnetCommand(app, output);
+            // Every command gets the private packages folder and a private CLI home: `dotnet tool run` resolves a local
+            // tool through a cache in the CLI home (~/.dotnet/toolResolverCache) that keeps the path an earlier install
+            // had, and a run of this test deletes its folders, so a shared cache would send the next run to a deleted tool.
+            var dotnet = new DotnetCommand(app, output, new Dictionary<string, string>
+            {
+                ["NUGET_PACKAGES"] = packages,
+                ["DOTNET_CLI_HOME"] = Directory.CreateDirectory(Path.Combine(work, "cli-home")).FullName,
+            });
             // The packages as this checkout built them, at its one version (Directory.Build.props' Version).
             foreach (string project in new[] { "Lm.Runtime", "Lm.Tasks", "Lm.Tool" })
                 dotnet.Succeed("pack", Path.Combine(RepoRoot.Path, "src", project), "--no-build", "-c", configuration, "-o", feed, "-v:q");

@@ -5,12 +5,13 @@ using Xunit.Abstractions;
 namespace Lm.Tasks.Tests.Build;
 
 /// <summary><c>dotnet</c> commands run in one folder as a user would run them: no MSBuild settings of the test host, no node reuse.</summary>
-internal sealed class DotnetCommand(string directory, ITestOutputHelper? log = null)
+/// <param name="environment">Variables every command of this instance gets (a private NUGET_PACKAGES, say).</param>
+internal sealed class DotnetCommand(string directory, ITestOutputHelper? log = null, IReadOnlyDictionary<string, string>? environment = null)
 {
     /// <summary>Runs <c>dotnet ARGS</c> and asserts it succeeded; returns its output.</summary>
     public string Succeed(params string[] arguments)
     {
-        var run = Run(arguments);
+        var run = Run(arguments, environment);
         log?.WriteLine($"dotnet {string.Join(' ', arguments)}: {run.ExitCode} after {run.Elapsed.TotalSeconds:0.0} s");
         Assert.True(run.ExitCode == 0, $"dotnet {string.Join(' ', arguments)}\n{run}");
         return run.Output;
