@@ -155,6 +155,49 @@ public class TrainerParityTests
             "the fixture's micro-batches hold too similar label counts to tell the normalisations apart");
     }
 
+    // AdamW's first update is -lr · g / (|g| + eps): with the default eps it is about -lr · sign(g), so the test above
+    // pins each gradient entry's sign and, through grad_norm, only the norm of the whole. With eps = 1 and lr = 1
+    // the update is -g / (|g| + 1), close to -g itself, so every entry of the window's gradient shows in the weights:
+    // a gradient scaled per micro-batch, or normalised per micro-batch as before transformers 4.46, moves them elsewhere.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_large_epsilon_makes_the_first_update_show_every_gradient_entry_of_the_window(bool causal)
+    {
+        using var dir = new ScratchFolder();
+        var data = new RecordingBatches(causal ? PaddedCausalExamples(8, seed: 7) : MaskedExamples(8, seed: 7));
+        using var model = new LookupTableModel(LookupTableModel.RandomValues(Vocab, 7),
+            causal ? TrainingObjective.CausalLm : TrainingObjective.MaskedLm);
+        var args = Args(dir.Path);
+        args.PerDeviceTrainBatchSize = 2;
+        args.GradientAccumulationSteps = 2;
+        args.MaxSteps = 1;
+        args.LearningRate = 1;
+        args.AdamEpsilon = 1;
+        args.MaxGradNorm = 0; // no clipping (HF skips it at 0): the update is the gradient's own
+        var run = TrainRecording(model, args, data);
+
+        var window = run.Windows.Single();
+        var table = run.TablesBefore[0];
+        var (_, gradient) = PlainLoop.Window(table, window, causal);
+        // The older normalisation: each micro-batch's mean loss, divided by gradient_accumulation_steps.
+        var (_, firstHalf) = PlainLoop.Window(table, window.Take(2).ToList(), causal);
+        var (_, secondHalf) = PlainLoop.Window(table, window.Skip(2).ToList(), causal);
+        double largestGap = 0;
+        for (int i = 0; i < Vocab; i++)
+        {
+            for (int j = 0; j < Vocab; j++)
+            {
+                static double Update(double g) => -g / (Math.Abs(g) + 1);
+                double actual = run.TablesAfter[0][i, j] - table[i, j];
+                Assert.True(Math.Abs(actual - Update(gradient[i, j])) <= 1e-6,
+                    $"table[{i},{j}] moved {actual}, expected {Update(gradient[i, j])} (gradient {gradient[i, j]})");
+                largestGap = Math.Max(largestGap, Math.Abs(Update(gradient[i, j]) - Update((firstHalf[i, j] + secondHalf[i, j]) / 2)));
+            }
+        }
+        Assert.True(largestGap > 1e-3, $"the per-micro-batch mean would move the table by at most {largestGap} elsewhere: the fixture cannot tell them apart");
+    }
+
     [Fact]
     public void A_training_set_smaller_than_one_batch_with_dataloader_drop_last_is_LM0414()
     {
