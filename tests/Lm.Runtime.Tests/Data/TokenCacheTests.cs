@@ -309,44 +309,25 @@ public class TokenCacheTests
     }
 
     /// <summary>A <see cref="CharEncoder"/> whose first encode waits until every builder sharing the barrier is in its own.</summary>
-    private sealed class RendezvousEncoder(Barrier rendezvous) : ITextEncoder
+    private sealed class RendezvousEncoder(Barrier rendezvous) : HookedCharEncoder
     {
-        private readonly CharEncoder _inner = new();
         private int _started;
-        public void EncodeContent(ReadOnlySpan<char> text, List<int> ids)
+
+        protected override void BeforeRow(ReadOnlySpan<char> text)
         {
             if (Interlocked.Exchange(ref _started, 1) == 0 && !rendezvous.SignalAndWait(TimeSpan.FromMinutes(2)))
                 throw new TimeoutException("the other builders never started tokenizing");
-            _inner.EncodeContent(text, ids);
         }
-        public IReadOnlyList<int> PrefixIds => _inner.PrefixIds;
-        public IReadOnlyList<int> SuffixIds => _inner.SuffixIds;
-        public int VocabSize => _inner.VocabSize;
-        public int ModelMaxLength => _inner.ModelMaxLength;
-        public int? PadTokenId => _inner.PadTokenId;
-        public int? MaskTokenId => _inner.MaskTokenId;
-        public IReadOnlyCollection<int> SpecialTokenIds => _inner.SpecialTokenIds;
-        public string IdToToken(int id) => _inner.IdToToken(id);
-        public string Fingerprint => _inner.Fingerprint;
     }
 
-    private sealed class FailingEncoder(string poison) : ITextEncoder
+    private sealed class FailingEncoder(string poison) : HookedCharEncoder
     {
-        private readonly CharEncoder _inner = new();
-        public void EncodeContent(ReadOnlySpan<char> text, List<int> ids)
+        protected override void BeforeRow(ReadOnlySpan<char> text)
         {
             if (text.StartsWith(poison)) throw new InvalidOperationException($"cannot encode '{poison}'");
-            _inner.EncodeContent(text, ids);
         }
-        public IReadOnlyList<int> PrefixIds => [];
-        public IReadOnlyList<int> SuffixIds => [];
-        public int VocabSize => _inner.VocabSize;
-        public int ModelMaxLength => _inner.ModelMaxLength;
-        public int? PadTokenId => _inner.PadTokenId;
-        public int? MaskTokenId => _inner.MaskTokenId;
-        public IReadOnlyCollection<int> SpecialTokenIds => _inner.SpecialTokenIds;
-        public string IdToToken(int id) => _inner.IdToToken(id);
-        public string Fingerprint => "failing";
+
+        public override string Fingerprint => "failing";
     }
 
     [Fact]
