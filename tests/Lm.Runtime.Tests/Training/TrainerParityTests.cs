@@ -136,14 +136,8 @@ public class TrainerParityTests
     public void Unequal_label_counts_are_normalised_by_the_labels_of_the_whole_window(bool causal)
     {
         using var dir = new ScratchFolder();
-        var data = new RecordingBatches(causal ? PaddedCausalExamples(8, seed: 5) : MaskedExamples(8, seed: 5));
-        using var model = new LookupTableModel(LookupTableModel.RandomValues(Vocab, 5),
-            causal ? TrainingObjective.CausalLm : TrainingObjective.MaskedLm);
-        var args = Args(dir.Path);
-        args.PerDeviceTrainBatchSize = 2;
-        args.GradientAccumulationSteps = 2;
-        args.MaxSteps = 2;
-        var run = TrainRecording(model, args, data);
+        var (model, run) = TrainUnequalWindows(dir.Path, causal, seed: 5, maxSteps: 2);
+        using var _ = model;
 
         Assert.Equal(new[] { 4, 4 }, run.Windows.Select(w => w.Count));
         AssertStepsMatchThePlainLoop(run, causal);
@@ -165,17 +159,13 @@ public class TrainerParityTests
     public void A_large_epsilon_makes_the_first_update_show_every_gradient_entry_of_the_window(bool causal)
     {
         using var dir = new ScratchFolder();
-        var data = new RecordingBatches(causal ? PaddedCausalExamples(8, seed: 7) : MaskedExamples(8, seed: 7));
-        using var model = new LookupTableModel(LookupTableModel.RandomValues(Vocab, 7),
-            causal ? TrainingObjective.CausalLm : TrainingObjective.MaskedLm);
-        var args = Args(dir.Path);
-        args.PerDeviceTrainBatchSize = 2;
-        args.GradientAccumulationSteps = 2;
-        args.MaxSteps = 1;
-        args.LearningRate = 1;
-        args.AdamEpsilon = 1;
-        args.MaxGradNorm = 0; // no clipping (HF skips it at 0): the update is the gradient's own
-        var run = TrainRecording(model, args, data);
+        var (model, run) = TrainUnequalWindows(dir.Path, causal, seed: 7, maxSteps: 1, args =>
+        {
+            args.LearningRate = 1;
+            args.AdamEpsilon = 1;
+            args.MaxGradNorm = 0; // no clipping (HF skips it at 0): the update is the gradient's own
+        });
+        using var _ = model;
 
         var window = run.Windows.Single();
         var table = run.TablesBefore[0];
@@ -213,6 +203,24 @@ public class TrainerParityTests
         Assert.Equal("LM0414", error.Code);
         Assert.Contains("dataloader_drop_last", error.Message);
         Assert.Empty(data.Requests);
+    }
+
+    /// <summary>
+    /// Trains windows of two micro-batches of two examples whose label counts differ (masked LM, or right-padded
+    /// causal LM) for <paramref name="maxSteps"/> steps; <paramref name="configure"/> changes the arguments first.
+    /// </summary>
+    private static (LookupTableModel Model, RecordedRun Run) TrainUnequalWindows(string dir, bool causal, int seed, int maxSteps,
+        Action<TrainingArguments>? configure = null)
+    {
+        var data = new RecordingBatches(causal ? PaddedCausalExamples(8, seed) : MaskedExamples(8, seed));
+        var model = new LookupTableModel(LookupTableModel.RandomValues(Vocab, seed),
+            causal ? TrainingObjective.CausalLm : TrainingObjective.MaskedLm);
+        var args = Args(dir);
+        args.PerDeviceTrainBatchSize = 2;
+        args.GradientAccumulationSteps = 2;
+        args.MaxSteps = maxSteps;
+        configure?.Invoke(args);
+        return (model, TrainRecording(model, args, data));
     }
 
     private sealed record RecordedRun(Trainer Trainer, List<List<PlainExample>> Windows, List<double[,]> TablesBefore,
