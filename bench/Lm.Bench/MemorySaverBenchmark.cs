@@ -37,33 +37,8 @@ internal static class MemorySaverBenchmark
         set_num_threads(threads);
         using var model = ModelPresets.Create(preset, seed: 42);
         var shape = Shape.Of(model);
-        var data = new RandomBlocks(batch * (warmup + steps), length, model.VocabSize, seed: 1);
-        string output = Path.Combine(Path.GetTempPath(), "lm-bench-memory-" + Guid.NewGuid().ToString("N"));
-        var arguments = new TrainingArguments
-        {
-            OutputDir = output,
-            PerDeviceTrainBatchSize = batch,
-            MaxSteps = warmup + steps,
-            LoggingSteps = 1000,
-            SaveStrategy = IntervalStrategy.No,
-            ReportTo = "none",
-            Bf16 = bf16,
-            GradientCheckpointing = checkpointing,
-        };
-        var stepEnds = new List<(double Wall, double Cpu)>();
-        var clock = Stopwatch.StartNew();
-        try
-        {
-            using var trainer = new Trainer(model, arguments, data, options: new TrainerOptions { LossChunkTokens = chunk });
-            trainer.StepEnd += (_, _) => stepEnds.Add((clock.Elapsed.TotalSeconds, CpuSeconds()));
-            trainer.Train();
-        }
-        finally
-        {
-            if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
-        }
-        double wall = (stepEnds[^1].Wall - stepEnds[warmup - 1].Wall) / steps;
-        double cpu = (stepEnds[^1].Cpu - stepEnds[warmup - 1].Cpu) / steps;
+        var (wall, cpu) = TimedTraining.SecondsPerStep(model, batch, length, warmup, steps, bf16, checkpointing,
+            new TrainerOptions { LossChunkTokens = chunk });
         double flops = shape.ModelFlopsPerStep(batch, length);
         string loss = chunk switch { null => "auto", 0 => "plain", _ => $"chunks of {chunk}" };
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

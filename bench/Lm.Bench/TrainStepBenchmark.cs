@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Lm.Runtime.Data;
 using Lm.Runtime.Evaluation;
@@ -50,32 +49,7 @@ internal static class TrainStepBenchmark
     private static ((double Wall, double Cpu) Train, (double Wall, double Cpu) Eval) Measure(bool bf16, int steps, int warmup, int batch, int length, int evalBatches)
     {
         using var model = LanguageModel.Create(new Gpt2Config { NLayer = 6 }, seed: 42);
-        var data = new RandomBlocks(batch * (warmup + steps), length, model.VocabSize, seed: 1);
-        string output = Path.Combine(Path.GetTempPath(), "lm-bench-train-" + Guid.NewGuid().ToString("N"));
-        var args = new TrainingArguments
-        {
-            OutputDir = output,
-            PerDeviceTrainBatchSize = batch,
-            PerDeviceEvalBatchSize = batch,
-            MaxSteps = warmup + steps,
-            LoggingSteps = 1000,
-            SaveStrategy = IntervalStrategy.No,
-            ReportTo = "none",
-            Bf16 = bf16,
-        };
-        var stepEnds = new List<(double Wall, double Cpu)>();
-        var clock = Stopwatch.StartNew();
-        try
-        {
-            using var trainer = new Trainer(model, args, data);
-            trainer.StepEnd += (_, _) => stepEnds.Add((clock.Elapsed.TotalSeconds, CpuSeconds()));
-            trainer.Train();
-        }
-        finally
-        {
-            if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
-        }
-        var train = ((stepEnds[^1].Wall - stepEnds[warmup - 1].Wall) / steps, (stepEnds[^1].Cpu - stepEnds[warmup - 1].Cpu) / steps);
+        var train = TimedTraining.SecondsPerStep(model, batch, length, warmup, steps, bf16);
 
         if (bf16) model.to(ScalarType.BFloat16);
         var evaluator = new Evaluator(model, new RandomBlocks(batch * evalBatches, length, model.VocabSize, seed: 2), batch);

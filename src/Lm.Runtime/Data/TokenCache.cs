@@ -61,6 +61,9 @@ public static class TokenCache
                 log?.Invoke($"warning {ErrorCodes.TokenCacheEntryCorrupt}: the token cache entry {folder} is corrupt ({corruption}); building it again");
         }
 
+        // An entry that exists now but did not load (overwrite asked, or corrupt) is replaced. Decided here, not when
+        // publishing: an entry that appears meanwhile is another builder's fresh one, and is used, not replaced.
+        bool replace = Directory.Exists(folder);
         Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
         RemoveAbandonedPartials(folder);
         string partial = $"{folder}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}";
@@ -68,8 +71,7 @@ public static class TokenCache
         {
             Directory.CreateDirectory(partial);
             Build(source, split, encoder, options, partial, log, cancellation, rowsTokenized);
-            // An entry that exists but did not load (overwrite asked, or corrupt) is replaced.
-            Publish(partial, folder, replace: Directory.Exists(folder));
+            Publish(partial, folder, replace);
         }
         finally
         {
@@ -142,11 +144,9 @@ public static class TokenCache
 
     private static void Publish(string partial, string folder, bool replace)
     {
-        if (replace && Directory.Exists(folder))
+        if (replace)
         {
-            string stale = $"{folder}.stale-{Guid.NewGuid():N}";
-            Directory.Move(folder, stale);
-            Directory.Delete(stale, recursive: true);
+            MoveAside(folder);
         }
         try
         {
@@ -154,16 +154,29 @@ public static class TokenCache
         }
         catch (IOException) when (Directory.Exists(folder))
         {
-            // Another process published the same entry first; a complete one is as good as ours.
+            // Another builder published the same entry first; a complete one is as good as ours.
             using (var theirs = TryLoad(folder, fromCache: true, vocabSize: null, out _))
             {
                 if (theirs is not null) return;
             }
-            string stale = $"{folder}.stale-{Guid.NewGuid():N}";
-            Directory.Move(folder, stale);
-            Directory.Delete(stale, recursive: true);
+            MoveAside(folder);
             Directory.Move(partial, folder);
         }
+    }
+
+    /// <summary>Renames an entry out of the way, then deletes it; one another builder moved first is already gone.</summary>
+    private static void MoveAside(string folder)
+    {
+        string stale = $"{folder}.stale-{Guid.NewGuid():N}";
+        try
+        {
+            Directory.Move(folder, stale);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return;
+        }
+        Directory.Delete(stale, recursive: true);
     }
 
     /// <summary>Deletes half-written folders of this entry left by processes that no longer run (killed mid-write).</summary>

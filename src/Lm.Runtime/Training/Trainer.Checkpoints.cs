@@ -1,17 +1,12 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Checkpoints;
-using Lm.Runtime.Data;
 using Lm.Runtime.Errors;
-using Lm.Runtime.Evaluation;
+using Lm.Runtime.Files;
 using Lm.Runtime.Models;
 using Lm.Runtime.Models.Lora;
-using Lm.Runtime.Native;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
-using Lm.Runtime.Files;
 
 namespace Lm.Runtime.Training;
 

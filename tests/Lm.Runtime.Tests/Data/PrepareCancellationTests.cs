@@ -15,30 +15,20 @@ public sealed class PrepareCancellationTests
     private const int Rows = 400, RowsPerBatch = 10;
 
     /// <summary>CharEncoder that cancels <paramref name="cancel"/> when it encodes row <paramref name="cancelAt"/> and counts rows after it.</summary>
-    private sealed class CancellingEncoder(CancellationTokenSource cancel, int cancelAt) : ITextEncoder
+    private sealed class CancellingEncoder(CancellationTokenSource cancel, int cancelAt) : HookedCharEncoder
     {
-        private readonly CharEncoder _inner = new();
         private int _rows;
 
         public int RowsAfterCancel;
 
-        public void EncodeContent(ReadOnlySpan<char> text, List<int> ids)
+        protected override void BeforeRow(ReadOnlySpan<char> text)
         {
             int row = Interlocked.Increment(ref _rows);
             if (row == cancelAt) cancel.Cancel();
             else if (row > cancelAt) Interlocked.Increment(ref RowsAfterCancel);
-            _inner.EncodeContent(text, ids);
         }
 
-        public IReadOnlyList<int> PrefixIds => _inner.PrefixIds;
-        public IReadOnlyList<int> SuffixIds => _inner.SuffixIds;
-        public int VocabSize => _inner.VocabSize;
-        public int ModelMaxLength => _inner.ModelMaxLength;
-        public int? PadTokenId => _inner.PadTokenId;
-        public int? MaskTokenId => _inner.MaskTokenId;
-        public IReadOnlyCollection<int> SpecialTokenIds => _inner.SpecialTokenIds;
-        public string IdToToken(int id) => _inner.IdToToken(id);
-        public string Fingerprint => _inner.Fingerprint + "|cancel-test-" + Guid.NewGuid().ToString("N");
+        public override string Fingerprint => base.Fingerprint + "|cancel-test-" + Guid.NewGuid().ToString("N");
     }
 
     private static string[] Entries(string folder) =>

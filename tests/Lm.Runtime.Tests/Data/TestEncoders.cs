@@ -39,6 +39,33 @@ internal sealed class CharEncoder : ITextEncoder
 }
 
 /// <summary>
+/// A <see cref="CharEncoder"/> that runs <see cref="BeforeRow"/> before encoding each row: the base of the test
+/// encoders that fail, cancel or hold up tokenizing at a chosen row.
+/// </summary>
+internal abstract class HookedCharEncoder : ITextEncoder
+{
+    private readonly CharEncoder _inner = new();
+
+    protected abstract void BeforeRow(ReadOnlySpan<char> text);
+
+    public void EncodeContent(ReadOnlySpan<char> text, List<int> ids)
+    {
+        BeforeRow(text);
+        _inner.EncodeContent(text, ids);
+    }
+
+    public IReadOnlyList<int> PrefixIds => _inner.PrefixIds;
+    public IReadOnlyList<int> SuffixIds => _inner.SuffixIds;
+    public int VocabSize => _inner.VocabSize;
+    public int ModelMaxLength => _inner.ModelMaxLength;
+    public int? PadTokenId => _inner.PadTokenId;
+    public int? MaskTokenId => _inner.MaskTokenId;
+    public IReadOnlyCollection<int> SpecialTokenIds => _inner.SpecialTokenIds;
+    public string IdToToken(int id) => _inner.IdToToken(id);
+    public virtual string Fingerprint => _inner.Fingerprint;
+}
+
+/// <summary>
 /// GPT-2's byte-level BPE from Microsoft.ML.Tokenizers' tiktoken data (token id = rank, as GPT-2's vocab.json): an
 /// oracle for expected ids that is independent of the product's own tokenizer.
 /// </summary>

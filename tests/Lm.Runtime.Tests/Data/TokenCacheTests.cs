@@ -268,23 +268,66 @@ public class TokenCacheTests
         Assert.Contains("boom", e.Message);
     }
 
-    private sealed class FailingEncoder(string poison) : ITextEncoder
+    [Fact]
+    public void Builders_racing_for_one_entry_all_get_it_and_leave_one_folder()
     {
-        private readonly CharEncoder _inner = new();
-        public void EncodeContent(ReadOnlySpan<char> text, List<int> ids)
+        // Four builders that all missed the cache (each waits in its first encode until all four are tokenizing)
+        // publish the same entry: one rename wins, the others find a complete entry in its place and use that.
+        using var dir = new ScratchFolder();
+        string path = dir.File("t.txt", "hello world\nsecond line\nthird\n");
+        var options = Options(dir.Path);
+        const int builders = 4;
+        using var rendezvous = new Barrier(builders);
+        var datasets = new LmDataset?[builders];
+        var failures = new Exception?[builders];
+        var threads = Enumerable.Range(0, builders).Select(i => new Thread(() =>
+        {
+            try { datasets[i] = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new RendezvousEncoder(rendezvous), options); }
+            catch (Exception e) { failures[i] = e; }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        try
+        {
+            Assert.All(failures, e => Assert.Null(e));
+            // 12 + 12 + 6 characters in one map batch of 3 rows: 7 blocks of 4, the last 2 characters dropped.
+            string[] expected = ["hell", "o wo", "rld\n", "seco", "nd l", "ine\n", "thir"];
+            foreach (var dataset in datasets)
+            {
+                Assert.False(dataset!.FromCache); // every builder tokenized: the race took place
+                Assert.Equal(expected.Select(b => b.Select(CharEncoder.Id).ToArray()), All(dataset));
+            }
+            string entry = Assert.Single(datasets.Select(d => d!.CacheFolder).Distinct())!;
+            Assert.Equal([entry], Directory.GetDirectories(Path.GetDirectoryName(entry)!)); // no .partial- or .stale- left
+            using var again = TokenCache.GetOrBuild(TextSource.FromFile(path), "train", new CharEncoder(), options);
+            Assert.True(again.FromCache);
+        }
+        finally
+        {
+            foreach (var dataset in datasets) dataset?.Dispose();
+        }
+    }
+
+    /// <summary>A <see cref="CharEncoder"/> whose first encode waits until every builder sharing the barrier is in its own.</summary>
+    private sealed class RendezvousEncoder(Barrier rendezvous) : HookedCharEncoder
+    {
+        private int _started;
+
+        protected override void BeforeRow(ReadOnlySpan<char> text)
+        {
+            if (Interlocked.Exchange(ref _started, 1) == 0 && !rendezvous.SignalAndWait(TimeSpan.FromMinutes(2)))
+                throw new TimeoutException("the other builders never started tokenizing");
+        }
+    }
+
+    private sealed class FailingEncoder(string poison) : HookedCharEncoder
+    {
+        protected override void BeforeRow(ReadOnlySpan<char> text)
         {
             if (text.StartsWith(poison)) throw new InvalidOperationException($"cannot encode '{poison}'");
-            _inner.EncodeContent(text, ids);
         }
-        public IReadOnlyList<int> PrefixIds => [];
-        public IReadOnlyList<int> SuffixIds => [];
-        public int VocabSize => _inner.VocabSize;
-        public int ModelMaxLength => _inner.ModelMaxLength;
-        public int? PadTokenId => _inner.PadTokenId;
-        public int? MaskTokenId => _inner.MaskTokenId;
-        public IReadOnlyCollection<int> SpecialTokenIds => _inner.SpecialTokenIds;
-        public string IdToToken(int id) => _inner.IdToToken(id);
-        public string Fingerprint => "failing";
+
+        public override string Fingerprint => "failing";
     }
 
     [Fact]

@@ -136,14 +136,8 @@ public class TrainerParityTests
     public void Unequal_label_counts_are_normalised_by_the_labels_of_the_whole_window(bool causal)
     {
         using var dir = new ScratchFolder();
-        var data = new RecordingBatches(causal ? PaddedCausalExamples(8, seed: 5) : MaskedExamples(8, seed: 5));
-        using var model = new LookupTableModel(LookupTableModel.RandomValues(Vocab, 5),
-            causal ? TrainingObjective.CausalLm : TrainingObjective.MaskedLm);
-        var args = Args(dir.Path);
-        args.PerDeviceTrainBatchSize = 2;
-        args.GradientAccumulationSteps = 2;
-        args.MaxSteps = 2;
-        var run = TrainRecording(model, args, data);
+        var (model, run) = TrainUnequalWindows(dir.Path, causal, seed: 5, maxSteps: 2);
+        using var _ = model;
 
         Assert.Equal(new[] { 4, 4 }, run.Windows.Select(w => w.Count));
         AssertStepsMatchThePlainLoop(run, causal);
@@ -153,6 +147,45 @@ public class TrainerParityTests
             .Average(half => PlainLoop.Window(run.TablesBefore[0], half, causal).Loss);
         Assert.True(Math.Abs(perBatchMean - PlainLoop.Window(run.TablesBefore[0], firstWindow, causal).Loss) > 1e-2,
             "the fixture's micro-batches hold too similar label counts to tell the normalisations apart");
+    }
+
+    // AdamW's first update is -lr · g / (|g| + eps): with the default eps it is about -lr · sign(g), so the test above
+    // pins each gradient entry's sign and, through grad_norm, only the norm of the whole. With eps = 1 and lr = 1
+    // the update is -g / (|g| + 1), close to -g itself, so every entry of the window's gradient shows in the weights:
+    // a gradient scaled per micro-batch, or normalised per micro-batch as before transformers 4.46, moves them elsewhere.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_large_epsilon_makes_the_first_update_show_every_gradient_entry_of_the_window(bool causal)
+    {
+        using var dir = new ScratchFolder();
+        var (model, run) = TrainUnequalWindows(dir.Path, causal, seed: 7, maxSteps: 1, args =>
+        {
+            args.LearningRate = 1;
+            args.AdamEpsilon = 1;
+            args.MaxGradNorm = 0; // no clipping (HF skips it at 0): the update is the gradient's own
+        });
+        using var _ = model;
+
+        var window = run.Windows.Single();
+        var table = run.TablesBefore[0];
+        var (_, gradient) = PlainLoop.Window(table, window, causal);
+        // The older normalisation: each micro-batch's mean loss, divided by gradient_accumulation_steps.
+        var (_, firstHalf) = PlainLoop.Window(table, window.Take(2).ToList(), causal);
+        var (_, secondHalf) = PlainLoop.Window(table, window.Skip(2).ToList(), causal);
+        double largestGap = 0;
+        for (int i = 0; i < Vocab; i++)
+        {
+            for (int j = 0; j < Vocab; j++)
+            {
+                static double Update(double g) => -g / (Math.Abs(g) + 1);
+                double actual = run.TablesAfter[0][i, j] - table[i, j];
+                Assert.True(Math.Abs(actual - Update(gradient[i, j])) <= 1e-6,
+                    $"table[{i},{j}] moved {actual}, expected {Update(gradient[i, j])} (gradient {gradient[i, j]})");
+                largestGap = Math.Max(largestGap, Math.Abs(Update(gradient[i, j]) - Update((firstHalf[i, j] + secondHalf[i, j]) / 2)));
+            }
+        }
+        Assert.True(largestGap > 1e-3, $"the per-micro-batch mean would move the table by at most {largestGap} elsewhere: the fixture cannot tell them apart");
     }
 
     [Fact]
@@ -170,6 +203,24 @@ public class TrainerParityTests
         Assert.Equal("LM0414", error.Code);
         Assert.Contains("dataloader_drop_last", error.Message);
         Assert.Empty(data.Requests);
+    }
+
+    /// <summary>
+    /// Trains windows of two micro-batches of two examples whose label counts differ (masked LM, or right-padded
+    /// causal LM) for <paramref name="maxSteps"/> steps; <paramref name="configure"/> changes the arguments first.
+    /// </summary>
+    private static (LookupTableModel Model, RecordedRun Run) TrainUnequalWindows(string dir, bool causal, int seed, int maxSteps,
+        Action<TrainingArguments>? configure = null)
+    {
+        var data = new RecordingBatches(causal ? PaddedCausalExamples(8, seed) : MaskedExamples(8, seed));
+        var model = new LookupTableModel(LookupTableModel.RandomValues(Vocab, seed),
+            causal ? TrainingObjective.CausalLm : TrainingObjective.MaskedLm);
+        var args = Args(dir);
+        args.PerDeviceTrainBatchSize = 2;
+        args.GradientAccumulationSteps = 2;
+        args.MaxSteps = maxSteps;
+        configure?.Invoke(args);
+        return (model, TrainRecording(model, args, data));
     }
 
     private sealed record RecordedRun(Trainer Trainer, List<List<PlainExample>> Windows, List<double[,]> TablesBefore,

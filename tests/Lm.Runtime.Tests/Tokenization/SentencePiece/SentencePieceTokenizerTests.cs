@@ -225,15 +225,24 @@ public sealed class SentencePieceTokenizerTests
         {
             var ids = pieces.Select((p, id) => (p.Text, id)).ToDictionary(p => p.Text, p => p.id);
 
-            // SentencePieceExtractor.extract: every split of a piece into two pieces, by the merged piece's score.
-            var merges = pieces.SelectMany((p, id) =>
-                    Enumerable.Range(1, Math.Max(0, p.Text.EnumerateRunes().Count() - 1))
-                        .Select(k => (Left: string.Concat(p.Text.EnumerateRunes().Take(k)), Right: string.Concat(p.Text.EnumerateRunes().Skip(k))))
-                        .Where(s => ids.ContainsKey(s.Left) && ids.ContainsKey(s.Right))
-                        .OrderBy(s => ids[s.Left]).ThenBy(s => ids[s.Right])
-                        .Select(s => (s.Left, s.Right, Score: id < 3 ? 0.0 : p.Score)))
-                .OrderByDescending(m => m.Score)
-                .Select(m => (JsonNode)(m.Left + " " + m.Right));
+            // The merges by the older definition, the pair loop of tokenizers' sentencepiece_extractor.py script and
+            // of transformers' SentencePieceExtractor before it looped over splits, so that the expectation does not
+            // repeat the converter's split loop: every ordered pair of pieces, left then right in id order, whose
+            // concatenation is a piece, ranked by that piece's score, highest first, ties in pair order (Python's
+            // sort is stable). The old loop's `if piece_score:` dropped score-0 pieces; today's extractor keeps them.
+            var pairs = new List<(string Left, string Right, double Score)>();
+            for (int left = 0; left < pieces.Count; left++)
+            {
+                for (int right = 0; right < pieces.Count; right++)
+                {
+                    if (ids.TryGetValue(pieces[left].Text + pieces[right].Text, out int merged))
+                    {
+                        pairs.Add((pieces[left].Text, pieces[right].Text, merged < 3 ? 0.0 : pieces[merged].Score));
+                    }
+                }
+            }
+
+            var merges = pairs.OrderByDescending(m => m.Score).Select(m => (JsonNode)(m.Left + " " + m.Right));
             var vocab = new JsonObject();
             foreach ((string text, int id) in ids)
             {
