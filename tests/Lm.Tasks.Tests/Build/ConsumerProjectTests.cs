@@ -69,12 +69,15 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
                 ["NUGET_PACKAGES"] = packages,
                 ["DOTNET_CLI_HOME"] = Directory.CreateDirectory(Path.Combine(work, "cli-home")).FullName,
             });
-            // The packages as this checkout built them, at its one version (Directory.Build.props' Version).
-            foreach (string project in new[] { "Lm.Runtime", "Lm.Tasks", "Lm.Tool" })
+            // The packages as this checkout built them, at its one version (Directory.Build.props' Version). The tool's
+            // pack builds what it packs (bin/pack/): here the pointer package and this platform's (ToolPackageTests packs all).
+            foreach (string project in new[] { "Lm.Runtime", "Lm.Tasks" })
                 dotnet.Succeed("pack", Path.Combine(RepoRoot.Path, "src", project), "--no-build", "-c", configuration, "-o", feed, "-v:q");
+            dotnet.Succeed("pack", Path.Combine(RepoRoot.Path, "src", "Lm.Tool"), "-c", configuration, "-o", feed, "-v:q", "-p:LmToolRuntimeIdentifiers=linux-x64");
             string version = PackageVersion(feed, "Lm.Build");
             Assert.Equal(version, PackageVersion(feed, "Lm.Runtime"));
             Assert.Equal(version, PackageVersion(feed, "lm-tune"));
+            Assert.Equal(version, PackageVersion(feed, "lm-tune.linux-x64"));
             // Lm.Build depends on exactly its Lm.Runtime, for net10.0; each package shows its users' readme.
             var dependency = Nuspec(feed, "Lm.Build").Descendants().Single(e => e.Name.LocalName == "dependency");
             Assert.Equal(("Lm.Runtime", $"[{version}]", "net10.0"),
@@ -108,8 +111,8 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
             dotnet.Succeed("new", "tool-manifest");
             dotnet.Succeed("tool", "install", "lm-tune", "--version", version, "--add-source", feed);
             // The tool and the packages came from this pack, not from an older copy in the machine's folder.
-            Assert.True(File.Exists(Path.Combine(packages, "lm-tune", version, "lm-tune.nuspec")),
-                $"lm-tune {version} was not restored from the feed into {packages}: a copy in {machinePackages} shadows it; delete that copy");
+            Assert.True(File.Exists(Path.Combine(packages, "lm-tune.linux-x64", version, "lm-tune.linux-x64.nuspec")),
+                $"lm-tune.linux-x64 {version} was not restored from the feed into {packages}: a copy in {machinePackages} shadows it; delete that copy");
 
             // docs/cli.md: the release, then the commit after '+'.
             Assert.StartsWith(version + "+", dotnet.Succeed("tool", "run", "lm-tune", "--version").Trim());
