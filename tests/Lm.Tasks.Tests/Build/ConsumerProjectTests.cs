@@ -70,10 +70,12 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
                 ["DOTNET_CLI_HOME"] = Directory.CreateDirectory(Path.Combine(work, "cli-home")).FullName,
             });
             // The packages as this checkout built them, at its one version (Directory.Build.props' Version). The tool's
-            // pack builds what it packs (bin/pack/): here the pointer package and this platform's (ToolPackageTests packs all).
+            // pack builds what it packs (bin/pack/), every platform, once per test run: the pointer package and this
+            // platform's are taken from it (the install fetches no other).
             foreach (string project in new[] { "Lm.Runtime", "Lm.Tasks" })
                 dotnet.Succeed("pack", Path.Combine(RepoRoot.Path, "src", project), "--no-build", "-c", configuration, "-o", feed, "-v:q");
-            dotnet.Succeed("pack", Path.Combine(RepoRoot.Path, "src", "Lm.Tool"), "-c", configuration, "-o", feed, "-v:q", "-p:LmToolRuntimeIdentifiers=linux-x64");
+            foreach (string package in Directory.GetFiles(ToolPackages.Feed, "lm-tune.*.nupkg").Where(f => !Regex.IsMatch(Path.GetFileName(f), @"^lm-tune\.(win|osx)-")))
+                File.Copy(package, Path.Combine(feed, Path.GetFileName(package)));
             string version = PackageVersion(feed, "Lm.Build");
             Assert.Equal(version, PackageVersion(feed, "Lm.Runtime"));
             Assert.Equal(version, PackageVersion(feed, "lm-tune"));
@@ -82,6 +84,10 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
             var dependency = Nuspec(feed, "Lm.Build").Descendants().Single(e => e.Name.LocalName == "dependency");
             Assert.Equal(("Lm.Runtime", $"[{version}]", "net10.0"),
                 ((string)dependency.Attribute("id")!, (string)dependency.Attribute("version")!, (string)dependency.Parent!.Attribute("targetFramework")!));
+            // Lm.Runtime brings the managed TorchSharp only: native libtorch is the app's choice of platform package.
+            var runtimeDependencies = Nuspec(feed, "Lm.Runtime").Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!).ToList();
+            Assert.Contains("TorchSharp", runtimeDependencies);
+            Assert.DoesNotContain(runtimeDependencies, id => id.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase) || id.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase));
             // The tasks for both MSBuilds: the .NET SDK's and Visual Studio's (.NET Framework, with the metadata reader it lacks).
             using (var zip = ZipFile.OpenRead(PackageFile(feed, "Lm.Build")))
                 Assert.Equal(["tasks/net10.0/Lm.Tasks.dll", "tasks/net472/Lm.Tasks.dll", "tasks/net472/System.Reflection.Metadata.dll"],
