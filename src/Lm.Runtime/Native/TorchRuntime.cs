@@ -72,6 +72,7 @@ public static partial class TorchRuntime
             // Before anything loads libtorch, so that MKL's vendor check resolves to the override.
             Trace(MklCpuDispatch.Apply(CacheRoot, platform));
             if (PatchesBridge(platform)) PreloadBridgeOnLinux(platform.RuntimeIdentifier);
+            else Trace($"bridge: {platform.RuntimeIdentifier} is not glibc Linux, TorchSharp loads it as shipped");
             // TorchSharp prints its load trace to standard output when loading fails; standard output carries a
             // command's results only (one JSON object with --json), so the trace goes to standard error.
             var standardOutput = Console.Out;
