@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
 namespace Lm.Runtime.Native;
@@ -14,34 +13,36 @@ public static partial class CudaRequirements
     public const string CudaPackage = "TorchSharp-cuda-linux 0.107.0 (libtorch-cuda-12.8-linux-x64 " + TorchRuntime.LibtorchVersion + ")";
 
     /// <summary>What is missing on this machine for a CUDA run of a build whose backend is CUDA (<paramref name="cudaBackend"/>) or not.</summary>
-    public static IReadOnlyList<string> Missing(bool cudaBackend) => Missing(cudaBackend, "/proc", "/dev");
+    public static IReadOnlyList<string> Missing(bool cudaBackend) => Missing(cudaBackend, NativePlatform.Current, "/proc", "/dev");
 
-    internal static IReadOnlyList<string> Missing(bool cudaBackend, string procRoot, string devRoot)
+    internal static IReadOnlyList<string> Missing(bool cudaBackend, NativePlatform platform, string procRoot, string devRoot)
     {
         var missing = new List<string>();
-        if (OperatingSystem.IsMacOS())
+        if (platform.Os == NativeOs.MacOS)
         {
             missing.Add("CUDA: macOS has none; lm-tune runs on the CPU there");
             return missing;
         }
+        if (platform.RuntimeIdentifier != "linux-x64")
+        {
+            // TorchSharp's CUDA bundles are for x64 Linux and Windows; lm-tune's CUDA build references the Linux one.
+            missing.Add($"a CUDA build for {platform.RuntimeIdentifier}: lm-tune's CUDA build (-p:LmTorchBackend=cuda, {CudaPackage}) " +
+                "is for linux-x64; here it runs on the CPU (docs/cli.md, \"Platforms and CUDA\")");
+            return missing;
+        }
         if (!cudaBackend)
         {
-            string os = OperatingSystem.IsWindows() ? "win" : "linux";
-            string architecture = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
-            missing.Add($"a CUDA libtorch: this lm-tune carries libtorch-cpu-{os}-{architecture} {TorchRuntime.LibtorchVersion}; " +
+            missing.Add($"a CUDA libtorch: this lm-tune carries {platform.CpuLibtorchPackage} {TorchRuntime.LibtorchVersion}; " +
                 $"build lm-tune from source with -p:LmTorchBackend=cuda against a feed that has {CudaPackage}, " +
                 "which is published split into fragment packages that not every feed mirrors (docs/cli.md, \"Platforms and CUDA\")");
         }
-        if (OperatingSystem.IsLinux())
-        {
-            string driver = Path.Combine(procRoot, "driver", "nvidia", "version");
-            if (!File.Exists(driver))
-                missing.Add($"an NVIDIA driver: none is loaded ({driver} does not exist); install the driver for CUDA 12.8 or later");
-            bool anyDevice = Directory.Exists(devRoot)
-                && Directory.EnumerateFileSystemEntries(devRoot, "nvidia*").Any(p => DeviceName().IsMatch(Path.GetFileName(p)));
-            if (!anyDevice)
-                missing.Add($"a GPU: no {Path.Combine(devRoot, "nvidiaN")} device node (no NVIDIA GPU, or the container was started without one)");
-        }
+        string driver = Path.Combine(procRoot, "driver", "nvidia", "version");
+        if (!File.Exists(driver))
+            missing.Add($"an NVIDIA driver: none is loaded ({driver} does not exist); install the driver for CUDA 12.8 or later");
+        bool anyDevice = Directory.Exists(devRoot)
+            && Directory.EnumerateFileSystemEntries(devRoot, "nvidia*").Any(p => DeviceName().IsMatch(Path.GetFileName(p)));
+        if (!anyDevice)
+            missing.Add($"a GPU: no {Path.Combine(devRoot, "nvidiaN")} device node (no NVIDIA GPU, or the container was started without one)");
         return missing;
     }
 

@@ -24,11 +24,11 @@ public static partial class HeapTuning
         ["MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"];
 
     /// <summary>Applies the settings once; returns a line for the load trace.</summary>
-    public static string Apply()
+    public static string Apply() => Apply(NativePlatform.Current);
+
+    internal static string Apply(NativePlatform platform)
     {
-        if (!OperatingSystem.IsLinux()) return "heap: not Linux, allocator left as is";
-        string? userSetting = UserSettings.FirstOrDefault(v => Environment.GetEnvironmentVariable(v) is not null);
-        if (userSetting is not null) return $"heap: {userSetting} is set, glibc allocator left as configured";
+        if (SkipReason(platform) is { } skipped) return skipped;
         try
         {
             bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, int.MaxValue) == 1;
@@ -40,6 +40,18 @@ public static partial class HeapTuning
         {
             return "heap: not glibc (no mallopt), allocator left as is";
         }
+    }
+
+    /// <summary>
+    /// Why the settings do not apply on <paramref name="platform"/> (the trace line), or null where they do: glibc's
+    /// allocator on Linux (musl, macOS and Windows allocate differently), unless the user set glibc's own variables.
+    /// </summary>
+    internal static string? SkipReason(NativePlatform platform)
+    {
+        if (platform.Os != NativeOs.Linux) return "heap: not Linux, allocator left as is";
+        if (!platform.Glibc) return "heap: not glibc (no mallopt), allocator left as is";
+        string? userSetting = UserSettings.FirstOrDefault(v => platform.Environment(v) is not null);
+        return userSetting is null ? null : $"heap: {userSetting} is set, glibc allocator left as configured";
     }
 
     /// <summary>

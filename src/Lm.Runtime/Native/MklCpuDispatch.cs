@@ -19,15 +19,11 @@ public static partial class MklCpuDispatch
     private const string SoName = "liblmtune-mkl-cpu.so";
 
     /// <summary>Loads the override before libtorch when it applies; returns a line for the load trace.</summary>
-    public static string Apply(string cacheRoot)
+    public static string Apply(string cacheRoot) => Apply(cacheRoot, NativePlatform.Current);
+
+    internal static string Apply(string cacheRoot, NativePlatform platform)
     {
-        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
-            return "mkl: not x86-64 Linux, MKL's dispatch left as is";
-        if (Environment.GetEnvironmentVariable(OptOutVariable) == "keep")
-            return $"mkl: {OptOutVariable}=keep, MKL's vendor check left as is";
-        string vendor = CpuVendor();
-        if (vendor != "AuthenticAMD")
-            return $"mkl: {(vendor.Length == 0 ? "unknown" : vendor)} CPU, MKL's dispatch left as is";
+        if (SkipReason(platform) is { } skipped) return skipped;
         try
         {
             string path = WriteLibrary(cacheRoot);
@@ -42,21 +38,20 @@ public static partial class MklCpuDispatch
         }
     }
 
-    /// <summary>The <c>vendor_id</c> of the first processor in /proc/cpuinfo, or "".</summary>
-    internal static string CpuVendor()
+    /// <summary>
+    /// Why the override does not apply on <paramref name="platform"/> (the trace line), or null where it does: an AMD
+    /// CPU under x86-64 Linux (MKL's Intel check is what the override answers; the library written is an x86-64 ELF),
+    /// unless <c>LM_TUNE_MKL_VENDOR_CHECK=keep</c>.
+    /// </summary>
+    internal static string? SkipReason(NativePlatform platform)
     {
-        try
-        {
-            foreach (string line in File.ReadLines("/proc/cpuinfo"))
-            {
-                if (line.StartsWith("vendor_id", StringComparison.Ordinal))
-                    return line[(line.IndexOf(':') + 1)..].Trim();
-            }
-        }
-        catch (IOException)
-        {
-        }
-        return "";
+        if (platform.Os != NativeOs.Linux || platform.Architecture != Architecture.X64)
+            return "mkl: not x86-64 Linux, MKL's dispatch left as is";
+        if (platform.Environment(OptOutVariable) == "keep")
+            return $"mkl: {OptOutVariable}=keep, MKL's vendor check left as is";
+        if (platform.CpuVendor != "AuthenticAMD")
+            return $"mkl: {(platform.CpuVendor.Length == 0 ? "unknown" : platform.CpuVendor)} CPU, MKL's dispatch left as is";
+        return null;
     }
 
     private static string WriteLibrary(string cacheRoot)

@@ -32,15 +32,16 @@ public static partial class TorchRuntime
     /// The PackageReference that brings CPU libtorch for the platform this process runs on (<c>libtorch-cpu-linux-x64</c>,
     /// <c>-win-x64</c>, <c>-osx-arm64</c>): Lm.Runtime depends on the managed TorchSharp only, so an app chooses it.
     /// </summary>
-    public static string NativePackageReference
-    {
-        get
-        {
-            string os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
-            string architecture = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
-            return $"<PackageReference Include=\"libtorch-cpu-{os}-{architecture}\" Version=\"{LibtorchVersion}\" />";
-        }
-    }
+    public static string NativePackageReference => NativePackageReferenceFor(NativePlatform.Current);
+
+    internal static string NativePackageReferenceFor(NativePlatform platform) =>
+        $"<PackageReference Include=\"{platform.CpuLibtorchPackage}\" Version=\"{LibtorchVersion}\" />";
+
+    /// <summary>
+    /// Whether loading may patch TorchSharp's bridge: on glibc Linux only, where the bridge names GLIBCXX symbol
+    /// versions that an older libstdc++ lacks. Windows and macOS resolve C++ runtimes without symbol versions.
+    /// </summary>
+    internal static bool PatchesBridge(NativePlatform platform) => platform.Os == NativeOs.Linux && platform.Glibc;
 
     /// <summary>Folder for lm-tune's own caches: <c>$LM_TUNE_CACHE</c>, else <c>$XDG_CACHE_HOME/lm-tune</c>, else <c>~/.cache/lm-tune</c>.</summary>
     public static string CacheRoot
@@ -66,10 +67,12 @@ public static partial class TorchRuntime
         lock (Gate)
         {
             if (_loaded) return;
-            Trace(HeapTuning.Apply());
+            var platform = NativePlatform.Current;
+            Trace(HeapTuning.Apply(platform));
             // Before anything loads libtorch, so that MKL's vendor check resolves to the override.
-            Trace(MklCpuDispatch.Apply(CacheRoot));
-            if (OperatingSystem.IsLinux()) PreloadBridgeOnLinux();
+            Trace(MklCpuDispatch.Apply(CacheRoot, platform));
+            if (PatchesBridge(platform)) PreloadBridgeOnLinux(platform.RuntimeIdentifier);
+            else Trace($"bridge: {platform.RuntimeIdentifier} is not glibc Linux, TorchSharp loads it as shipped");
             // TorchSharp prints its load trace to standard output when loading fails; standard output carries a
             // command's results only (one JSON object with --json), so the trace goes to standard error.
             var standardOutput = Console.Out;
@@ -96,9 +99,9 @@ public static partial class TorchRuntime
         }
     }
 
-    private static void PreloadBridgeOnLinux()
+    private static void PreloadBridgeOnLinux(string runtimeIdentifier)
     {
-        string? bridge = FindBridge();
+        string? bridge = FindBridge(runtimeIdentifier);
         if (bridge is null)
         {
             Trace("libLibTorchSharp.so not found next to the application; leaving the search to TorchSharp");
@@ -160,18 +163,18 @@ public static partial class TorchRuntime
         return target;
     }
 
-    private static string? FindBridge()
+    private static string? FindBridge(string runtimeIdentifier)
     {
         var candidates = new List<string>();
         string baseDir = AppContext.BaseDirectory;
         candidates.Add(Path.Combine(baseDir, "libLibTorchSharp.so"));
-        candidates.Add(Path.Combine(baseDir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"));
+        candidates.Add(Path.Combine(baseDir, "runtimes", runtimeIdentifier, "native", "libLibTorchSharp.so"));
         string? torchSharpDir = Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location);
         if (!string.IsNullOrEmpty(torchSharpDir))
         {
             candidates.Add(Path.Combine(torchSharpDir, "libLibTorchSharp.so"));
             // Running from the NuGet cache (lib/net8.0/TorchSharp.dll): the native file sits under runtimes/.
-            candidates.Add(Path.GetFullPath(Path.Combine(torchSharpDir, "..", "..", "runtimes", "linux-x64", "native", "libLibTorchSharp.so")));
+            candidates.Add(Path.GetFullPath(Path.Combine(torchSharpDir, "..", "..", "runtimes", runtimeIdentifier, "native", "libLibTorchSharp.so")));
         }
         return candidates.FirstOrDefault(File.Exists);
     }

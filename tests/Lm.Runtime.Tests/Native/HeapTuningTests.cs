@@ -14,15 +14,9 @@ public class HeapTuningTests
     [Fact]
     public void A_user_malloc_setting_leaves_glibc_as_configured()
     {
-        Environment.SetEnvironmentVariable("MALLOC_TOP_PAD_", "1048576");
-        try
-        {
-            Assert.Equal("heap: MALLOC_TOP_PAD_ is set, glibc allocator left as configured", HeapTuning.Apply());
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("MALLOC_TOP_PAD_", null);
-        }
-        Assert.StartsWith("heap: large buffers kept in the heap", HeapTuning.Apply());
+        if (!OperatingSystem.IsLinux()) return;
+        var userSet = NativePlatform.Current with { Environment = name => name == "MALLOC_TOP_PAD_" ? "1048576" : null };
+        Assert.Equal("heap: MALLOC_TOP_PAD_ is set, glibc allocator left as configured", HeapTuning.Apply(userSet));
+        Assert.StartsWith("heap: large buffers kept in the heap", HeapTuning.Apply(NativePlatform.Current with { Environment = _ => null }));
     }
 }

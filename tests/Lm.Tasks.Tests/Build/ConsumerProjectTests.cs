@@ -69,16 +69,25 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
                 ["NUGET_PACKAGES"] = packages,
                 ["DOTNET_CLI_HOME"] = Directory.CreateDirectory(Path.Combine(work, "cli-home")).FullName,
             });
-            // The packages as this checkout built them, at its one version (Directory.Build.props' Version).
-            foreach (string project in new[] { "Lm.Runtime", "Lm.Tasks", "Lm.Tool" })
+            // The packages as this checkout built them, at its one version (Directory.Build.props' Version). The tool's
+            // pack builds what it packs (bin/pack/), every platform, once per test run: the pointer package and this
+            // platform's are taken from it (the install fetches no other).
+            foreach (string project in new[] { "Lm.Runtime", "Lm.Tasks" })
                 dotnet.Succeed("pack", Path.Combine(RepoRoot.Path, "src", project), "--no-build", "-c", configuration, "-o", feed, "-v:q");
+            foreach (string package in Directory.GetFiles(ToolPackages.Feed, "lm-tune.*.nupkg").Where(f => !Regex.IsMatch(Path.GetFileName(f), @"^lm-tune\.(win|osx)-")))
+                File.Copy(package, Path.Combine(feed, Path.GetFileName(package)));
             string version = PackageVersion(feed, "Lm.Build");
             Assert.Equal(version, PackageVersion(feed, "Lm.Runtime"));
             Assert.Equal(version, PackageVersion(feed, "lm-tune"));
+            Assert.Equal(version, PackageVersion(feed, "lm-tune.linux-x64"));
             // Lm.Build depends on exactly its Lm.Runtime, for net10.0; each package shows its users' readme.
             var dependency = Nuspec(feed, "Lm.Build").Descendants().Single(e => e.Name.LocalName == "dependency");
             Assert.Equal(("Lm.Runtime", $"[{version}]", "net10.0"),
                 ((string)dependency.Attribute("id")!, (string)dependency.Attribute("version")!, (string)dependency.Parent!.Attribute("targetFramework")!));
+            // Lm.Runtime brings the managed TorchSharp only: native libtorch is the app's choice of platform package.
+            var runtimeDependencies = Nuspec(feed, "Lm.Runtime").Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!).ToList();
+            Assert.Contains("TorchSharp", runtimeDependencies);
+            Assert.DoesNotContain(runtimeDependencies, id => id.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase) || id.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase));
             // The tasks for both MSBuilds: the .NET SDK's and Visual Studio's (.NET Framework, with the metadata reader it lacks).
             using (var zip = ZipFile.OpenRead(PackageFile(feed, "Lm.Build")))
                 Assert.Equal(["tasks/net10.0/Lm.Tasks.dll", "tasks/net472/Lm.Tasks.dll", "tasks/net472/System.Reflection.Metadata.dll"],
@@ -108,8 +117,8 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
             dotnet.Succeed("new", "tool-manifest");
             dotnet.Succeed("tool", "install", "lm-tune", "--version", version, "--add-source", feed);
             // The tool and the packages came from this pack, not from an older copy in the machine's folder.
-            Assert.True(File.Exists(Path.Combine(packages, "lm-tune", version, "lm-tune.nuspec")),
-                $"lm-tune {version} was not restored from the feed into {packages}: a copy in {machinePackages} shadows it; delete that copy");
+            Assert.True(File.Exists(Path.Combine(packages, "lm-tune.linux-x64", version, "lm-tune.linux-x64.nuspec")),
+                $"lm-tune.linux-x64 {version} was not restored from the feed into {packages}: a copy in {machinePackages} shadows it; delete that copy");
 
             // docs/cli.md: the release, then the commit after '+'.
             Assert.StartsWith(version + "+", dotnet.Succeed("tool", "run", "lm-tune", "--version").Trim());

@@ -30,6 +30,9 @@ public sealed class PackageDocsTests
         Assert.Contains($"""<PackageReference Include="Lm.Build" Version="{PackageDocs.Version}" />""", project);
         Assert.Contains("""<PackageReference Include="libtorch-cpu-linux-x64" Version="2.10.0" />""", project);
         Assert.DoesNotContain("LmToolPath", project);
+        // This repository's native-package switch and fixed RID are not needed outside it: the app's bin/ gets runtimes/<rid>/native/.
+        Assert.DoesNotContain("LmUsesNativeTorch", project);
+        Assert.DoesNotContain("RuntimeIdentifier", project);
         Assert.Contains(project, PackageDocs.Read("docs/packages/Lm.Build.md"));
 
         string readme = PackageDocs.Read("README.md");
@@ -49,6 +52,17 @@ public sealed class PackageDocsTests
         Assert.Equal("2.10.0", libtorch);
         Assert.Contains("libtorch-cpu-win-x64", PackageDocs.Read("docs/msbuild.md"));
         Assert.Contains("libtorch-cpu-osx-arm64", PackageDocs.Read("docs/msbuild.md"));
+    }
+
+    [Fact]
+    public void The_build_package_needs_no_property_of_this_repository()
+    {
+        foreach (string file in Directory.GetFiles(Path.Combine(RepoRoot.Path, "src", "Lm.Tasks", "build")))
+        {
+            string text = File.ReadAllText(file);
+            foreach (string property in new[] { "LmUsesNativeTorch", "LmRepoRoot", "RuntimeIdentifier" })
+                Assert.False(text.Contains(property, StringComparison.Ordinal), $"{Path.GetFileName(file)} uses {property}");
+        }
     }
 
     [Fact]
