@@ -84,4 +84,31 @@ public class LoraAttributeEmitterTests
         Assert.Equal(0.05, typed.Model.LoraDropout);
         Assert.Null(typed.Model.LoraTargetModules);
     }
+
+    /// <summary>
+    /// docs/lora.md's [Lora] example is the sample's chat job, word for word (so the sample's build test trains it), and
+    /// generates without diagnostics; README's one-line [Lora] does too.
+    /// </summary>
+    [Fact]
+    public void Docs_Lora_examples_are_the_sample_job_and_generate_cleanly()
+    {
+        string docs = File.ReadAllText(Path.Combine(Repository.Root, "docs", "lora.md")).Replace("\r\n", "\n");
+        string section = docs[docs.IndexOf("## Typed config and the build", StringComparison.Ordinal)..];
+        int start = section.IndexOf("```csharp\n", StringComparison.Ordinal) + "```csharp\n".Length;
+        string example = section[start..section.IndexOf("```", start, StringComparison.Ordinal)];
+        string declaration = example[..example.IndexOf("// in the app", StringComparison.Ordinal)].Trim();
+        string sample = File.ReadAllText(Path.Combine(Repository.Root, "sample-project", "Jobs", "ChatLlama.cs")).Replace("\r\n", "\n");
+        Assert.Contains(declaration, sample);
+
+        var run = GeneratorHarness.Run("using Lm.Runtime.Configuration;\n" + declaration);
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Empty(run.CompileErrors);
+
+        string readme = File.ReadAllText(Path.Combine(Repository.Root, "README.md"));
+        const string readmeLora = "[Lora(R = 8, Alpha = 16, TargetModules = \"all-linear\")]";
+        Assert.Contains(readmeLora, readme);
+        var readmeRun = GeneratorHarness.Run("using Lm.Runtime.Configuration;\n[FineTuneJob(\"j\", Model = \"tiny-llama\")]\n"
+            + "[ChatDataset(TrainFile = \"data/chat.jsonl\")]\n" + readmeLora + "\npartial class C { }");
+        Assert.Empty(readmeRun.GeneratorDiagnostics);
+    }
 }
