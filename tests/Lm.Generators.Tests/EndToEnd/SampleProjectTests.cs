@@ -76,6 +76,7 @@ public class SampleProjectTests : IDisposable
         document.Save(project);
         File.Delete(Path.Combine(_copy, "Jobs", "WikiGpt2.cs"));
         File.Delete(Path.Combine(_copy, "Jobs", "WikiRoberta.cs"));
+        File.Delete(Path.Combine(_copy, "Jobs", "ChatLlama.cs"));
         File.WriteAllText(Path.Combine(_copy, "Program.cs"), "return SampleProject.Jobs.WikiLlama.Artifacts.IsTrained ? 0 : 1;\n");
 
         var (exitCode, output) = DotnetBuild(project, fineTune: true);
