@@ -1,11 +1,12 @@
 using Lm.Runtime.Configuration;
 using Lm.Runtime.Generation;
 using Lm.Runtime.Native;
+using Lm.Runtime.Tokenization.Chat;
 using SampleProject.Jobs;
 
 // The models were fine-tuned by `dotnet build` (the <LanguageModelFineTune> items in sample-project.csproj); the
 // generated Artifacts accessors find them next to this app, where CopyToOutputDirectory put them.
-foreach (var job in new[] { WikiGpt2.Artifacts, WikiRoberta.Artifacts, WikiLlama.Artifacts })
+foreach (var job in new[] { WikiGpt2.Artifacts, WikiRoberta.Artifacts, WikiLlama.Artifacts, ChatLlama.Artifacts })
 {
     if (!job.IsTrained)
     {
@@ -18,6 +19,7 @@ TorchRuntime.EnsureLoaded();
 Continue(WikiGpt2.Artifacts, " The tower is");
 FillIn(WikiRoberta.Artifacts, "The tower is the tallest {0} in Paris.");
 Continue(WikiLlama.Artifacts, " The tower is");
+Reply(ChatLlama.Artifacts, "What is 2 plus 3?");
 return 0;
 
 static void Continue(JobArtifacts job, string prompt)
@@ -38,6 +40,23 @@ static void Continue(JobArtifacts job, string prompt)
     };
     var result = TextGenerator.Generate(ids => model.Forward(ids).Logits, promptIds, options, model.MaxPositions);
     Console.WriteLine($"  continuation: {prompt}{tokenizer.Decode(result.NewTokenIds.Select(id => (int)id), skipSpecialTokens: true)}");
+}
+
+// A LoRA job: LoadModel() rebuilds the base and applies the adapter; the chat template was saved with the tokenizer.
+static void Reply(JobArtifacts job, string question)
+{
+    PrintMetrics(job);
+    using var model = job.LoadModel();
+    var tokenizer = job.LoadTokenizer();
+    string prompt = ChatTemplate.For(tokenizer).Render([new ChatMessage("user", question)], addGenerationPrompt: true).Text;
+    long[] promptIds = [.. tokenizer.Encode(prompt, addSpecialTokens: false).Select(id => (long)id)];
+    var options = new GenerationOptions
+    {
+        MaxNewTokens = 20,
+        EosTokenIds = tokenizer.EosTokenId is int eos ? [eos] : [],
+    };
+    var result = TextGenerator.Generate(ids => model.Forward(ids).Logits, promptIds, options, model.MaxPositions);
+    Console.WriteLine($"  chat:         {question} -> {tokenizer.Decode(result.NewTokenIds.Select(id => (int)id), skipSpecialTokens: true).Trim()}");
 }
 
 static void FillIn(JobArtifacts job, string template)

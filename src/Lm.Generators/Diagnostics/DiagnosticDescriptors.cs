@@ -98,12 +98,21 @@ namespace Lm.Generators.Diagnostics
             "Chat option on text data",
             "{0} has no effect with DatasetFormat (dataset_format) text, which trains on plain text as run_clm.py does; drop it or use messages, prompt_completion or instruction rows");
 
+        public static readonly DiagnosticDescriptor LoraValueSetTwice = Error(ErrorCodes.LoraValueSetTwice,
+            "LoRA argument set twice",
+            "{0} is set by [Lora] and also by [FineTuneJob]'s {1} on the same class; set it once, in [Lora]");
+
+        public static readonly DiagnosticDescriptor LoraWithUsePeftFalse = Error(ErrorCodes.LoraWithUsePeftFalse,
+            "UsePeft = false beside [Lora]",
+            "UsePeft (use_peft) is false, but the class has [Lora], which trains a LoRA adapter; remove UsePeft, or remove [Lora] to fine-tune every weight");
+
         /// <summary>The whole table, in id order.</summary>
         public static readonly ImmutableArray<DiagnosticDescriptor> All = ImmutableArray.Create(
             ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
             ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
             InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile, AmbiguousConfigClass,
-            OutputDirInClassOfItem, UnknownLoraTarget, ChatDataFileType, ChatOptionOnTextData);
+            OutputDirInClassOfItem, UnknownLoraTarget, ChatDataFileType, ChatOptionOnTextData,
+            LoraValueSetTwice, LoraWithUsePeftFalse);
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
 

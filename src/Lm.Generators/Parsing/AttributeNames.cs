@@ -7,6 +7,8 @@ namespace Lm.Generators.Parsing
         public const string TextDataset = "Lm.Runtime.Configuration.TextDatasetAttribute";
         public const string Training = "Lm.Runtime.Configuration.TrainingAttribute";
         public const string ChatDataset = "Lm.Runtime.Configuration.ChatDatasetAttribute";
+        // [Lora] sets model fields under its own property names (LoraAttributeProperties), not their AttributeProperty.
+        public const string Lora = "Lm.Runtime.Configuration.LoraAttribute";
 
         /// <summary>The schema section of an attribute's named arguments, or null for other attributes.</summary>
         public static string? SectionOf(string metadataName)
@@ -17,6 +19,7 @@ namespace Lm.Generators.Parsing
                 case TextDataset: return Lm.Schema.JobSchema.Data;
                 case ChatDataset: return Lm.Schema.JobSchema.Data;
                 case Training: return Lm.Schema.JobSchema.Training;
+                case Lora: return Lm.Schema.JobSchema.Model;
                 default: return null;
             }
         }

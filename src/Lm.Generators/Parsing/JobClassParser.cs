@@ -13,7 +13,8 @@ namespace Lm.Generators.Parsing
 {
     /// <summary>
     /// Reads a <c>[FineTuneJob]</c> class into a <see cref="JobClassModel"/>: its declaration chain, job name and
-    /// the values set by the named arguments of <c>[FineTuneJob]</c>, <c>[TextDataset]</c> and <c>[Training]</c>,
+    /// the values set by the named arguments of <c>[FineTuneJob]</c>, <c>[TextDataset]</c>, <c>[ChatDataset]</c>,
+    /// <c>[Training]</c> and <c>[Lora]</c>,
     /// each with the location of its argument. Values are checked later (JobValidator), together with the item's.
     /// </summary>
     internal static class JobClassParser
@@ -38,21 +39,33 @@ namespace Lm.Generators.Parsing
                     LocationInfo.From(declaration.Identifier), symbol.ToDisplayString()));
 
             var values = new List<FieldValue>();
+            var loraValues = new List<FieldValue>();
+            bool hasLora = false;
+            LocationInfo? loraAttribute = null;
             foreach (AttributeData attribute in symbol.GetAttributes())
             {
-                string? section = attribute.AttributeClass is null ? null : AttributeNames.SectionOf(attribute.AttributeClass.ToDisplayString());
+                string? metadataName = attribute.AttributeClass?.ToDisplayString();
+                string? section = metadataName is null ? null : AttributeNames.SectionOf(metadataName);
                 if (section is null) continue;
+                bool isLora = metadataName == AttributeNames.Lora;
                 var syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+                if (isLora)
+                {
+                    hasLora = true;
+                    loraAttribute = LocationInfo.From(syntax);
+                }
                 foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
                 {
-                    SchemaField? field = JobSchema.FindByAttributeProperty(section, argument.Key);
+                    SchemaField? field = isLora ? LoraAttributeProperties.Find(argument.Key) : JobSchema.FindByAttributeProperty(section, argument.Key);
                     string? text = field is null ? null : ToInvariantText(argument.Value);
                     if (field is null || text is null) continue;
                     SyntaxNode? argumentSyntax = syntax?.ArgumentList?.Arguments
                         .FirstOrDefault(a => a.NameEquals?.Name.Identifier.ValueText == argument.Key);
-                    values.Add(new FieldValue(field.Name, text, LocationInfo.From(argumentSyntax ?? syntax), null));
+                    var value = new FieldValue(field.Name, text, LocationInfo.From(argumentSyntax ?? syntax), null, isLora ? argument.Key : null);
+                    (isLora ? loraValues : values).Add(value);
                 }
             }
+            if (hasLora) LoraAttributeMerge.Apply(values, loraValues, loraAttribute, diagnostics);
 
             var containing = new List<TypeDeclarationInfo>();
             for (SyntaxNode? parent = declaration.Parent; parent is TypeDeclarationSyntax outer; parent = outer.Parent)

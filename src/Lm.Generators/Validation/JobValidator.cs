@@ -48,7 +48,7 @@ namespace Lm.Generators.Validation
         public static string DisplayName(FieldValue value)
         {
             SchemaField field = JobSchema.Find(value.Name)!;
-            string name = value.FromItem ? field.PascalName : field.AttributeProperty;
+            string name = value.FromItem ? field.PascalName : value.Property ?? field.AttributeProperty;
             string display = name + " (" + field.Name + ")";
             return value.FromItem ? display + " of <" + JobItemReader.ItemType + " Include=\"" + value.ItemName + "\">" : display;
         }

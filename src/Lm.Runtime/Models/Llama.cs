@@ -75,8 +75,11 @@ public sealed class LlamaForCausalLM : LanguageModel
 
     protected override void SetGradientCheckpointing(bool enabled) => model.gradient_checkpointing = enabled;
 
-    public override LinearHeadInput ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
+    public override LinearHeadInput? ForwardToHead(Tensor inputIds, Tensor? attentionMask = null)
     {
+        // A LoRA layer on lm_head (its lora_A / lora_B children, Lora/LoraLayer) adds B·A·scaling in the module's forward
+        // hook, which the head's bare weight leaves out: no head input then, and the trainer calls the module instead.
+        if (lm_head is not null && lm_head.named_children().Any(c => c.name == "lora_A")) return null;
         CheckSequenceLength(inputIds);
         return Head(model.Forward(inputIds, attentionMask, positionIds: null, cache: null));
     }

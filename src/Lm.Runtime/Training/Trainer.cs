@@ -151,8 +151,13 @@ public sealed partial class Trainer : IDisposable
         EnsureOnDevice();
         _optimizer?.Dispose();
         // The fp32 masters are taken before the model is cast, so bf16 training starts from the exact weights.
-        _optimizer = AdamWOptimizer.ForModel(_model, _args, keepFp32Master: _args.Bf16);
-        if (_args.Bf16)
+        // A LoRA run's trainable parameters stay float32 under bf16 (Trainer.LoraBf16.cs): no masters needed.
+        _optimizer = AdamWOptimizer.ForModel(_model, _args, keepFp32Master: _args.Bf16 && _options.Adapter is null);
+        if (_args.Bf16 && _options.Adapter is { } loraAdapter)
+        {
+            CastFrozenBaseToBf16(loraAdapter);
+        }
+        else if (_args.Bf16)
         {
             _model.to(ScalarType.BFloat16);
             _optimizer.Rebind(_model);
@@ -222,6 +227,7 @@ public sealed partial class Trainer : IDisposable
         Log(metrics);
         if (_args.SaveTotalLimit == 1 && State.BestModelCheckpoint is string bestFolder) _checkpoints.KeepOnlyBest(bestFolder);
         RestoreFp32Model();
+        RestoreFrozenFp32Base();
         return new TrainOutput(State.GlobalStep, trainLoss, metrics);
     }
 
@@ -299,6 +305,8 @@ public sealed partial class Trainer : IDisposable
 
     public void Dispose()
     {
+        // The frozen base of a bf16 LoRA run that did not finish goes back to its float32 values.
+        if (_optimizer is not null) RestoreFrozenFp32Base();
         _optimizer?.Dispose();
         _optimizer = null;
     }

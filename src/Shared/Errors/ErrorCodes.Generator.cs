@@ -34,7 +34,7 @@ static partial class ErrorCodes
     public const string InconsistentArguments = "LM1013";
     /// <summary>An item's Config names a class that configures a different job name.</summary>
     public const string ItemJobNameMismatch = "LM1014";
-    /// <summary>[TextDataset], [ChatDataset] or [Training] is on a class without [FineTuneJob].</summary>
+    /// <summary>[TextDataset], [ChatDataset], [Training] or [Lora] is on a class without [FineTuneJob].</summary>
     public const string AttributeWithoutJob = "LM1015";
     /// <summary>TrainFile or ValidationFile has an extension no data source reads.</summary>
     public const string UnsupportedDataFile = "LM1016";
@@ -45,6 +45,13 @@ static partial class ErrorCodes
 
     /// <summary>LoraTargetModules names a module the model's architecture does not have (or no linear layer of any architecture).</summary>
     public const string UnknownLoraTarget = "LM1030";
+
+    // The [Lora] attribute.
+
+    /// <summary>A LoRA field is set both by [Lora] and by [FineTuneJob]'s Lora*/UseRslora argument on the same class.</summary>
+    public const string LoraValueSetTwice = "LM1050";
+    /// <summary>[FineTuneJob(UsePeft = false)] on a class with [Lora], whose presence turns LoRA on.</summary>
+    public const string LoraWithUsePeftFalse = "LM1051";
 
     // Chat and instruction data.
 

@@ -109,6 +109,28 @@ public sealed class JobResolverTests : IDisposable
         Assert.Equal(written, File.GetLastWriteTimeUtc(second.JobFile));
     }
 
+    /// <summary>The LoRA and chat metadata of docs/msbuild.md reach the job file, and meet a [Lora] class's values by the merge rule.</summary>
+    [Fact]
+    public void Lora_and_dataset_format_metadata_reach_the_job_and_meet_the_Lora_class_values()
+    {
+        File.WriteAllText(Path.Combine(_project, "chat.jsonl"), "{\"messages\": []}\n");
+        var job = Assert.Single(Resolver().Resolve([Item("job", ("Model", "tiny-llama"), ("TrainFile", "chat.jsonl"), ("UsePeft", "true"),
+            ("LoraR", "8"), ("LoraAlpha", "16"), ("LoraTargetModules", "q_proj,v_proj"), ("DatasetFormat", "messages"))]));
+        var json = JsonNode.Parse(job.JobJson)!.AsObject();
+        Assert.True((bool)json["use_peft"]!);
+        Assert.Equal(8, (int)json["lora_r"]!);
+        Assert.Equal(16.0, (double)json["lora_alpha"]!);
+        Assert.Equal("q_proj,v_proj", (string?)json["lora_target_modules"]);
+        Assert.Equal("messages", (string?)json["dataset_format"]);
+
+        // What the generator records for [Lora(R = 8)]: use_peft from the attribute's presence, lora_r from R.
+        var resolver = Resolver(new CompiledJobConfiguration("chat", """{"model_name_or_path":"tiny-llama","use_peft":true,"lora_r":8}""", "App.ChatLlama"));
+        Assert.Empty(resolver.Resolve([Item("chat", ("TrainFile", "chat.jsonl"), ("Config", "ChatLlama"), ("LoraR", "16"))]));
+        var diagnostic = Assert.Single(resolver.Diagnostics);
+        Assert.Equal("LM1009", diagnostic.Code);
+        Assert.Contains("LoraR '16' disagrees with '8'", diagnostic.Message);
+    }
+
     [Fact]
     public void A_chat_template_file_is_made_absolute_and_is_an_input()
     {
