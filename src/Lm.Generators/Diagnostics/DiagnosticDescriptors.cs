@@ -98,12 +98,21 @@ namespace Lm.Generators.Diagnostics
             "Chat option on text data",
             "{0} has no effect with DatasetFormat (dataset_format) text, which trains on plain text as run_clm.py does; drop it or use messages, prompt_completion or instruction rows");
 
+        public static readonly DiagnosticDescriptor DistributedValueInvalid = Error(ErrorCodes.DistributedValueInvalid,
+            "Distributed setting is out of range",
+            "[Distributed] {0} must be {1}, got {2}");
+
+        public static readonly DiagnosticDescriptor DistributedShardingConflict = Error(ErrorCodes.DistributedShardingConflict,
+            "Fsdp and Deepspeed together",
+            "[Distributed] sets Fsdp and Deepspeed '{0}': each shards the model its own way; set one of them");
+
         /// <summary>The whole table, in id order.</summary>
         public static readonly ImmutableArray<DiagnosticDescriptor> All = ImmutableArray.Create(
             ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
             ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
             InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile, AmbiguousConfigClass,
-            OutputDirInClassOfItem, UnknownLoraTarget, ChatDataFileType, ChatOptionOnTextData);
+            OutputDirInClassOfItem, UnknownLoraTarget, ChatDataFileType, ChatOptionOnTextData,
+            DistributedValueInvalid, DistributedShardingConflict);
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
 

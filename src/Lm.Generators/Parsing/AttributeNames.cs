@@ -7,6 +7,8 @@ namespace Lm.Generators.Parsing
         public const string TextDataset = "Lm.Runtime.Configuration.TextDatasetAttribute";
         public const string Training = "Lm.Runtime.Configuration.TrainingAttribute";
         public const string ChatDataset = "Lm.Runtime.Configuration.ChatDatasetAttribute";
+        /// <summary>Launch settings, not schema fields (DistributedParser); SectionOf is null for it.</summary>
+        public const string Distributed = "Lm.Runtime.Configuration.DistributedAttribute";
 
         /// <summary>The schema section of an attribute's named arguments, or null for other attributes.</summary>
         public static string? SectionOf(string metadataName)

@@ -54,6 +54,8 @@ namespace Lm.Generators.Parsing
                 }
             }
 
+            EquatableArray<FieldValue> launch = DistributedParser.Parse(symbol, diagnostics, cancellationToken);
+
             var containing = new List<TypeDeclarationInfo>();
             for (SyntaxNode? parent = declaration.Parent; parent is TypeDeclarationSyntax outer; parent = outer.Parent)
                 containing.Insert(0, DeclarationOf(outer));
@@ -67,7 +69,10 @@ namespace Lm.Generators.Parsing
                 jobNameLocation,
                 canHaveMembers,
                 values.OrderBy(v => Order(v.Name)).ToEquatableArray(),
-                diagnostics.ToEquatableArray());
+                diagnostics.ToEquatableArray())
+            {
+                Launch = launch,
+            };
         }
 
         /// <summary>A job name becomes a folder name and an MSBuild item identity: keep it to a safe alphabet.</summary>

@@ -253,7 +253,7 @@ public class DiagnosticTests
     }
 
     /// <summary>Exactly one diagnostic with <paramref name="id"/>, at the marked span (or nowhere when nothing is marked), and no other errors.</summary>
-    private static Diagnostic AssertSingle(string markup, string id, params TestItem[] items)
+    internal static Diagnostic AssertSingle(string markup, string id, params TestItem[] items)
     {
         var (source, span) = ParseMarkup(Usings + markup);
         var diagnostics = GeneratorHarness.Run(source, items).GeneratorDiagnostics;
@@ -272,7 +272,7 @@ public class DiagnosticTests
         return diagnostic;
     }
 
-    private static void AssertNone(string source, params TestItem[] items) =>
+    internal static void AssertNone(string source, params TestItem[] items) =>
         Assert.Empty(GeneratorHarness.Run(Usings + source, items).GeneratorDiagnostics);
 
     private static (string Source, TextSpan? Span) ParseMarkup(string markup)
