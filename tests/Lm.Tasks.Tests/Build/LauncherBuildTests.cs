@@ -154,6 +154,68 @@ public sealed class LauncherBuildTests(ITestOutputHelper output)
         Assert.False(File.Exists(project.PathOf("obj/lm/tiny.launch.txt")));
     }
 
+    [Fact]
+    public void Worked_example_of_the_scale_out_doc_exports_for_8_gpus_with_fsdp_and_takes_the_result_back()
+    {
+        // The doc's item and [Distributed] class as written, with a tiny model and the sample data in place of Qwen
+        // and data/wiki.txt (a build that exports trains nothing, so only these differ).
+        string doc = File.ReadAllText(Path.Combine(RepoRoot.Path, "docs", "scale-out.md"));
+        string example = doc[doc.IndexOf("## Worked example", StringComparison.Ordinal)..];
+        string item = Block(example, "```xml").Replace("<ItemGroup>", "").Replace("</ItemGroup>", "")
+            .Replace("Model=\"Qwen/Qwen2.5-1.5B\"", "Model=\"tiny-gpt2\" Device=\"cpu\"")
+            .Replace("TrainFile=\"data/wiki.txt\"", $"TrainFile=\"{Data}/train.txt\"");
+        string configClass = Block(example, "```csharp");
+        Assert.Contains("[Distributed(NumProcesses = 8, Fsdp = true)]", configClass);
+        string bin = AppContext.BaseDirectory;
+        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(bin)).Parent!.Name;
+        string generator = Path.Combine(RepoRoot.Path, "src", "Lm.Generators", "bin", configuration, "netstandard2.0", "Lm.Generators.dll");
+        using var project = new TempProject($"""
+            {item}
+            <Reference Include="{bin}Lm.Runtime.dll" Private="false" />
+            <Reference Include="{bin}TorchSharp.dll" Private="false" />
+            <Analyzer Include="{generator}" />
+            """);
+        project.EditProject($"<LmToolPath>{FakeTool.FileName}</LmToolPath>", $"<LmToolPath>{Tool}</LmToolPath>");
+        File.WriteAllText(project.PathOf("WikiJob.cs"), configClass);
+
+        // 1. The build exports for 8 processes with FSDP and trains nothing.
+        var exported = project.Build("-v:n");
+        output.WriteLine(exported.ToString());
+        Assert.True(exported.ExitCode == 0, exported.ToString());
+        string export = project.PathOf("obj/lm/wiki.export");
+        var arguments = JsonNode.Parse(File.ReadAllText(Path.Combine(export, "training_args.json")))!.AsObject();
+        Assert.Equal("full_shard auto_wrap", (string?)arguments["fsdp"]);
+        Assert.True((bool)arguments["bf16"]!);
+        Assert.Equal(2e-5, (double)arguments["learning_rate"]!);
+        Assert.Equal(1024, (int)arguments["block_size"]!);
+        Assert.Contains("NUM_PROCESSES=\"${NUM_PROCESSES:-8}\"", File.ReadAllText(Path.Combine(export, "launch.sh")));
+        Assert.Contains("num_processes: 8", File.ReadAllText(Path.Combine(export, "accelerate_config.yaml")));
+        Assert.False(File.Exists(project.PathOf("obj/lm/wiki/model.safetensors")));
+
+        // 2-3. The cluster's run, stood in for by lm-tune writing the same Hugging Face layout into models/wiki.
+        string models = project.PathOf("models/wiki");
+        var trained = RunTool(project.Directory, "train", "--model", "tiny-gpt2", "--device", "cpu", "--train-file", $"{Data}/train.txt",
+            "--validation-file", $"{Data}/validation.txt", "--max-train-samples", "8", "--max-eval-samples", "4", "--block-size", "32",
+            "--max-steps", "2", "--per-device-train-batch-size", "2", "--do-eval", "--output-dir", models, "--json");
+
+        // 4. ResultDir in place of Launcher="export": adopted, nothing trained, the Artifacts folder holds the run.
+        project.EditProject("Launcher=\"export\"", "ResultDir=\"models/wiki\"");
+        var adopted = project.Build("--no-restore", "-v:n");
+        Assert.True(adopted.ExitCode == 0, adopted.ToString());
+        Assert.Contains("wiki: adopting the run in", adopted.Output);
+        Assert.DoesNotContain("fine-tuning with lm-tune", adopted.Output);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(models, "model.safetensors")), File.ReadAllBytes(project.PathOf("obj/lm/wiki/model.safetensors")));
+        var results = JsonNode.Parse(File.ReadAllText(project.PathOf("obj/lm/wiki/.lm-complete")))!["results"]!;
+        Assert.Equal((double)trained["eval_loss"]!, (double)results["eval_loss"]!);
+    }
+
+    /// <summary>The text of the first fenced block opened by <paramref name="fence"/>.</summary>
+    private static string Block(string markdown, string fence)
+    {
+        int start = markdown.IndexOf(fence, StringComparison.Ordinal) + fence.Length;
+        return markdown[start..markdown.IndexOf("```", start, StringComparison.Ordinal)].Trim();
+    }
+
     private static JsonObject RunTool(string directory, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
