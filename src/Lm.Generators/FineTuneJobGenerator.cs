@@ -71,6 +71,7 @@ namespace Lm.Generators
             RegisterStrayAttributeCheck(context, AttributeNames.Training, "Training");
             RegisterStrayAttributeCheck(context, AttributeNames.ChatDataset, "ChatDataset");
             RegisterStrayAttributeCheck(context, AttributeNames.Lora, "Lora");
+            RegisterStrayAttributeCheck(context, AttributeNames.Distributed, "Distributed");
         }
 
         /// <summary>[TextDataset] or [Training] without [FineTuneJob] would silently do nothing: report it.</summary>

@@ -47,7 +47,16 @@ public sealed class CleanFineTuneJobs : Microsoft.Build.Utilities.Task
                         name, outputDir, OutputFolderMarker.FileName);
                     break;
             }
-            foreach (string suffix in new[] { ".job.json", ".started", ".resume.json", ".lock" })
+            // An export the build wrote (Launcher=export): the files its stamp lists; anything else there stays.
+            string exportDir = item.GetMetadata("ExportDir") is { Length: > 0 } export
+                ? ProjectPath.Full(export, ProjectDirectory)
+                : Path.Combine(root, name + ".export");
+            if (File.Exists(Path.Combine(exportDir, CompletionStamp.FileName)))
+            {
+                Log.LogMessage(MessageImportance.Normal, "{0}: deleting the export in {1}", name, exportDir);
+                ExportFolder.RemovePreviousExport(exportDir, Path.Combine(exportDir, CompletionStamp.FileName));
+            }
+            foreach (string suffix in new[] { ".job.json", ".started", ".resume.json", ".lock", ".launch.txt" })
                 File.Delete(Path.Combine(root, name + suffix));
             if (!string.IsNullOrEmpty(OutDir)) DeleteIfEmpty(Path.Combine(ProjectPath.Full(OutDir, ProjectDirectory), name));
         }

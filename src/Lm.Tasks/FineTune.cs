@@ -99,15 +99,27 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
             return false;
         }
         // The up-to-date and resume/start-over decisions live in RunPlan; this task runs the tool and reports.
+        string launcher = Job.GetMetadata("Launcher");
+        string resultDir = Job.GetMetadata("ResultDir");
+        var launch = new LaunchSettings { Launcher = launcher.Length == 0 ? LaunchSettings.Train : launcher };
+        string[] exportArguments = Job.GetMetadata("ExportArguments").Split(';', StringSplitOptions.RemoveEmptyEntries);
         var plan = new RunPlan(name, Job.GetMetadata, ProjectDirectory, Job.GetMetadata("ToolVersion"),
-            message => Log.LogMessage(MessageImportance.Normal, message));
+            message => Log.LogMessage(MessageImportance.Normal, message),
+            launch.IsExport ? [$"launcher export {string.Join(" ", exportArguments)}"] : null, resultDir);
         if (plan.IsUpToDate())
         {
-            Log.LogMessage(MessageImportance.High, "{0}: up to date (its output folder holds a run of this job, data, model and tool: cache key {1})",
-                name, CompletionStamp.ReadCacheKey(plan.StampFile));
+            Log.LogMessage(MessageImportance.High, "{0}: up to date (its {1} folder holds a run of this job, data, model and tool: cache key {2})",
+                name, launch.IsExport ? "export" : "output", CompletionStamp.ReadCacheKey(plan.StampFile));
             return true;
         }
+        return launch.IsExport ? Export(plan, exportArguments) : TrainOrAdopt(plan, resultDir);
+    }
 
+    /// <summary>Trains the job into its output folder, or copies the result <paramref name="resultDir"/> made elsewhere there.</summary>
+    private bool TrainOrAdopt(RunPlan plan, string resultDir)
+    {
+        string name = Job.ItemSpec;
+        string outputDir = Job.GetMetadata("OutputDir");
         var decision = plan.Prepare(ToolVersion);
         if (decision.NotOwned)
         {
@@ -120,14 +132,61 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
         if (decision.Resumed is { } checkpoint)
             Log.LogMessage(MessageImportance.High, "{0}: resuming the interrupted run from {1}", name, checkpoint);
         string config = decision.ConfigFile!;
-        Log.LogMessage(MessageImportance.High, "{0}: fine-tuning with lm-tune into {1}", name, outputDir);
+        List<string> command;
+        if (resultDir.Length > 0)
+        {
+            // Trained elsewhere: lm-tune checks the folder is a model it reads and copies it, with the same output-folder rules.
+            Log.LogMessage(MessageImportance.High, "{0}: adopting the run in {1} into {2} (ResultDir: nothing is trained)", name, resultDir, outputDir);
+            command = ["adopt", config, "--from", resultDir];
+        }
+        else
+        {
+            Log.LogMessage(MessageImportance.High, "{0}: fine-tuning with lm-tune into {1}", name, outputDir);
+            command = ["train", "--config", config];
+        }
+        var stopwatch = Stopwatch.StartNew();
+        if (RunTool(command, outputDir) is not { } results) return false;
+        plan.Complete(results);
+        Result = ResultItem(name, results);
+        string verb = resultDir.Length > 0 ? "adopted" : "fine-tuned";
+        Log.LogMessage(MessageImportance.High,
+            string.Create(CultureInfo.InvariantCulture, $"{name}: {verb} in {stopwatch.Elapsed.TotalSeconds:0.0} s{Summary(results)} -> {outputDir}"));
+        return true;
+    }
+
+    /// <summary>
+    /// Writes the job's export folder (<c>lm-tune export</c>) instead of training. The previous export's files, which
+    /// its stamp lists, are removed first; a folder holding files without such a stamp is never emptied (LM2083).
+    /// </summary>
+    private bool Export(RunPlan plan, IReadOnlyList<string> exportArguments)
+    {
+        string name = Job.ItemSpec;
+        string exportDir = Job.GetMetadata("ExportDir");
+        if (!ExportFolder.RemovePreviousExport(exportDir, plan.StampFile))
+        {
+            LogAtItem(TaskErrorCodes.FineTuneExportDirNotOwned,
+                $"{name}: ExportDir '{exportDir}' holds files that no export of this build wrote (it has no {CompletionStamp.FileName}); " +
+                "nothing was changed: set ExportDir to a new or empty folder, or empty this one yourself");
+            return false;
+        }
+        Log.LogMessage(MessageImportance.High, "{0}: exporting the job to {1} (Launcher=export: nothing is trained here)", name, exportDir);
+        if (RunTool(["export", plan.JobFile, "--to", exportDir, .. exportArguments], exportDir) is not { } results) return false;
+        plan.Complete(results);
+        Result = ResultItem(name, results);
+        Log.LogMessage(MessageImportance.High, "{0}: exported -> {1}; run {2} where the GPUs are", name, exportDir, Path.Combine(exportDir, "launch.sh"));
+        return true;
+    }
+
+    /// <summary>Runs lm-tune with <paramref name="command"/> (plus --json and detailed log lines); its JSON results, or null after reporting why not.</summary>
+    private JsonObject? RunTool(IReadOnlyList<string> command, string folder)
+    {
+        string name = Job.ItemSpec;
         // Detailed: lm-tune then writes its per-step lines, which the build log shows or hides by its own verbosity.
-        var arguments = ToolArguments.Concat(["train", "--config", config, "--json", "--verbosity", "detailed"]).ToList();
+        var arguments = ToolArguments.Concat(command).Concat(["--json", "--verbosity", "detailed"]).ToList();
         Log.LogMessage(MessageImportance.Normal, "{0} {1}", ToolExecutable, string.Join(" ", arguments.Select(Quote)));
 
         var environment = new Dictionary<string, string>();
         if (!string.IsNullOrWhiteSpace(TorchBackend)) environment["LM_TORCH_BACKEND"] = TorchBackend.Trim();
-        var stopwatch = Stopwatch.StartNew();
         int exitCode;
         var lastLines = new Queue<string>();
         bool toolReportedError = false;
@@ -145,27 +204,23 @@ public sealed class FineTune : Microsoft.Build.Utilities.Task, ICancelableTask
             if (_cancellation.IsCancellationRequested || _tool.Stopped || exitCode == 130)
             {
                 LogAtItem(TaskErrorCodes.FineTuneCancelled,
-                    $"{name}: fine-tuning was cancelled; checkpoints saved so far stay in {outputDir} and the next build resumes from the last one");
-                return false;
+                    $"{name}: fine-tuning was cancelled; checkpoints saved so far stay in {folder} and the next build resumes from the last one");
+                return null;
             }
             if (exitCode != 0)
             {
                 if (!toolReportedError)
                     LogAtItem(TaskErrorCodes.FineTuneToolFailed,
                         $"{name}: lm-tune exited with code {exitCode} without reporting an error; its last lines: {string.Join(" | ", lastLines)}");
-                return false;
+                return null;
             }
             if (ParseResults(stdout) is not { } results)
             {
                 LogAtItem(TaskErrorCodes.FineTuneToolFailed,
                     $"{name}: lm-tune succeeded but did not print one JSON object on stdout; it printed: {Shorten(stdout)}");
-                return false;
+                return null;
             }
-            plan.Complete(results);
-            Result = ResultItem(name, results);
-            Log.LogMessage(MessageImportance.High,
-                string.Create(CultureInfo.InvariantCulture, $"{name}: fine-tuned in {stopwatch.Elapsed.TotalSeconds:0.0} s{Summary(results)} -> {outputDir}"));
-            return true;
+            return results;
         }
     }
 

@@ -35,8 +35,12 @@ public sealed class ResolveFineTuneJobs : Microsoft.Build.Utilities.Task
     /// <summary><c>$(LmDevice)</c>: the device for jobs whose item and class set none.</summary>
     public string? DefaultDevice { get; set; }
 
+    /// <summary><c>$(LmLauncher)</c>: the launcher (train or export) for jobs whose item and class set none.</summary>
+    public string? DefaultLauncher { get; set; }
+
     /// <summary>One item per valid job, identity = job name. Metadata: JobFile, JobHash, ToolVersion, HashCacheFile, StampFile, StartedFile, ResumeFile, LockFile,
-    /// OutputDir, Inputs (the target's inputs), ProjectFile, Line, Column, CopyToOutputDirectory.</summary>
+    /// OutputDir, Inputs (the target's inputs), ProjectFile, Line, Column, CopyToOutputDirectory, and the launch settings
+    /// Launcher, ExportDir, ExportArguments, ResultDir (see LaunchSettings).</summary>
     [Output] public ITaskItem[] ResolvedJobs { get; private set; } = [];
 
     /// <summary>The program that runs lm-tune (the tool itself, or dotnet for a .dll).</summary>
@@ -53,7 +57,7 @@ public sealed class ResolveFineTuneJobs : Microsoft.Build.Utilities.Task
         if (CompiledAssembly is { Length: > 0 } assembly && File.Exists(assembly))
             configurations = CompiledJobConfiguration.ReadFrom(assembly, out typeNames);
 
-        var resolver = new JobResolver(ProjectDirectory, JobRoot, BuildOutputRoots, configurations, typeNames, DefaultDevice ?? "");
+        var resolver = new JobResolver(ProjectDirectory, JobRoot, BuildOutputRoots, configurations, typeNames, DefaultDevice ?? "", DefaultLauncher ?? "");
         var jobs = resolver.Resolve(items);
         foreach (var diagnostic in resolver.Diagnostics) Report(diagnostic);
         if (Log.HasLoggedErrors) return false;
@@ -90,7 +94,16 @@ public sealed class ResolveFineTuneJobs : Microsoft.Build.Utilities.Task
             item.SetMetadata("ResumeFile", job.ResumeFile);
             item.SetMetadata("LockFile", job.LockFile);
             item.SetMetadata("OutputDir", job.OutputDir);
-            item.SetMetadata("Inputs", string.Join(";", new[] { job.JobFile }.Concat(job.InputFiles).Concat(tool.VersionFiles).Select(Escape)));
+            // The launch settings and an adopted result's listing are an input, and so are the result's files: a changed
+            // setting exports again, a changed, added or deleted result file adopts again.
+            var resultFiles = job.WriteLaunchFileIfChanged() is { } launchFile ? [launchFile] : new List<string>();
+            if (job.Launch.ResultDir is { } resultDir)
+                resultFiles.AddRange(Directory.EnumerateFiles(resultDir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+            item.SetMetadata("Inputs", string.Join(";", new[] { job.JobFile }.Concat(job.InputFiles).Concat(resultFiles).Concat(tool.VersionFiles).Select(Escape)));
+            item.SetMetadata("Launcher", job.Launch.Launcher);
+            item.SetMetadata("ExportDir", job.Launch.ExportDir);
+            item.SetMetadata("ExportArguments", string.Join(";", job.Launch.ExportArguments().Select(Escape)));
+            item.SetMetadata("ResultDir", job.Launch.ResultDir ?? "");
             item.SetMetadata("ProjectFile", job.Location.File);
             item.SetMetadata("Line", job.Location.Line.ToString(System.Globalization.CultureInfo.InvariantCulture));
             item.SetMetadata("Column", job.Location.Column.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -106,13 +106,21 @@ namespace Lm.Generators.Diagnostics
             "UsePeft = false beside [Lora]",
             "UsePeft (use_peft) is false, but the class has [Lora], which trains a LoRA adapter; remove UsePeft, or remove [Lora] to fine-tune every weight");
 
+        public static readonly DiagnosticDescriptor DistributedValueInvalid = Error(ErrorCodes.DistributedValueInvalid,
+            "Distributed setting is out of range",
+            "[Distributed] {0} must be {1}, got {2}");
+
+        public static readonly DiagnosticDescriptor DistributedShardingConflict = Error(ErrorCodes.DistributedShardingConflict,
+            "Fsdp and Deepspeed together",
+            "[Distributed] sets Fsdp and Deepspeed '{0}': each shards the model its own way; set one of them");
+
         /// <summary>The whole table, in id order.</summary>
         public static readonly ImmutableArray<DiagnosticDescriptor> All = ImmutableArray.Create(
             ValueMustBePositive, ValueOutOfRange, UnknownChoice, EvalWithoutValidationData, ObjectiveDoesNotFitModel,
             ConfigClassNotPartial, ItemWithoutClass, ClassWithoutItem, ItemValueConflict, DuplicateJobName,
             InvalidJobName, MalformedValue, InconsistentArguments, ItemJobNameMismatch, AttributeWithoutJob, UnsupportedDataFile, AmbiguousConfigClass,
             OutputDirInClassOfItem, UnknownLoraTarget, ChatDataFileType, ChatOptionOnTextData,
-            LoraValueSetTwice, LoraWithUsePeftFalse);
+            LoraValueSetTwice, LoraWithUsePeftFalse, DistributedValueInvalid, DistributedShardingConflict);
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Table = All.ToDictionary(d => d.Id);
 

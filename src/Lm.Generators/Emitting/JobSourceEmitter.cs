@@ -81,6 +81,9 @@ namespace Lm.Generators.Emitting
                 SchemaField field = JobSchema.Find(value.Name)!;
                 json.Append(json.Length == 1 ? "" : ",").Append(FieldText.JsonString(field.Name)).Append(':').Append(FieldText.ToJson(field, value.Text));
             }
+            // The build reads [Distributed] from here too; the job file never carries it (Lm.Tasks' LaunchSettings).
+            if (jobClass.Launch.Length > 0)
+                json.Append(json.Length == 1 ? "" : ",").Append("\"launch\":").Append(Parsing.DistributedParser.Json(jobClass.Launch));
             return json.Append('}').ToString();
         }
 

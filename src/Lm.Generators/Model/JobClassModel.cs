@@ -18,6 +18,9 @@ namespace Lm.Generators.Model
         EquatableArray<FieldValue> Values,
         EquatableArray<DiagnosticInfo> Diagnostics)
     {
+        /// <summary>The launch settings of its <c>[Distributed]</c> attribute (launcher, num_processes, ...), checked.</summary>
+        public EquatableArray<FieldValue> Launch { get; init; } = EquatableArray<FieldValue>.Empty;
+
         /// <summary>The class's simple name (for item <c>Config</c> matching).</summary>
         public string Name => Declaration.Name;
     }

@@ -9,6 +9,8 @@ namespace Lm.Generators.Parsing
         public const string ChatDataset = "Lm.Runtime.Configuration.ChatDatasetAttribute";
         // [Lora] sets model fields under its own property names (LoraAttributeProperties), not their AttributeProperty.
         public const string Lora = "Lm.Runtime.Configuration.LoraAttribute";
+        /// <summary>Launch settings, not schema fields (DistributedParser); SectionOf is null for it.</summary>
+        public const string Distributed = "Lm.Runtime.Configuration.DistributedAttribute";
 
         /// <summary>The schema section of an attribute's named arguments, or null for other attributes.</summary>
         public static string? SectionOf(string metadataName)

@@ -67,6 +67,8 @@ namespace Lm.Generators.Parsing
             }
             if (hasLora) LoraAttributeMerge.Apply(values, loraValues, loraAttribute, diagnostics);
 
+            EquatableArray<FieldValue> launch = DistributedParser.Parse(symbol, diagnostics, cancellationToken);
+
             var containing = new List<TypeDeclarationInfo>();
             for (SyntaxNode? parent = declaration.Parent; parent is TypeDeclarationSyntax outer; parent = outer.Parent)
                 containing.Insert(0, DeclarationOf(outer));
@@ -80,7 +82,10 @@ namespace Lm.Generators.Parsing
                 jobNameLocation,
                 canHaveMembers,
                 values.OrderBy(v => Order(v.Name)).ToEquatableArray(),
-                diagnostics.ToEquatableArray());
+                diagnostics.ToEquatableArray())
+            {
+                Launch = launch,
+            };
         }
 
         /// <summary>A job name becomes a folder name and an MSBuild item identity: keep it to a safe alphabet.</summary>

@@ -28,7 +28,11 @@ public sealed class FineTuneJobConfigurationAttribute : Attribute
     /// <summary>The job the class configures: the item identity it is meant for, or the class name.</summary>
     public string JobName { get; }
 
-    /// <summary>Flat JSON object with HF snake_case names; only the values the class sets.</summary>
+    /// <summary>
+    /// Flat JSON object with HF snake_case names; only the values the class sets. A class with <c>[Distributed]</c>
+    /// adds its launch settings as one nested <c>"launch"</c> object (not a job field: remove it before
+    /// <see cref="FineTuneJob.FromJson(System.Text.Json.Nodes.JsonObject)"/>).
+    /// </summary>
     public string Json { get; }
 
     /// <summary>The config class's full C# name without <c>global::</c> (<c>MyApp.WikiGpt2</c>; nested: <c>MyApp.Outer.Inner</c>).</summary>

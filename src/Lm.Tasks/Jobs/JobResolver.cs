@@ -32,6 +32,7 @@ internal sealed class JobResolver
     private readonly IReadOnlyList<CompiledJobConfiguration> _configurations;
     private readonly IReadOnlyList<string> _compiledTypeNames;
     private readonly string _defaultDevice;
+    private readonly string _defaultLauncher;
     private readonly List<JobDiagnostic> _diagnostics = [];
 
     /// <param name="projectDirectory">The project folder; relative paths are relative to it.</param>
@@ -40,9 +41,12 @@ internal sealed class JobResolver
     /// <param name="configurations">The compiled configurations of attributed config classes.</param>
     /// <param name="compiledTypeNames">Simple names of the compiled assembly's types, to tell "no such class" from "not attributed".</param>
     /// <param name="defaultDevice">LmDevice: the device when neither item nor class sets one.</param>
+    /// <param name="defaultLauncher">LmLauncher: the launcher when neither item nor class sets one (train when empty).</param>
     public JobResolver(string projectDirectory, string jobRoot, IReadOnlyList<string> buildOutputRoots,
-        IReadOnlyList<CompiledJobConfiguration> configurations, IReadOnlyList<string> compiledTypeNames, string defaultDevice)
+        IReadOnlyList<CompiledJobConfiguration> configurations, IReadOnlyList<string> compiledTypeNames, string defaultDevice,
+        string defaultLauncher = "")
     {
+        _defaultLauncher = defaultLauncher.Trim();
         _projectDirectory = AsFolder(ProjectPath.Full(projectDirectory, Environment.CurrentDirectory));
         _jobRoot = ProjectPath.Full(jobRoot, _projectDirectory);
         _buildOutputRoots = buildOutputRoots.Where(r => r.Length > 0).Select(r => AsFolder(ProjectPath.Full(r, _projectDirectory))).ToList();
@@ -91,9 +95,14 @@ internal sealed class JobResolver
         var classJson = config.Length > 0
             ? ClassConfiguration(item, config, At(ConfigMetadata))
             : ImplicitClassConfiguration(item);
+        // The class's launch settings ([Distributed]) are the build's, not the job file's (LaunchSettings).
+        var classLaunch = classJson?[LaunchSettings.ClassConfigurationKey] as JsonObject;
         if (classJson is not null)
         {
-            foreach (var (key, value) in classJson) job[key] = value?.DeepClone();
+            foreach (var (key, value) in classJson)
+            {
+                if (key != LaunchSettings.ClassConfigurationKey) job[key] = value?.DeepClone();
+            }
         }
 
         ApplyMetadata(item, job, config.Length > 0 ? config : null, At);
@@ -160,11 +169,13 @@ internal sealed class JobResolver
             IsBlank(job, "output_dir") ? Path.Combine(_jobRoot, item.Name) : job["output_dir"]!.GetValue<string>(), _projectDirectory));
         job["output_dir"] = outputDir;
         CheckOutputPlace(item, outputDir, inputs, At("OutputDir"));
+        var launch = ResolveLaunch(item, classLaunch, config.Length > 0 ? config : item.Name, outputDir, At);
 
         if (ErrorCount > errorsBefore) return null;
         return new ResolvedJob(item.Name, Serialize(job), _jobRoot, outputDir, inputs, location, knownCopyMode!)
         {
             DefaultedSaveTotalLimit = defaultedSaveTotalLimit,
+            Launch = launch,
         };
     }
 
@@ -215,7 +226,8 @@ internal sealed class JobResolver
         foreach (var (name, raw) in item.Metadata)
         {
             if (name.Equals(ConfigMetadata, StringComparison.OrdinalIgnoreCase)
-                || name.Equals(CopyMetadata, StringComparison.OrdinalIgnoreCase))
+                || name.Equals(CopyMetadata, StringComparison.OrdinalIgnoreCase)
+                || LaunchSettings.MetadataNames.Contains(name, StringComparer.OrdinalIgnoreCase))
                 continue;
             // Model is the short name of model_name_or_path.
             var field = name.Equals(ModelMetadata, StringComparison.OrdinalIgnoreCase)
@@ -257,6 +269,77 @@ internal sealed class JobResolver
         JsonValueKind.Object => string.Join(",", value.AsObject().Select(p => p.Key + "=" + FieldText.Number(p.Value!.GetValue<double>()))),
         _ => value.ToJsonString(),
     };
+
+    /// <summary>
+    /// The item's launcher and distributed settings (<see cref="LaunchSettings"/>), merged with its class's
+    /// <c>[Distributed]</c> values by the rule of every other setting: the item fills what the class leaves unset, and
+    /// a value set in both must agree (LM1009).
+    /// </summary>
+    private LaunchSettings ResolveLaunch(JobItem item, JsonObject? classLaunch, string config, string outputDir, Func<string, ItemLocation> at)
+    {
+        var classValues = LaunchSettings.FromClassConfiguration(classLaunch);
+        string Value(string name)
+        {
+            string itemValue = item.Get(name);
+            string classValue = classValues.TryGetValue(name, out var v) ? v.Trim() : "";
+            if (itemValue.Length > 0 && classValue.Length > 0 && !string.Equals(itemValue, classValue, StringComparison.OrdinalIgnoreCase))
+                Error(TaskErrorCodes.ItemValueConflict,
+                    $"{ItemType} '{item.Name}': {name} '{itemValue}' disagrees with '{classValue}' set by config class '{config}'; set it in one place", at(name));
+            return itemValue.Length > 0 ? itemValue : classValue;
+        }
+        void Invalid(string name, string message) =>
+            Error(TaskErrorCodes.FineTuneLaunchSettingsInvalid, $"{ItemType} '{item.Name}': {message}", at(name));
+        int Count(string name)
+        {
+            string text = Value(name);
+            if (text.Length == 0) return 1;
+            if (int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 1) return n;
+            Invalid(name, $"{name} must be a whole number of at least 1, got '{text}'");
+            return 1;
+        }
+
+        string launcherText = Value("Launcher") is { Length: > 0 } set ? set : _defaultLauncher.Length > 0 ? _defaultLauncher : LaunchSettings.Train;
+        string[] launchers = [LaunchSettings.Train, LaunchSettings.Export];
+        string? launcher = launchers.FirstOrDefault(l => string.Equals(l, launcherText, StringComparison.OrdinalIgnoreCase));
+        if (launcher is null)
+        {
+            string? nearest = Suggestion.Nearest(launcherText, launchers);
+            Error(TaskErrorCodes.FineTuneLauncherUnknown,
+                $"{ItemType} '{item.Name}': Launcher '{launcherText}' is not a launcher (train: lm-tune trains here; export: write a folder that runs the job with accelerate or torchrun)" +
+                (nearest is null ? "" : $"; did you mean '{nearest}'?"), at("Launcher"));
+        }
+        int processes = Count("NumProcesses"), machines = Count("NumMachines");
+        string fsdpText = Value("Fsdp");
+        bool fsdp = false;
+        if (fsdpText.Length > 0 && !bool.TryParse(fsdpText, out fsdp)) Invalid("Fsdp", $"Fsdp must be true or false, got '{fsdpText}'");
+        string? deepspeed = Value("Deepspeed") is { Length: > 0 } stage ? stage.ToLowerInvariant() : null;
+        if (deepspeed is not null and not ("zero2" or "zero3"))
+            Invalid("Deepspeed", $"Deepspeed must be zero2 or zero3 (DeepSpeed's ZeRO stage), got '{deepspeed}'");
+        if (fsdp && deepspeed is not null)
+            Invalid("Deepspeed", "Fsdp and Deepspeed each shard the model their own way: set one of them");
+
+        string? resultDir = null;
+        if (item.Get("ResultDir") is { Length: > 0 } result)
+        {
+            resultDir = AsFolder(ProjectPath.Full(result, _projectDirectory));
+            if (!Directory.Exists(resultDir))
+                Error(TaskErrorCodes.FineTuneResultDirNotFound,
+                    $"{ItemType} '{item.Name}': ResultDir '{resultDir}' does not exist; point it at the output folder of the run made elsewhere (the one holding config.json and the weights)",
+                    at("ResultDir"));
+            else if (launcher == LaunchSettings.Export)
+                Invalid("ResultDir", "ResultDir marks a job as trained elsewhere, Launcher=\"export\" writes the files to train it elsewhere: set one of them");
+        }
+        string exportDir = AsFolder(ProjectPath.Full(
+            item.Get("ExportDir") is { Length: > 0 } export ? export : Path.Combine(_jobRoot, item.Name + ".export"), _projectDirectory));
+        if (launcher == LaunchSettings.Export && (exportDir.StartsWith(outputDir, PathComparison) || outputDir.StartsWith(exportDir, PathComparison)))
+            Error(TaskErrorCodes.FineTuneOutputOverlap,
+                $"{ItemType} '{item.Name}': ExportDir '{exportDir}' overlaps the job's OutputDir '{outputDir}'; give the export its own folder", at("ExportDir"));
+        return new LaunchSettings
+        {
+            Launcher = launcher ?? LaunchSettings.Train, NumProcesses = processes, NumMachines = machines, Fsdp = fsdp,
+            Deepspeed = deepspeed, ExportDir = exportDir, ResultDir = resultDir,
+        };
+    }
 
     private void CheckOutputPlace(JobItem item, string outputDir, IReadOnlyList<string> inputs, ItemLocation location)
     {

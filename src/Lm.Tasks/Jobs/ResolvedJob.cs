@@ -19,8 +19,11 @@ internal sealed record ResolvedJob(
     /// <summary>The resolved configuration passed to <c>lm-tune train --config</c>; rewritten only when its content changes.</summary>
     public string JobFile => Path.Combine(JobRoot, Name + ".job.json");
 
-    /// <summary>Written when training succeeded: the hash of the job it trained and the tool's results.</summary>
-    public string StampFile => Path.Combine(OutputDir, CompletionStamp.FileName);
+    /// <summary>Written when training (or the export, in its folder) succeeded: the hash of the job it ran and the tool's results.</summary>
+    public string StampFile => Path.Combine(Launch.IsExport ? Launch.ExportDir : OutputDir, CompletionStamp.FileName);
+
+    /// <summary>Train, export, or adopt a result trained elsewhere (<see cref="LaunchSettings"/>).</summary>
+    public LaunchSettings Launch { get; init; } = new();
 
     /// <summary>The key (job hash + input files) of the run that left the output folder's content; decides between resuming and starting over.</summary>
     public string StartedFile => Path.Combine(JobRoot, Name + ".started");
@@ -42,6 +45,29 @@ internal sealed record ResolvedJob(
 
     /// <summary>SHA-256 of <see cref="JobJson"/>, lowercase hex.</summary>
     public string JobHash { get; } = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JobJson)));
+
+    /// <summary>
+    /// Writes <c>NAME.launch.txt</c> in the job root unless it already holds the same text: the launch settings of an
+    /// export (not part of the job file) and the listing (path, size, time) of an adopted ResultDir. As an input of the
+    /// fine-tune target it makes a changed setting export again and a deleted result file adopt again (MSBuild alone
+    /// compares only the files that exist). Returns its path, or null for a job that is simply trained.
+    /// </summary>
+    public string? WriteLaunchFileIfChanged()
+    {
+        if (!Launch.IsExport && Launch.ResultDir is null) return null;
+        string file = Path.Combine(JobRoot, Name + ".launch.txt");
+        var text = new StringBuilder();
+        foreach (string line in Launch.KeyLines()) text.Append(line).Append('\n');
+        if (Launch.ResultDir is { } resultDir)
+        {
+            string folder = resultDir.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar) + Path.DirectorySeparatorChar;
+            foreach (var info in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Select(f => new FileInfo(f)))
+                text.Append(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"result {info.FullName.Substring(folder.Length)} {info.Length} {info.LastWriteTimeUtc.Ticks}\n"));
+        }
+        if (!File.Exists(file) || File.ReadAllText(file) != text.ToString()) AtomicFile.WriteAllText(file, text.ToString());
+        return file;
+    }
 
     /// <summary>
     /// Writes <see cref="JobFile"/> unless it already holds the same text, so its timestamp changes only with its

@@ -18,14 +18,21 @@ internal sealed class RunPlan
     private readonly string _toolVersion;
     private readonly Action<string> _log;
     private readonly ContentHashes _hashes;
+    private readonly IReadOnlyList<string> _launchLines;
+    private readonly string? _resultDir;
 
     /// <param name="name">The job (item identity).</param>
     /// <param name="files">The job's files (item metadata JobFile, StampFile, StartedFile, ResumeFile, OutputDir, HashCacheFile).</param>
     /// <param name="projectDirectory">The project folder: paths in the key are relative to it.</param>
     /// <param name="toolVersion">The tool's version (ResolveFineTuneJobs' ToolVersion metadata).</param>
     /// <param name="log">Normal-importance messages.</param>
-    public RunPlan(string name, Func<string, string> files, string projectDirectory, string toolVersion, Action<string> log)
+    /// <param name="launchLines">Lines the launcher adds to the key (<see cref="LaunchSettings.KeyLines"/>).</param>
+    /// <param name="resultDir">A result trained elsewhere that the job adopts: its files' contents join the key.</param>
+    public RunPlan(string name, Func<string, string> files, string projectDirectory, string toolVersion, Action<string> log,
+        IReadOnlyList<string>? launchLines = null, string? resultDir = null)
     {
+        _launchLines = launchLines ?? [];
+        _resultDir = string.IsNullOrEmpty(resultDir) ? null : resultDir;
         _name = name;
         _projectDirectory = projectDirectory;
         _toolVersion = toolVersion;
@@ -46,7 +53,17 @@ internal sealed class RunPlan
 
     /// <summary>The job's key now (the hub commit pinned by the last stamp stands in for a hub cache this machine lacks).</summary>
     public string CacheKey() =>
-        JobCacheKey.Compute(JobCacheKey.Lines(File.ReadAllText(JobFile), _projectDirectory, _toolVersion, _hashes, CompletionStamp.ReadModelCommit(StampFile)));
+        JobCacheKey.Compute([.. JobCacheKey.Lines(File.ReadAllText(JobFile), _projectDirectory, _toolVersion, _hashes, CompletionStamp.ReadModelCommit(StampFile)), .. LaunchLines()]);
+
+    /// <summary>The launcher's lines, and for an adopted result each of its files by path inside it and content.</summary>
+    private IEnumerable<string> LaunchLines()
+    {
+        foreach (string line in _launchLines) yield return line;
+        if (_resultDir is null || !Directory.Exists(_resultDir)) yield break;
+        string folder = _resultDir.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        foreach (string file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            yield return $"result {file.Substring(folder.Length).Replace('\\', '/')} {_hashes.Sha256(file)}";
+    }
 
     /// <summary>
     /// True when the stamp records this job's key: nothing the job depends on changed, whatever the files' times. The
@@ -77,7 +94,8 @@ internal sealed class RunPlan
     {
         string runKey = CacheKey();
         _hashes.Save();
-        bool interrupted = !File.Exists(StampFile) && File.Exists(StartedFile) && File.ReadAllText(StartedFile).Trim() == runKey;
+        // An adoption copies the whole result again; only training resumes.
+        bool interrupted = _resultDir is null && !File.Exists(StampFile) && File.Exists(StartedFile) && File.ReadAllText(StartedFile).Trim() == runKey;
         string? lastCheckpoint = interrupted ? LastCheckpoint() : null;
         if (lastCheckpoint is null)
         {
@@ -107,7 +125,7 @@ internal sealed class RunPlan
             ? JobCacheKey.HubCommit(job, m.GetValue<string>(), _projectDirectory, pinnedCommit: null)
             : null;
         if (commit is not null && commit.StartsWith("unresolved:", StringComparison.Ordinal)) commit = null;
-        string key = JobCacheKey.Compute(JobCacheKey.Lines(jobJson, _projectDirectory, _toolVersion, _hashes, commit));
+        string key = JobCacheKey.Compute([.. JobCacheKey.Lines(jobJson, _projectDirectory, _toolVersion, _hashes, commit), .. LaunchLines()]);
         _hashes.Save();
         CompletionStamp.Write(StampFile, key, commit, results);
     }

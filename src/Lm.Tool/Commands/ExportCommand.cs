@@ -107,14 +107,14 @@ internal static class ExportCommand
             {
                 config.Save(Path.Combine(folder, PretrainedModel.ConfigFile));
                 tokenizer?.Save(folder);
-            });
+            }, config.MaxPositions);
         }
         string name = args.ModelNameOrPath!;
         string? folder = Directory.Exists(name) ? name : CachedFolder(name, args);
-        string? modelType = folder is not null && File.Exists(Path.Combine(folder, PretrainedModel.ConfigFile))
-            ? PretrainedModel.ReadConfig(folder).ModelType
+        var modelConfig = folder is not null && File.Exists(Path.Combine(folder, PretrainedModel.ConfigFile))
+            ? PretrainedModel.ReadConfig(folder)
             : null;
-        return new ExportModel(modelType, null);
+        return new ExportModel(modelConfig?.ModelType, null, modelConfig?.MaxPositions);
     }
 
     private static string? CachedFolder(string hubId, ModelArguments args)

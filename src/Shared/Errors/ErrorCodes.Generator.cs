@@ -60,6 +60,13 @@ static partial class ErrorCodes
     /// <summary>assistant_only_loss, completion_only_loss or packing with dataset_format text, which ignores them.</summary>
     public const string ChatOptionOnTextData = "LM1041";
 
+    // Distributed runs ([Distributed], docs/scale-out.md).
+
+    /// <summary>A [Distributed] value out of range: NumProcesses or NumMachines below 1, Deepspeed not zero2/zero3, Launcher not train/export.</summary>
+    public const string DistributedValueInvalid = "LM1060";
+    /// <summary>[Distributed] sets both Fsdp and Deepspeed, two ways of sharding the model.</summary>
+    public const string DistributedShardingConflict = "LM1061";
+
     // Run-time errors of generated members.
 
     /// <summary>A job's results (model, all_results.json) are not there: the job has not been trained yet.</summary>

@@ -35,6 +35,17 @@ static partial class ErrorCodes
     /// <summary>An item's <c>ModelType</c> is not a model type lm-tune builds (the architecture table's).</summary>
     public const string FineTuneUnknownModelType = "LM2030";
 
+    // Launchers (docs/scale-out.md): an item exported for a cluster instead of trained, or adopted from a ResultDir.
+    /// <summary>An item's <c>Launcher</c> (or <c>$(LmLauncher)</c>) is not <c>train</c> or <c>export</c>.</summary>
+    public const string FineTuneLauncherUnknown = "LM2080";
+    /// <summary>An item's <c>ResultDir</c> does not exist or is not a folder.</summary>
+    public const string FineTuneResultDirNotFound = "LM2081";
+    /// <summary>Launch settings that do not fit: <c>NumProcesses</c>/<c>NumMachines</c> below 1, <c>Fsdp</c> with
+    /// <c>Deepspeed</c>, a <c>Deepspeed</c> other than zero2/zero3, or <c>ResultDir</c> with <c>Launcher="export"</c>.</summary>
+    public const string FineTuneLaunchSettingsInvalid = "LM2082";
+    /// <summary>An item's export folder holds files the build did not write (no export stamp): it is never emptied.</summary>
+    public const string FineTuneExportDirNotOwned = "LM2083";
+
     // Packaging and versions (Lm.Build, lm-tune and Lm.Runtime released together).
     /// <summary><c>lm-tune --version</c> is not the version of the Lm.Build package that runs it.</summary>
     public const string FineTuneToolVersionMismatch = "LM2060";

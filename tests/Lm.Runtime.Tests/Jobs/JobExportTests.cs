@@ -270,6 +270,51 @@ public sealed class JobExportTests : IDisposable
     }
 
     [Theory]
+    [InlineData(128, "128", null)]
+    [InlineData(4096, "1024", null)]
+    [InlineData(null, "1024", "the model's config is not on this machine")]
+    public void Trl_config_writes_lm_tunes_effective_chat_defaults_not_trls(int? maxPositions, string maxLength, string? note)
+    {
+        // Unset in the job: lm-tune trains conversations on the assistant's tokens (TRL: every token) and cuts rows at
+        // min(1024, the model's positions) (TRL: 1024 whatever the model). SupervisedData.MaxLength and CreateTokenizer.
+        string chat = DataFile("conversations.jsonl",
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello\"}]}\n");
+        var job = FineTuneJob.FromJson($$"""{ "model_name_or_path": "org/model", "use_peft": true, "train_file": {{JsonSerializer.Serialize(chat)}} }""");
+        string folder = Path.Combine(_root, "chat-defaults");
+        var result = JobExporter.Export(job, new ExportModel("llama", null, maxPositions), folder, new ExportOptions { CopyInputs = false });
+
+        var config = TrlConfig(folder);
+        Assert.Equal(maxLength, config["max_length"]);
+        Assert.Equal("true", config["assistant_only_loss"]);
+        Assert.False(config.ContainsKey("completion_only_loss"));
+        Assert.Contains(result.Notes, n => n.StartsWith("assistant_only_loss true", StringComparison.Ordinal));
+        if (note is null) Assert.DoesNotContain(result.Notes, n => n.StartsWith("max_length", StringComparison.Ordinal));
+        else Assert.Contains(result.Notes, n => n.StartsWith("max_length 1024", StringComparison.Ordinal) && n.Contains(note, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Trl_config_of_text_prompt_completion_rows_trains_on_completions_and_keeps_values_the_job_set()
+    {
+        string rows = DataFile("pairs.jsonl", "{\"prompt\": \"2+2=\", \"completion\": \"4\"}\n");
+        var job = FineTuneJob.FromJson($$"""{ "model_name_or_path": "org/model", "use_peft": true, "train_file": {{JsonSerializer.Serialize(rows)}} }""");
+        JobExporter.Export(job, new ExportModel("llama", null, 512), Path.Combine(_root, "pairs"), new ExportOptions { CopyInputs = false });
+        var config = TrlConfig(Path.Combine(_root, "pairs"));
+        Assert.Equal("512", config["max_length"]);
+        Assert.Equal("false", config["assistant_only_loss"]);
+        Assert.Equal("true", config["completion_only_loss"]);
+
+        var set = FineTuneJob.FromJson($$"""{ "model_name_or_path": "org/model", "use_peft": true, "train_file": {{JsonSerializer.Serialize(rows)}}, "max_seq_length": 64, "completion_only_loss": false }""");
+        JobExporter.Export(set, new ExportModel("llama", null, 512), Path.Combine(_root, "pairs-set"), new ExportOptions { CopyInputs = false });
+        var setConfig = TrlConfig(Path.Combine(_root, "pairs-set"));
+        Assert.Equal("64", setConfig["max_length"]);
+        Assert.Equal("false", setConfig["completion_only_loss"]);
+    }
+
+    private static Dictionary<string, string> TrlConfig(string folder) =>
+        File.ReadAllLines(Path.Combine(folder, TrlExport.ConfigFile)).Where(l => !l.StartsWith('#') && l.Contains(": ", StringComparison.Ordinal))
+            .ToDictionary(l => l[..l.IndexOf(": ", StringComparison.Ordinal)], l => l[(l.IndexOf(": ", StringComparison.Ordinal) + 2)..]);
+
+    [Theory]
     [InlineData(5e-05, "5.0e-05")]
     [InlineData(0.0003, "0.0003")]
     [InlineData(2.0, "2.0")]

@@ -39,9 +39,10 @@ public sealed class ExportOptions
 /// <summary>
 /// What the exporter needs to know of the job's model that the job's arguments do not say: its HF
 /// <c>model_type</c> (null when only the hub knows it) and, for a random initialisation, a writer of the model
-/// folder (config.json and tokenizer files) that the Python stack initialises from.
+/// folder (config.json and tokenizer files) that the Python stack initialises from; <c>MaxPositions</c>, the longest
+/// sequence its position embeddings allow (null when only the hub knows), for the defaults lm-tune derives from it.
 /// </summary>
-public sealed record ExportModel(string? ModelType, Action<string>? WriteFreshModelFolder);
+public sealed record ExportModel(string? ModelType, Action<string>? WriteFreshModelFolder, int? MaxPositions = null);
 
 /// <summary>The export folder, the files written (relative, sorted) and notes for the user.</summary>
 public sealed record ExportResult(string Folder, string Objective, IReadOnlyList<string> Files, IReadOnlyList<string> Notes);

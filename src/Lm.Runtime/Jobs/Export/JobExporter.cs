@@ -37,7 +37,7 @@ public static class JobExporter
         var inputs = new InputCopier(folder, options.CopyInputs);
         bool trl = TrlExport.Applies(job.ToJsonObject());
         JsonObject arguments = trl
-            ? TrlExport.Config(job, objective, inputs, options, notes)
+            ? TrlExport.Config(job, objective, model, inputs, options, notes)
             : TrainingArguments(job, objective, model, inputs, options, notes);
         string jobName = JobName(options.JobName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(job.Training.OutputDir)));
         string[] entry = LaunchFiles.Entry(objective, trl);

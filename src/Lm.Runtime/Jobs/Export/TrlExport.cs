@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Lm.Runtime.Checkpoints;
+using Lm.Runtime.Data;
+using Lm.Runtime.Data.Chat;
 using Lm.Runtime.Errors;
 
 namespace Lm.Runtime.Jobs.Export;
@@ -50,8 +52,11 @@ public static class TrlExport
         || values["assistant_only_loss"] is not null
         || values["completion_only_loss"] is not null;
 
-    /// <summary>The keys of <c>sft_config.yaml</c>, or LM0960 naming what TRL cannot express.</summary>
-    public static JsonObject Config(FineTuneJob job, string objective, InputCopier inputs, ExportOptions options, ICollection<string> notes)
+    /// <summary>
+    /// The keys of <c>sft_config.yaml</c>, or LM0960 naming what TRL cannot express. <c>notes</c> receives what the
+    /// user should know about values lm-tune chose for TRL (a default it could not compute here, one TRL lacks).
+    /// </summary>
+    public static JsonObject Config(FineTuneJob job, string objective, ExportModel model, InputCopier inputs, ExportOptions options, ICollection<string> notes)
     {
         JsonObject values = job.ToJsonObject();
         JsonObject defaults = new FineTuneJob().ToJsonObject();
@@ -143,8 +148,40 @@ public static class TrlExport
         result["do_eval"] = job.Training.DoEval || job.Training.EvalStrategy != Training.IntervalStrategy.No;
         if (job.Model.Device == "cpu") result["use_cpu"] = true;
         if (options.DeepSpeedStage is not null) result["deepspeed"] = "ds_config.json";
-        _ = notes;
+        EffectiveDefaults(job.Data, model, result, notes);
         return result;
+    }
+
+    /// <summary>
+    /// Writes lm-tune's effective values where the job left a setting unset and TRL's default differs
+    /// (<see cref="SupervisedData"/>): <c>max_length</c> = min(1024, the model's positions) (TRL: 1024, whatever the
+    /// model), <c>assistant_only_loss</c> on for conversations (TRL: off), <c>completion_only_loss</c> on for
+    /// prompt/completion rows (TRL's None means the same; written so the file says it).
+    /// </summary>
+    private static void EffectiveDefaults(DataArguments data, ExportModel model, JsonObject result, ICollection<string> notes)
+    {
+        if (data.MaxSeqLength is null)
+        {
+            if (model.MaxPositions is int positions)
+            {
+                result["max_length"] = SupervisedData.MaxLength(data, positions);
+            }
+            else
+            {
+                result["max_length"] = SupervisedData.DefaultMaxLength;
+                notes.Add($"max_length {SupervisedData.DefaultMaxLength}: lm-tune uses min({SupervisedData.DefaultMaxLength}, the model's positions), " +
+                          "and the model's config is not on this machine; set max_seq_length if the model has fewer positions");
+            }
+        }
+        var format = data.DatasetName is null && (data.TrainFile ?? data.ValidationFile) is not null ? SupervisedData.DetectFormat(data) : null;
+        bool conversational = format == SupervisedFormat.Messages
+            || format == SupervisedFormat.PromptCompletion && SupervisedRows.Read((data.TrainFile ?? data.ValidationFile)!, format.Value).FirstOrDefault() is { IsConversational: true };
+        if (data.AssistantOnlyLoss is null)
+        {
+            result["assistant_only_loss"] = conversational;
+            if (conversational) notes.Add("assistant_only_loss true: lm-tune's default for conversations (TRL's is false); set it to false in the job to train on every token");
+        }
+        if (data.CompletionOnlyLoss is null && format == SupervisedFormat.PromptCompletion) result["completion_only_loss"] = true;
     }
 
     /// <summary>
