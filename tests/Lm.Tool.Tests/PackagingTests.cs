@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using Lm.Testing;
 
 namespace Lm.Tool.Tests;
 
@@ -14,7 +15,7 @@ public sealed class PackagingTests
         {
             string project = Path.Combine(LmTuneProcess.RepoRoot, "src", "Lm.Tool", "Lm.Tool.csproj");
             string configuration = new DirectoryInfo(Path.GetDirectoryName(LmTuneProcess.Executable)!).Parent!.Name;
-            Dotnet(work, privatePackages: false, "pack", project, "-c", configuration, "--no-build", "-o", Path.Combine(work, "feed"));
+            Dotnet(work, privatePackages: false, RepositoryPack.Arguments(project, configuration, Path.Combine(work, "feed"), Path.Combine(work, "pack")));
 
             string package = Assert.Single(Directory.GetFiles(Path.Combine(work, "feed"), "lm-tune.*.nupkg"));
             using (var zip = ZipFile.OpenRead(package))

@@ -148,12 +148,21 @@ public class SampleProjectTests : IDisposable
 #else
         const string configuration = "Release";
 #endif
-        var start = new ProcessStartInfo("dotnet", $"build \"{project}\" -c {configuration} -nologo -v:q -p:LmSkipFineTune={(fineTune ? "false" : "true")}")
+        // The copy builds into its own bin/ and obj/ only. Its ProjectReferences (../src/...) are resolved to the outputs
+        // the solution build already made (this test project references them, so they exist before any test runs) and
+        // are never built again, and restore writes the copy's obj/ alone. Building them from here raced the solution
+        // build over src/*/bin and obj, and could rewrite the lm-tune files Lm.Tool.Tests run at that moment (the
+        // suspected cause of a `lm-tune doctor` child dying of SIGBUS in a full run).
+        var start = new ProcessStartInfo("dotnet", $"build \"{project}\" -c {configuration} -nologo -v:m -p:LmSkipFineTune={(fineTune ? "false" : "true")} "
+            + "-p:BuildProjectReferences=false -p:RestoreRecursive=false")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         start.Environment["MSBUILDNODEREUSE"] = "0";
-        return ChildProcess.Run(start, TimeSpan.FromMinutes(10));
+        var (exitCode, output) = ChildProcess.Run(start, TimeSpan.FromMinutes(10));
+        // Every project a build builds prints "Name -> its output" at this verbosity: the copy may, src/'s projects not.
+        Assert.DoesNotMatch(@"(?m)^\s*Lm\.[\w.]+ -> ", output);
+        return (exitCode, output);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Lm.Testing;
 using Xunit.Abstractions;
 
 namespace Lm.Tasks.Tests.Build;
@@ -71,7 +72,7 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
             });
             // The packages as this checkout built them, at its one version (Directory.Build.props' Version).
             foreach (string project in new[] { "Lm.Runtime", "Lm.Tasks", "Lm.Tool" })
-                dotnet.Succeed("pack", Path.Combine(RepoRoot.Path, "src", project), "--no-build", "-c", configuration, "-o", feed, "-v:q");
+                dotnet.Succeed(RepositoryPack.Arguments(Path.Combine(RepoRoot.Path, "src", project), configuration, feed, Path.Combine(work, "pack"), "-v:q"));
             string version = PackageVersion(feed, "Lm.Build");
             Assert.Equal(version, PackageVersion(feed, "Lm.Runtime"));
             Assert.Equal(version, PackageVersion(feed, "lm-tune"));
