@@ -24,10 +24,17 @@ public static partial class HeapTuning
         ["MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"];
 
     /// <summary>Applies the settings once; returns a line for the load trace.</summary>
-    public static string Apply()
+    public static string Apply() => Apply(Environment.GetEnvironmentVariable);
+
+    /// <summary>
+    /// <see cref="Apply()"/> with the environment read through <paramref name="environment"/>: tests pass their own
+    /// instead of setting variables of the whole test process, which classes running in parallel (and the processes
+    /// they start) would see.
+    /// </summary>
+    internal static string Apply(Func<string, string?> environment)
     {
         if (!OperatingSystem.IsLinux()) return "heap: not Linux, allocator left as is";
-        string? userSetting = UserSettings.FirstOrDefault(v => Environment.GetEnvironmentVariable(v) is not null);
+        string? userSetting = UserSettings.FirstOrDefault(v => environment(v) is not null);
         if (userSetting is not null) return $"heap: {userSetting} is set, glibc allocator left as configured";
         try
         {
