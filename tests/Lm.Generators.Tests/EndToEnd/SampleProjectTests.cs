@@ -160,6 +160,11 @@ public class SampleProjectTests : IDisposable
             RedirectStandardError = true,
         };
         start.Environment["MSBUILDNODEREUSE"] = "0";
+        // The fine-tune step's lm-tune caches its tokens and patched native bridge in the copy, not in the user's cache
+        // that other test projects running at the same time use too.
+        string obj = Path.Combine(Path.GetDirectoryName(project)!, "obj");
+        start.Environment["LM_TUNE_CACHE"] = Path.Combine(obj, "lm-tune-cache");
+        start.Environment["HF_HOME"] = Path.Combine(obj, "hf-home");
         var (exitCode, output) = ChildProcess.Run(start, TimeSpan.FromMinutes(10));
         // Every project a build builds prints "Name -> its output" at this verbosity: the copy may, src/'s projects not.
         Assert.DoesNotMatch(@"(?m)^\s*Lm\.[\w.]+ -> ", output);
