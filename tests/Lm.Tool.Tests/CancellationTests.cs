@@ -1,17 +1,40 @@
 using System.Diagnostics;
 using System.Text;
+using Lm.Testing;
 
 namespace Lm.Tool.Tests;
 
 public sealed class CancellationTests
 {
     [Fact]
+    public void A_child_to_be_interrupted_has_sigint_at_its_default_where_the_test_run_ignores_it()
+    {
+        // `env --ignore-signal=INT` stands for a test run started from a background shell: what it starts inherits the
+        // ignored SIGINT, unless started through Interruptible as the tests below start lm-tune.
+        static bool ChildIgnoresSigint(bool interruptible)
+        {
+            var start = new ProcessStartInfo("cat", ["/proc/self/status"]);
+            if (interruptible) start = Interruptible.WithDefaultSigint(start);
+            var result = LmTuneProcess.Run(new ProcessStartInfo("env", ["--ignore-signal=INT", start.FileName, .. start.ArgumentList])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            }, timeoutSeconds: 60);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            return Interruptible.SigintIgnored(result.Stdout);
+        }
+
+        Assert.True(ChildIgnoresSigint(interruptible: false));
+        Assert.False(ChildIgnoresSigint(interruptible: true));
+    }
+
+    [Fact]
     [Trait("Category", "Slow")]
     public async Task Ctrl_c_during_training_saves_a_checkpoint_and_exits_130()
     {
         using var work = new TempFolder();
         string[] args = ["train", "--model", "tiny-gpt2", .. TinyModels.FastTraining(work["run"]), "--max-steps", "100000", "--max-train-samples", "100000"];
-        using var process = Process.Start(LmTuneProcess.StartInfo(args))!;
+        using var process = Process.Start(Interruptible.WithDefaultSigint(LmTuneProcess.StartInfo(args)))!;
         var stderr = new StringBuilder();
         var training = new ManualResetEventSlim();
         process.ErrorDataReceived += (_, e) =>
@@ -55,7 +78,7 @@ public sealed class CancellationTests
         string cache = work["cache"];
         string[] args = ["train", "--model", "tiny-gpt2", "--train-file", work["big.txt"], "--output-dir", work["run"], "--max-steps", "1",
             "--block-size", "32", "--report-to", "none", "--save-strategy", "no"];
-        using var process = Process.Start(LmTuneProcess.StartInfo(args, new Dictionary<string, string?> { ["LM_TUNE_CACHE"] = cache }))!;
+        using var process = Process.Start(Interruptible.WithDefaultSigint(LmTuneProcess.StartInfo(args, new Dictionary<string, string?> { ["LM_TUNE_CACHE"] = cache })))!;
         var stderr = new StringBuilder();
         var tokenizing = new ManualResetEventSlim();
         process.ErrorDataReceived += (_, e) =>
@@ -100,7 +123,7 @@ public sealed class CancellationTests
         using var home = new TempFolder();
         var start = LmTuneProcess.StartInfo(["generate", "--model", "acme/tiny-gpt2", "Hello"],
             new Dictionary<string, string?> { ["HF_ENDPOINT"] = $"http://127.0.0.1:{port}", ["HF_HOME"] = home.Path });
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(Interruptible.WithDefaultSigint(start))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         try

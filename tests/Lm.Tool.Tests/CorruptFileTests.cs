@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -122,10 +121,10 @@ public sealed class CorruptFileTests
         var config = JsonNode.Parse("{\"model_type\": \"gpt2\", \"n_embd\": 64, \"n_head\": 2, \"n_layer\": 2}")!.AsObject();
         foreach (var (key, value) in JsonNode.Parse(sizes)!.AsObject()) config[key] = value!.DeepClone();
         File.WriteAllText(work["config.json"], config.ToJsonString());
-        var clock = Stopwatch.StartNew();
-        var result = LmTuneProcess.Run("init", work["config.json"], "--output-dir", work["model"], "--json");
+        // Refused from the numbers: the error code (an attempted allocation ends in another error or the OOM killer)
+        // and no model file say so; the time limit only stops a hang, as a wall-clock bound fails on a busy machine.
+        var result = LmTuneProcess.Run(["init", work["config.json"], "--output-dir", work["model"], "--json"], timeoutSeconds: 120);
         AssertJsonError(result, code);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
         Assert.False(File.Exists(work["model/model.safetensors"]));
     }
 
@@ -219,12 +218,11 @@ public sealed class CorruptFileTests
     public void Training_a_model_whose_four_copies_cannot_fit_is_LM0120_before_tokenizing()
     {
         using var work = new TempFolder();
-        var clock = Stopwatch.StartNew();
+        // Before tokenizing or building the model: the log says so (no wall-clock bound; the limit only stops a hang).
         var result = LmTuneProcess.Run(["train", "--config-name", "tiny-gpt2", "--config-overrides", "vocab_size=1500000000",
-            "--train-file", TinyModels.TrainFile, "--output-dir", work["run"], "--json"]);
+            "--train-file", TinyModels.TrainFile, "--output-dir", work["run"], "--json"], timeoutSeconds: 120);
         var error = AssertJsonError(result, "LM0120");
         Assert.Contains("4 copies training holds", error["message"]!.GetValue<string>());
         Assert.DoesNotContain("tokenize", result.Stderr);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
     }
 }

@@ -283,12 +283,26 @@ public class SampleProjectTests : IDisposable
 #else
         const string configuration = "Release";
 #endif
-        var start = new ProcessStartInfo("dotnet", $"build \"{project}\" -c {configuration} -nologo -v:q -p:LmSkipFineTune={(fineTune ? "false" : "true")}")
+        // The copy builds into its own bin/ and obj/ only. Its ProjectReferences (../src/...) are resolved to the outputs
+        // the solution build already made (this test project references them, so they exist before any test runs) and
+        // are never built again, and restore writes the copy's obj/ alone. Building them from here raced the solution
+        // build over src/*/bin and obj, and could rewrite the lm-tune files Lm.Tool.Tests run at that moment (the
+        // suspected cause of a `lm-tune doctor` child dying of SIGBUS in a full run).
+        var start = new ProcessStartInfo("dotnet", $"build \"{project}\" -c {configuration} -nologo -v:m -p:LmSkipFineTune={(fineTune ? "false" : "true")} "
+            + "-p:BuildProjectReferences=false -p:RestoreRecursive=false")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         start.Environment["MSBUILDNODEREUSE"] = "0";
-        return ChildProcess.Run(start, TimeSpan.FromMinutes(10));
+        // The fine-tune step's lm-tune caches its tokens and patched native bridge in the copy, not in the user's cache
+        // that other test projects running at the same time use too.
+        string obj = Path.Combine(Path.GetDirectoryName(project)!, "obj");
+        start.Environment["LM_TUNE_CACHE"] = Path.Combine(obj, "lm-tune-cache");
+        start.Environment["HF_HOME"] = Path.Combine(obj, "hf-home");
+        var (exitCode, output) = ChildProcess.Run(start, TimeSpan.FromMinutes(10));
+        // Every project a build builds prints "Name -> its output" at this verbosity: the copy may, src/'s projects not.
+        Assert.DoesNotMatch(@"(?m)^\s*Lm\.[\w.]+ -> ", output);
+        return (exitCode, output);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Lm.Testing;
 using Xunit.Abstractions;
 
 namespace Lm.Tasks.Tests.Build;
@@ -71,9 +72,10 @@ public sealed class ConsumerProjectTests(ITestOutputHelper output)
             });
             // The packages as this checkout built them, at its one version (Directory.Build.props' Version). The tool's
             // pack builds what it packs (bin/pack/), every platform, once per test run: the pointer package and this
-            // platform's are taken from it (the install fetches no other).
+            // platform's are taken from it (the install fetches no other). The libraries are packed from the solution
+            // build's outputs with their scratch files in this test's folder (RepositoryPack).
             foreach (string project in new[] { "Lm.Runtime", "Lm.Tasks" })
-                dotnet.Succeed("pack", Path.Combine(RepoRoot.Path, "src", project), "--no-build", "-c", configuration, "-o", feed, "-v:q");
+                dotnet.Succeed(RepositoryPack.Arguments(Path.Combine(RepoRoot.Path, "src", project), configuration, feed, Path.Combine(work, "pack"), "-v:q"));
             foreach (string package in Directory.GetFiles(ToolPackages.Feed, "lm-tune.*.nupkg").Where(f => !Regex.IsMatch(Path.GetFileName(f), @"^lm-tune\.(win|osx)-")))
                 File.Copy(package, Path.Combine(feed, Path.GetFileName(package)));
             string version = PackageVersion(feed, "Lm.Build");

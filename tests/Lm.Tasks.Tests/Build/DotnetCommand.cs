@@ -37,7 +37,8 @@ internal sealed class DotnetCommand(string directory, ITestOutputHelper? log = n
 
     /// <summary>
     /// <c>dotnet ARGS</c> in <paramref name="directory"/>. MSBuild commands get node reuse off, so no node outlives
-    /// the test; the test host's MSBuild variables (it runs under <c>dotnet test</c>) are removed.
+    /// the test; the test host's MSBuild variables (it runs under <c>dotnet test</c>) are removed; lm-tune's caches are
+    /// the folder's own.
     /// </summary>
     public static ProcessStartInfo StartInfo(string directory, string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
@@ -57,6 +58,10 @@ internal sealed class DotnetCommand(string directory, ITestOutputHelper? log = n
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
         startInfo.Environment["DOTNET_CLI_UI_LANGUAGE"] = "en";
+        // A build that fine-tunes runs lm-tune: its caches (token cache, patched native bridge) and HF_HOME are this
+        // test's, under its obj/, not the user's, which test projects running in parallel would share and change.
+        startInfo.Environment["LM_TUNE_CACHE"] = Path.Combine(directory, "obj", "lm-tune-cache");
+        startInfo.Environment["HF_HOME"] = Path.Combine(directory, "obj", "hf-home");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) startInfo.Environment[name] = value;
         return startInfo;
     }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Lm.Testing;
 using Xunit.Abstractions;
 
 namespace Lm.Tasks.Tests.Build;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Lm.Testing;
 using Xunit.Abstractions;
 
 namespace Lm.Tasks.Tests.Build;
@@ -33,8 +34,8 @@ public sealed class PackageTests(ITestOutputHelper output)
         string feed = Directory.CreateDirectory(project.PathOf("feed")).FullName;
         foreach (string packed in new[] { "Lm.Runtime", "Lm.Tasks" })
         {
-            var pack = project.Dotnet(["pack", Path.Combine(RepoRoot.Path, "src", packed), "--no-build", "-c", configuration,
-                "-o", feed, $"-p:Version={version}", "-v:m"]);
+            var pack = project.Dotnet(RepositoryPack.Arguments(Path.Combine(RepoRoot.Path, "src", packed), configuration, feed,
+                project.PathOf("pack"), $"-p:Version={version}", "-v:m"));
             Assert.True(pack.ExitCode == 0, pack.ToString());
         }
         // A fresh packages folder, so the test sees this pack and not a cached one; the user's folder (filled by the

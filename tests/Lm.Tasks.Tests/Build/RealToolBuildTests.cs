@@ -9,7 +9,7 @@ namespace Lm.Tasks.Tests.Build;
 public sealed class RealToolBuildTests(ITestOutputHelper output)
 {
     [Fact]
-    public void Build_trains_a_tiny_gpt2_with_lm_tune_then_skips()
+    public async Task Build_trains_a_tiny_gpt2_with_lm_tune_then_skips()
     {
         string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
         string tool = Path.Combine(RepoRoot.Path, "src", "Lm.Tool", "bin", configuration, "net10.0", "lm-tune.dll");
@@ -47,11 +47,17 @@ public sealed class RealToolBuildTests(ITestOutputHelper output)
         Assert.Contains("Skipping target \"LmFineTune\" because all output files are up-to-date", second.Output);
 
         // The tool prints the key the build's stamp records, for the job file the build wrote (run in the project folder).
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = project.Directory, RedirectStandardOutput = true };
+        // Both streams read while it runs, so the time limit fires even if it hangs.
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = project.Directory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string argument in new[] { tool, "train", "--config", project.PathOf("obj/lm/tiny.job.json"), "--print-cache-key" }) start.ArgumentList.Add(argument);
         using var printing = System.Diagnostics.Process.Start(start)!;
-        string printed = printing.StandardOutput.ReadToEnd().Trim();
-        Assert.True(printing.WaitForExit(TimeSpan.FromMinutes(2)) && printing.ExitCode == 0, printed);
+        var stdout = printing.StandardOutput.ReadToEndAsync();
+        var stderr = printing.StandardError.ReadToEndAsync();
+        bool exited = printing.WaitForExit(TimeSpan.FromMinutes(2));
+        if (!exited) printing.Kill(entireProcessTree: true);
+        Assert.True(exited, "lm-tune --print-cache-key did not finish in 2 minutes");
+        string printed = (await stdout).Trim();
+        Assert.True(printing.ExitCode == 0, $"{printed}\n{await stderr}");
         string stampKey = JsonNode.Parse(File.ReadAllText(Path.Combine(outputDir, ".lm-complete")))!["cache_key"]!.GetValue<string>();
         Assert.Equal(stampKey, printed);
     }

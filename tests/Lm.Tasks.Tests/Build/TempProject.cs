@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lm.Testing;
 
 namespace Lm.Tasks.Tests.Build;
 
@@ -83,12 +84,15 @@ internal sealed class TempProject : IDisposable
     public DotnetRun Dotnet(string[] arguments, IReadOnlyDictionary<string, string>? environment = null) =>
         new DotnetCommand(Directory).Run(arguments, environment);
 
-    /// <summary>Starts <c>dotnet ARGS</c> in the project folder, with MSBuild node reuse off so no node outlives the test.</summary>
+    /// <summary>
+    /// Starts <c>dotnet ARGS</c> in the project folder, with MSBuild node reuse off so no node outlives the test, and
+    /// SIGINT at its default so the test can interrupt it (<see cref="Interruptible"/>).
+    /// </summary>
     public Process Start(string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = DotnetCommand.StartInfo(Directory, arguments, environment);
         if (!startInfo.ArgumentList.Contains("-nodeReuse:false")) startInfo.ArgumentList.Add("-nodeReuse:false");
-        return Process.Start(startInfo)!;
+        return Process.Start(Interruptible.WithDefaultSigint(startInfo))!;
     }
 
     public void Dispose()
