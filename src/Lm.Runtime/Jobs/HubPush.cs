@@ -85,7 +85,9 @@ internal sealed class HubPush : IDisposable
             if (cancellation.IsCancellationRequested) return;
             try
             {
-                PushCheckpointAsync(trainer, e.Folder, e.GlobalStep, cancellation).GetAwaiter().GetResult();
+                // The trainer raises this on its own thread and waits for it; the push runs on the thread pool, so that a
+                // front end's synchronization context (the CLI pumps the main thread) is not needed to finish it.
+                Task.Run(() => PushCheckpointAsync(trainer, e.Folder, e.GlobalStep, cancellation), CancellationToken.None).GetAwaiter().GetResult();
             }
             catch (LmException failure)
             {
@@ -119,18 +121,32 @@ internal sealed class HubPush : IDisposable
     }
 
     /// <summary>
-    /// HF's <c>Trainer.push_to_hub</c>: writes the model card (README.md) into the output folder, then uploads the
-    /// folder. <paramref name="message"/> is "Model save" after training and "End of training" at the end.
+    /// HF's <c>Trainer.push_to_hub(commit_message)</c>, "Model save" after training and "End of training" at the end:
+    /// writes the model card (README.md) into the output folder, then uploads the
+    /// folder. A failure ends the run only when <paramref name="final"/> (LM054x); before the end it is a warning.
     /// </summary>
     public async Task PushOutputAsync(string message, JobRunner run, Trainer trainer, IReadOnlyDictionary<string, double> metrics,
-        CancellationToken cancellation)
+        bool final, CancellationToken cancellation)
     {
         var args = _job.Training;
         string card = ModelCard.Render(new ModelCard.Facts(
             RepoId.Split('/')[^1], BaseModel(_job.Model.ModelNameOrPath), _job.Data.DatasetName, _job.Data.DatasetConfigName,
             _job.Data.TrainFile, run.Objective, args, metrics, trainer.State.LogHistory));
         await File.WriteAllTextAsync(Path.Combine(args.OutputDir, "README.md"), card, cancellation);
-        await CommitAsync(HubFolderFilter.Files(args.OutputDir, OutputIgnorePatterns), message, cancellation);
+        try
+        {
+            await CommitAsync(HubFolderFilter.Files(args.OutputDir, OutputIgnorePatterns), message, cancellation);
+        }
+        catch (LmException failure) when (!final)
+        {
+            _report(new JobProgress(JobProgressKind.Warning, $"pushing \"{message}\" to {RepoId} failed, the run goes on: {failure.Code}: {failure.Message}"));
+        }
+        catch (LmException failure)
+        {
+            throw new LmException(failure.Code,
+                $"{failure.Message}. The run itself finished, and its output folder {Path.GetFullPath(args.OutputDir)} is complete and kept",
+                failure);
+        }
     }
 
     private async Task CommitAsync(IReadOnlyList<HubUploadFile> files, string message, CancellationToken cancellation)

@@ -184,7 +184,7 @@ internal static class ModelCard
     }
 
     /// <summary>A float as Python's <c>str</c> writes it (<c>3.0</c>, <c>5e-05</c>).</summary>
-    private static string PythonFloat(double value) => TrainerState.PythonFloat(value)?.ToJsonString() ?? "null";
+    private static string PythonFloat(double value) => Tokenization.Chat.JinjaValues.FloatRepr(value);
 
     private static string Number(double value) => PythonFloat(value);
 

@@ -33,7 +33,7 @@ public sealed class LoopbackHub : IDisposable
     private readonly Task _loop;
     private readonly Dictionary<string, (string User, string[] Orgs)> _users = new();
     private readonly ConcurrentDictionary<string, byte[]> _lfsStore = new();
-    private readonly ConcurrentDictionary<string, (int Status, string Message)> _failures = new();
+    private readonly ConcurrentDictionary<string, (int Status, string Message, int Times)> _failures = new();
     private readonly HashSet<string> _privateRepos = new();
     private int _commitCount;
 
@@ -71,8 +71,8 @@ public sealed class LoopbackHub : IDisposable
         lock (_users) _users[token] = (user, orgs);
     }
 
-    /// <summary>The next request whose path contains <paramref name="pathPart"/> is answered <paramref name="status"/> with the hub's error message.</summary>
-    public void FailNext(string pathPart, int status, string message) => _failures[pathPart] = (status, message);
+    /// <summary>The next <paramref name="times"/> requests whose path contains <paramref name="pathPart"/> are answered <paramref name="status"/> with the hub's error message.</summary>
+    public void FailNext(string pathPart, int status, string message, int times = 1) => _failures[pathPart] = (status, message, times);
 
     /// <summary>Whether a repository was created private.</summary>
     public bool IsPrivate(string repoId)
@@ -164,6 +164,9 @@ public sealed class LoopbackHub : IDisposable
         string rawPath = request.RawUrl!.Split('?')[0];
         string path = Uri.UnescapeDataString(rawPath);
         long sent = 0;
+        // Writes are recorded before they are answered: a client may act on the answer before this handler returns.
+        bool recorded = request.HttpMethod is "POST" or "PUT";
+        if (recorded) Requests.Enqueue(new RecordedRequest(request.HttpMethod, request.Url!.Host, path, null, request.Headers["Authorization"], 0));
         try
         {
             if (path.StartsWith("/cdn/", StringComparison.Ordinal))
@@ -175,6 +178,7 @@ public sealed class LoopbackHub : IDisposable
             }
             if (_failures.Keys.FirstOrDefault(k => path.Contains(k, StringComparison.Ordinal)) is { } failing && _failures.TryRemove(failing, out var failure))
             {
+                if (failure.Times > 1) _failures[failing] = failure with { Times = failure.Times - 1 };
                 sent = SendError(response, failure.Status, failure.Message);
                 return;
             }
@@ -217,8 +221,9 @@ public sealed class LoopbackHub : IDisposable
         }
         finally
         {
-            Requests.Enqueue(new RecordedRequest(request.HttpMethod, request.Url!.Host, path, request.Headers["Range"],
-                request.Headers["Authorization"], sent));
+            if (!recorded)
+                Requests.Enqueue(new RecordedRequest(request.HttpMethod, request.Url!.Host, path, request.Headers["Range"],
+                    request.Headers["Authorization"], sent));
             try { response.Close(); } catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { }
         }
     }
