@@ -99,4 +99,16 @@ public sealed class TrainingAttribute : Attribute
     public string? RunName { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.MaxShardSize"/>
     public string? MaxShardSize { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.PushToHub"/>
+    public bool PushToHub { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubModelId"/>
+    public string? HubModelId { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubStrategy"/>
+    public string? HubStrategy { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubToken"/>
+    public string? HubToken { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubPrivateRepo"/>
+    public bool HubPrivateRepo { get; set; }
+    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubRevision"/>
+    public string? HubRevision { get; set; }
 }

@@ -297,17 +297,7 @@ public sealed class HubClient : IDisposable
             using var request = new HttpRequestMessage(method, address);
             request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
             if (rangeStart > 0) request.Headers.Range = new RangeHeaderValue(rangeStart, null);
-            if (_settings.Token is not null && address.Host == _endpoint.Host && address.Port == _endpoint.Port)
-            {
-                // Refused rather than silently dropped: a user who set a token expects it to be used, and a
-                // request without it would fail later with a less helpful "not found".
-                if (address.Scheme != Uri.UriSchemeHttps && !IsLoopback(address))
-                    throw new LmException(ErrorCodes.TokenOverPlainHttp,
-                        $"HF_TOKEN (or $HF_HOME/token) is set and HF_ENDPOINT {_settings.Endpoint} is plain {address.Scheme} to {address.Host}, " +
-                        "which is not this machine: the token would travel in clear text, so nothing was sent. " +
-                        "Use an https:// endpoint, or remove the token for this endpoint");
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _settings.Token);
-            }
+            HubAuthorization.Apply(request, _endpoint, _settings.Endpoint, _settings.Token);
             HttpResponseMessage response;
             try
             {
@@ -416,11 +406,6 @@ public sealed class HubClient : IDisposable
     /// <summary>A JSON string's value; null for anything else (a number where the hub sends a name).</summary>
     private static string? StringValue(JsonNode? node) =>
         node is JsonValue value && value.TryGetValue(out string? text) ? text : null;
-
-    /// <summary>This machine: <c>localhost</c>, 127.0.0.0/8 or ::1. Only there may a token travel over plain http.</summary>
-    private static bool IsLoopback(Uri address) =>
-        string.Equals(address.IdnHost.TrimEnd('.'), "localhost", StringComparison.OrdinalIgnoreCase)
-        || (IPAddress.TryParse(address.IdnHost.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 
     private static bool IsTransient(Exception e, CancellationToken cancellation) =>
         !cancellation.IsCancellationRequested && e is IOException or HttpRequestException or OperationCanceledException;

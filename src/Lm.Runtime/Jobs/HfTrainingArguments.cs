@@ -70,13 +70,7 @@ public static class HfTrainingArguments
         new("save_only_model", "false", Effect.ChangesTraining),
         new("save_on_each_node", "false", Effect.Inert),
         new("enable_jit_checkpoint", "false", Effect.Inert),
-        new("push_to_hub", "false", Effect.ChangesTraining),
-        new("hub_token", "\"<HUB_TOKEN>\"", Effect.Inert),
-        new("hub_private_repo", "null", Effect.Inert),
-        new("hub_model_id", "null", Effect.Inert),
-        new("hub_strategy", "\"every_save\"", Effect.Inert),
         new("hub_always_push", "false", Effect.Inert),
-        new("hub_revision", "null", Effect.ChangesTraining),
         new("ignore_data_skip", "false", Effect.ChangesTraining),
         new("restore_callback_states_from_checkpoint", "false", Effect.Inert),
         new("full_determinism", "false", Effect.Inert),
@@ -222,6 +216,8 @@ public static class HfTrainingArguments
                 job["warmup_ratio"] = ratio;
                 return null;
         }
+        if (name == "hub_token" && value is JsonValue token && token.GetValueKind() == JsonValueKind.String && token.GetValue<string>() == "<HUB_TOKEN>")
+            return null; // to_json_string() hides the token behind this placeholder: no token was given.
         if (value is null && !field.Nullable)
             return null; // HF writes null where lm-tune's default is its value (lr_scheduler_kwargs, warmup_ratio in 5.x): keep lm-tune's.
         job[name] = value?.DeepClone();

@@ -31,7 +31,8 @@ internal static class JobCacheKey
         string project = Path.GetFullPath(projectDirectory).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar) + Path.DirectorySeparatorChar;
         var lines = new List<string> { "lm-tune-cache-key 1", "tool " + toolVersion };
         var relative = new JsonObject();
-        foreach (var (key, value) in job.OrderBy(p => p.Key, StringComparer.Ordinal))
+        // The token neither changes what trains nor may appear in the printed lines (--print-cache-key --verbose).
+        foreach (var (key, value) in job.Where(p => p.Key != "hub_token").OrderBy(p => p.Key, StringComparer.Ordinal))
             relative[key] = value is JsonValue v && v.GetValueKind() == JsonValueKind.String ? Relative(v.GetValue<string>(), project) : value?.DeepClone();
         // Minimal escaping: the line is hashed, never embedded in HTML, and reads as written ("<project>/train.txt").
         lines.Add("job " + CanonicalJson(relative));

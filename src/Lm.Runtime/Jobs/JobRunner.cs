@@ -75,6 +75,9 @@ public sealed class JobRunner : IDisposable
         job.Validate();
         var report = progress ?? NoProgress.Instance;
         var training = job.Training;
+        // push_to_hub: the token is found and the repository created (or found) before anything is written, as HF's
+        // Trainer does in its constructor.
+        using var push = training.PushToHub ? await HubPush.StartAsync(job, report.Report, cancellationToken) : null;
         string? lastCheckpoint = OutputFolder.Prepare(training.OutputDir, training.OverwriteOutputDir, resumeAllowed: true,
             line => report.Report(new JobProgress(JobProgressKind.Info, line)));
         if (lastCheckpoint is not null && training.ResumeFromCheckpoint is null)
@@ -88,14 +91,17 @@ public sealed class JobRunner : IDisposable
 
         using var run = await OpenAsync(job, train: true, eval, report, cancellationToken);
         using var trainer = run.CreateTrainer();
+        push?.Attach(trainer, cancellationToken);
         var trained = trainer.RunTraining(cancellationToken);
         report.Report(new JobProgress(JobProgressKind.StageFinished) { Stage = JobStage.Train });
         var metrics = new Dictionary<string, double>(trained.Metrics, StringComparer.Ordinal);
+        if (push is not null) await push.PushOutputAsync("Model save", run, trainer, metrics, final: false, cancellationToken);
         if (eval)
         {
             foreach (var (key, value) in run.RunEvaluation(trainer, cancellationToken)) metrics[key] = value;
         }
         trainer.WriteReport(metrics);
+        if (push is not null) await push.PushOutputAsync("End of training", run, trainer, metrics, final: true, cancellationToken);
         return new JobResult(Path.GetFullPath(training.OutputDir), run.Source.Name, run.Objective, trained.GlobalStep, metrics)
         {
             Parameters = run.Parameters(),

@@ -285,7 +285,17 @@ public sealed partial class Trainer
         return callbacks;
     }
 
-    /// <summary>HF pickles the arguments to training_args.bin; lm-tune writes them as JSON with HF's names.</summary>
-    private string TrainingArgumentsJson() =>
-        PythonJson.Serialize(JsonSerializer.SerializeToNode(_args, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never })) + "\n";
+    /// <summary>
+    /// HF pickles the arguments to training_args.bin; lm-tune writes them as JSON with HF's names, the token hidden as
+    /// HF's <c>to_dict()</c> hides every <c>*_token</c> (<c>"&lt;HUB_TOKEN&gt;"</c>): these files are pushed and shared.
+    /// </summary>
+    private string TrainingArgumentsJson() => PythonJson.Serialize(ArgumentsJson()) + "\n";
+
+    /// <summary>The arguments under HF's names with the token hidden (training_args.json, TensorBoard's "args" text).</summary>
+    private JsonNode ArgumentsJson()
+    {
+        var json = JsonSerializer.SerializeToNode(_args, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never })!;
+        json["hub_token"] = "<HUB_TOKEN>";
+        return json;
+    }
 }

@@ -182,7 +182,7 @@ public sealed partial class Trainer : IDisposable
         }
         _tensorBoard = _args.ReportTo == "none" ? null
             : new TensorBoardLogger(_args.LoggingDir ?? TensorBoardLogger.DefaultLoggingDir(_args.OutputDir, (_options.Now ?? (() => DateTime.Now))()),
-                JsonSerializer.Serialize(_args, new JsonSerializerOptions { WriteIndented = true }));
+                ArgumentsJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         TrainBegin?.Invoke(this, new TrainBeginEventArgs(maxSteps, numTrainEpochs, examples, State.GlobalStep));
 
         var clock = Stopwatch.StartNew();

@@ -83,6 +83,33 @@ public sealed class TrainingArguments
     /// </summary>
     [JsonPropertyName("max_shard_size")] public string MaxShardSize { get; set; } = ShardedSafeTensors.DefaultMaxShardSize;
 
+    /// <summary>
+    /// HF's <c>push_to_hub</c>: create the hub repository <see cref="HubModelId"/> before training (or reuse it) and
+    /// upload the output folder to it as <see cref="HubStrategy"/> says, with a model card (README.md) at the end.
+    /// Needs a token with write access (<see cref="HubToken"/>, else <c>HF_TOKEN</c>, else <c>$HF_HOME/token</c>).
+    /// </summary>
+    [JsonPropertyName("push_to_hub")] public bool PushToHub { get; set; }
+    /// <summary>
+    /// The repository to push to: <c>org/name</c>, or <c>name</c> for a repository under the token's user (the hub
+    /// decides the namespace, as HF's <c>create_repo</c>). HF's default, the output folder's name, when not set.
+    /// </summary>
+    [JsonPropertyName("hub_model_id")] public string? HubModelId { get; set; }
+    /// <summary>
+    /// HF's <c>hub_strategy</c>: <c>end</c> (push the final model only), <c>every_save</c> (also push the model of each
+    /// checkpoint as it is saved), <c>checkpoint</c> (also the latest checkpoint, as <c>last-checkpoint/</c>, to resume
+    /// from), <c>all_checkpoints</c> (also every checkpoint under its own <c>checkpoint-N/</c>).
+    /// </summary>
+    [JsonPropertyName("hub_strategy")] public string HubStrategy { get; set; } = Training.HubStrategy.EverySave;
+    /// <summary>
+    /// The token to push with; <c>HF_TOKEN</c> or <c>$HF_HOME/token</c> when not set. Never printed, never written
+    /// (training_args.json holds <c>"&lt;HUB_TOKEN&gt;"</c>, as HF's); keep it out of project and job files.
+    /// </summary>
+    [JsonPropertyName("hub_token")] public string? HubToken { get; set; }
+    /// <summary>HF's <c>hub_private_repo</c>: create the repository private; the hub's default when not set. An existing repository keeps its visibility.</summary>
+    [JsonPropertyName("hub_private_repo")] public bool? HubPrivateRepo { get; set; }
+    /// <summary>HF's <c>hub_revision</c>: the branch the pushes commit to; <c>main</c> when not set. The branch must exist on the hub.</summary>
+    [JsonPropertyName("hub_revision")] public string? HubRevision { get; set; }
+
     /// <summary><see cref="MaxShardSize"/> in bytes.</summary>
     [JsonIgnore] public long MaxShardSizeBytes => ShardedSafeTensors.ParseSize(MaxShardSize);
 
@@ -151,6 +178,9 @@ public sealed class TrainingArguments
         }
         Require(EarlyStoppingPatience is null || EvalStrategy != IntervalStrategy.No, "early_stopping_patience",
             "needs eval_strategy steps or epoch");
+        Choice(HubStrategy, "hub_strategy", Training.HubStrategy.All);
+        if (HubModelId is not null) Hub.HubRepoId.Require(HubModelId, "hub_model_id");
+        if (HubRevision is not null) Hub.HubCache.RequireRevision(HubRevision);
     }
 
     private static void WholeAboveOne(double value, string name) =>
@@ -186,4 +216,14 @@ public static class SchedulerType
     public const string Constant = "constant";
     public const string ConstantWithWarmup = "constant_with_warmup";
     public static readonly IReadOnlyList<string> All = new[] { Linear, Cosine, CosineWithRestarts, Polynomial, Constant, ConstantWithWarmup };
+}
+
+/// <summary>HF's <c>HubStrategy</c> values: what a <c>push_to_hub</c> run uploads, and when.</summary>
+public static class HubStrategy
+{
+    public const string End = "end";
+    public const string EverySave = "every_save";
+    public const string Checkpoint = "checkpoint";
+    public const string AllCheckpoints = "all_checkpoints";
+    public static readonly IReadOnlyList<string> All = new[] { End, EverySave, Checkpoint, AllCheckpoints };
 }

@@ -123,6 +123,15 @@ namespace Lm.Schema
 
             // Sharded saves (lm-tune-specific: HF passes max_shard_size to save_pretrained, TrainingArguments has no such field)
             new SchemaField("max_shard_size", Training, FieldKind.Text, "\"5GB\""),
+
+            // Push to the hub (HF's push_to_hub and hub_* TrainingArguments; Jobs/HubPush)
+            new SchemaField("push_to_hub", Training, FieldKind.Boolean, "false"),
+            new SchemaField("hub_model_id", Training, FieldKind.Text, null),
+            new SchemaField("hub_strategy", Training, FieldKind.Text, "\"every_save\"",
+                choices: new[] { "end", "every_save", "checkpoint", "all_checkpoints" }),
+            new SchemaField("hub_token", Training, FieldKind.Text, null),
+            new SchemaField("hub_private_repo", Training, FieldKind.Boolean, null),
+            new SchemaField("hub_revision", Training, FieldKind.Text, null),
         };
 
         private static readonly Dictionary<string, SchemaField> ByName = Fields.ToDictionary(f => f.Name, f => f, StringComparer.Ordinal);

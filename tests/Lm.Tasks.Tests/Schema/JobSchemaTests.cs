@@ -73,6 +73,9 @@ public class JobSchemaTests
     [InlineData("DoEval", "True", "true")]
     [InlineData("LrSchedulerKwargs", "power=2, lr_end=1e-7", "{\"power\":2,\"lr_end\":1E-07}")]
     [InlineData("Objective", "clm", "\"clm\"")]
+    [InlineData("PushToHub", "true", "true")]
+    [InlineData("HubModelId", "acme/tiny-pushed", "\"acme/tiny-pushed\"")]
+    [InlineData("HubStrategy", "checkpoint", "\"checkpoint\"")]
     public void Metadata_text_converts_as_the_runtime_converts_flag_text(string metadataName, string text, string json)
     {
         var field = JobSchema.FindByPascalName(metadataName)!;

@@ -44,7 +44,8 @@ public static class JobExporter
 
         var files = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            [JobFile] = job.ToJson() + "\n",
+            // The job goes to another machine: never with a token (the note below says to set HF_TOKEN there).
+            [JobFile] = WithoutToken(job) + "\n",
             ["launch.sh"] = LaunchFiles.LaunchScript(entry, options),
             ["accelerate_config.yaml"] = LaunchFiles.AccelerateConfig(options, job.Training.Bf16),
             ["requirements.txt"] = LaunchFiles.Requirements(options, trl),
@@ -294,4 +295,11 @@ public static class JobExporter
         json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
 
     internal static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string WithoutToken(FineTuneJob job)
+    {
+        var json = job.ToJsonObject();
+        json["hub_token"] = null;
+        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
 }

@@ -67,7 +67,8 @@ internal static class JinjaValues
         }
     }
 
-    private static string FloatRepr(double d)
+    /// <summary>Python's <c>repr(float)</c> (<c>5e-05</c>, <c>3.0</c>, <c>nan</c>); the model card writes numbers as HF's Python does.</summary>
+    internal static string FloatRepr(double d)
     {
         if (double.IsNaN(d)) return "nan";
         if (double.IsInfinity(d)) return d > 0 ? "inf" : "-inf";
