@@ -66,9 +66,10 @@ public sealed class AdamWOptimizer : IDisposable
     /// <summary>
     /// <c>torch.nn.utils.clip_grad_norm_</c> over all gradients (fp32 view): returns the total L2 norm before
     /// clipping and scales the gradients by <c>min(1, max_norm / (norm + 1e-6))</c>. The norm stays a tensor so
-    /// that no device synchronisation is forced. With fp32 masters the bfloat16 gradients are widened a piece at a
-    /// time for the norm, and the factor is applied to the widened fp32 gradient in <see cref="Step"/> (as HF's
-    /// autocast run scales its fp32 gradients), so no fp32 copy of all gradients is ever held.
+    /// that no device synchronisation is forced. With fp32 masters each bfloat16 gradient is widened for its norm
+    /// and dropped, and the factor is applied to the widened fp32 gradient in <see cref="Step"/> (as HF's autocast
+    /// run scales its fp32 gradients): the values are those of widening all gradients first, without holding an
+    /// fp32 copy of all of them from the clipping to the end of the step.
     /// </summary>
     public Tensor ClipGradNorm(double maxNorm)
     {
@@ -79,7 +80,13 @@ public sealed class AdamWOptimizer : IDisposable
         {
             var grad = slot.Parameter.grad;
             if (grad is null) continue;
-            norms.Add(_keepFp32Master ? WidenedNorm(grad) : grad.norm(2f));
+            if (!_keepFp32Master)
+            {
+                norms.Add(grad.norm(2f));
+                continue;
+            }
+            using var widened = grad.to(ScalarType.Float32);
+            norms.Add(widened.norm(2f));
         }
         if (norms.Count == 0) return zeros(1).squeeze().MoveToOuterDisposeScope();
         // Tensor.norm(p) is linalg.vector_norm(p) bit for bit and takes p as a float, not as a Scalar object (see Step).
@@ -99,22 +106,10 @@ public sealed class AdamWOptimizer : IDisposable
         return total.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The L2 norm of a bfloat16 gradient's fp32 values, widened one piece at a time.</summary>
-    private Tensor WidenedNorm(Tensor grad)
-    {
-        var flat = grad.reshape(-1);
-        var pieces = ElementwisePieces.Of(flat.numel(), PieceLength);
-        if (pieces.Count == 1) return Widened(flat, 0, flat.numel()).norm(2f);
-        return stack(pieces.Select(p => Widened(flat, p.Start, p.Length).norm(2f)).ToArray()).norm(2f);
-    }
-
     /// <summary>
-    /// One AdamW update of every parameter that has a gradient, at <see cref="LearningRate"/>. Large parameters are
-    /// updated one piece of <see cref="PieceLength"/> elements at a time, so that the elementwise passes over a piece
-    /// (and, with fp32 masters, its widened gradient and the copy back to bfloat16) run in the CPU's cache instead of
-    /// streaming every tensor from memory once per operation; the pieces keep the boundaries of libtorch's own thread
-    /// split (<see cref="ElementwisePieces"/>), so every element goes through the same vector or scalar code as in a
-    /// whole-tensor call and the result is torch's bit for bit.
+    /// One AdamW update of every parameter that has a gradient, at <see cref="LearningRate"/>. Each parameter's
+    /// temporaries (its widened gradient with fp32 masters, its denominator) are released before the next
+    /// parameter's are made, so the step needs memory for one parameter's, not the model's.
     /// </summary>
     public void Step()
     {
@@ -139,36 +134,22 @@ public sealed class AdamWOptimizer : IDisposable
             if (grad is null) continue;
             slot.EnsureState();
             using Scalar decay = 1 - LearningRate * slot.WeightDecay;
-            var flatGrad = grad.reshape(-1);
-            var master = slot.Master.view(-1);
-            var expAvg = slot.ExpAvg!.view(-1);
-            var expAvgSq = slot.ExpAvgSq!.view(-1);
-            var parameter = _keepFp32Master ? slot.Parameter.detach().view(-1) : null;
-            foreach (var (start, length) in ElementwisePieces.Of(master.numel(), PieceLength))
+            using var parameterScope = NewDisposeScope();
+            Tensor g = grad;
+            if (_keepFp32Master)
             {
-                using var pieceScope = NewDisposeScope();
-                Tensor g;
-                if (_keepFp32Master)
-                {
-                    // The widened gradient, clipped in fp32 as ClipGradNorm scales fp32 gradients.
-                    g = Widened(flatGrad, start, length);
-                    if (_pendingClip is not null) g.mul_(_pendingClip);
-                }
-                else
-                {
-                    g = flatGrad.narrow(0, start, length);
-                }
-                var p = master.narrow(0, start, length);
-                var m = expAvg.narrow(0, start, length);
-                var v = expAvgSq.narrow(0, start, length);
-                p.mul_(decay);
-                m.lerp_(g, firstMomentWeight);
-                v.mul_(beta2).addcmul_(g, g, oneMinusBeta2);
-                // torch: (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps); here in a reused buffer, same arithmetic.
-                var denom = Scratch(ref _denominator, length).copy_(v).sqrt_().div_(biasCorrection2SqrtScalar).add_(epsilon);
-                p.addcdiv_(m, denom, negativeStepSize);
-                parameter?.narrow(0, start, length).copy_(p);
+                // The widened gradient, clipped in fp32 as ClipGradNorm scales fp32 gradients.
+                g = grad.to(ScalarType.Float32);
+                if (_pendingClip is not null) g.mul_(_pendingClip);
             }
+            var master = slot.Master;
+            master.mul_(decay);
+            slot.ExpAvg!.lerp_(g, firstMomentWeight);
+            slot.ExpAvgSq!.mul_(beta2).addcmul_(g, g, oneMinusBeta2);
+            // torch: (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps); in place after the sqrt, same arithmetic.
+            var denom = slot.ExpAvgSq.sqrt().div_(biasCorrection2SqrtScalar).add_(epsilon);
+            master.addcdiv_(slot.ExpAvg, denom, negativeStepSize);
+            if (_keepFp32Master) slot.Parameter.copy_(master);
         }
         ClearPendingClip();
     }
@@ -310,9 +291,6 @@ public sealed class AdamWOptimizer : IDisposable
     public void Dispose()
     {
         ClearPendingClip();
-        _widened?.Dispose();
-        _denominator?.Dispose();
-        _widened = _denominator = null;
         foreach (var slot in _slots) slot.Dispose(_keepFp32Master);
         _slots.Clear();
     }
@@ -328,36 +306,13 @@ public sealed class AdamWOptimizer : IDisposable
         target.copy_(value);
     }
 
-    /// <summary>
-    /// Elements per piece of <see cref="Step"/> (a multiple of 64): 2 MiB of fp32, so that a piece's master, moments,
-    /// gradient and scratch stay in the cache between its elementwise passes.
-    /// </summary>
-    internal long PieceLength { get; set; } = 1L << 19;
-
     // The clipping factor ClipGradNorm found for widened (fp32-master) gradients, applied in Step.
     private Tensor? _pendingClip;
-    // Reused fp32 buffers of at most PieceLength elements: a piece's widened gradient and its AdamW denominator.
-    private Tensor? _widened, _denominator;
 
     private void ClearPendingClip()
     {
         _pendingClip?.Dispose();
         _pendingClip = null;
-    }
-
-    /// <summary>Elements [start, start + length) of a flat bfloat16 gradient, widened to fp32 in a reused buffer.</summary>
-    private Tensor Widened(Tensor flatGrad, long start, long length) =>
-        Scratch(ref _widened, length).copy_(flatGrad.narrow(0, start, length));
-
-    /// <summary>The first <paramref name="length"/> elements of a reused fp32 buffer, grown when a piece needs more.</summary>
-    private Tensor Scratch(ref Tensor? buffer, long length)
-    {
-        if (buffer is null || buffer.numel() < length)
-        {
-            buffer?.Dispose();
-            buffer = empty(length, dtype: ScalarType.Float32, device: _slots[0].Master.device).DetachFromDisposeScope();
-        }
-        return buffer.narrow(0, 0, length);
     }
 
     private static Tensor CloneAsFp32(Parameter parameter)
