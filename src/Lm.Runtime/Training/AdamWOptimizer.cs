@@ -66,51 +66,25 @@ public sealed class AdamWOptimizer : IDisposable
     /// <summary>
     /// <c>torch.nn.utils.clip_grad_norm_</c> over all gradients (fp32 view): returns the total L2 norm before
     /// clipping and scales the gradients by <c>min(1, max_norm / (norm + 1e-6))</c>. The norm stays a tensor so
-    /// that no device synchronisation is forced. With fp32 masters each bfloat16 gradient is widened for its norm
-    /// and dropped, and the factor is applied to the widened fp32 gradient in <see cref="Step"/> (as HF's autocast
-    /// run scales its fp32 gradients): the values are those of widening all gradients first, without holding an
-    /// fp32 copy of all of them from the clipping to the end of the step.
+    /// that no device synchronisation is forced.
     /// </summary>
     public Tensor ClipGradNorm(double maxNorm)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var norms = new List<Tensor>();
-        foreach (var slot in _slots)
-        {
-            var grad = slot.Parameter.grad;
-            if (grad is null) continue;
-            if (!_keepFp32Master)
-            {
-                norms.Add(grad.norm(2f));
-                continue;
-            }
-            using var widened = grad.to(ScalarType.Float32);
-            norms.Add(widened.norm(2f));
-        }
-        if (norms.Count == 0) return zeros(1).squeeze().MoveToOuterDisposeScope();
+        var grads = Gradients().ToList();
+        if (grads.Count == 0) return zeros(1).squeeze().MoveToOuterDisposeScope();
         // Tensor.norm(p) is linalg.vector_norm(p) bit for bit and takes p as a float, not as a Scalar object (see Step).
-        var total = stack(norms.ToArray()).norm(2f);
+        var norms = stack(grads.Select(g => g.norm(2f)).ToArray());
+        var total = norms.norm(2f);
         // torch computes max_norm / (total + 1e-6) as reciprocal(total + 1e-6) * max_norm.
         using Scalar epsilon = 1e-6, maxNormScalar = maxNorm, one = 1.0;
         var coefficient = clamp(total.add(epsilon).reciprocal().mul(maxNormScalar), max: one);
-        if (_keepFp32Master)
-        {
-            ClearPendingClip();
-            _pendingClip = coefficient.DetachFromDisposeScope();
-        }
-        else
-        {
-            foreach (var slot in _slots) slot.Parameter.grad?.mul_(coefficient);
-        }
+        foreach (var grad in grads) grad.mul_(coefficient);
         return total.MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// One AdamW update of every parameter that has a gradient, at <see cref="LearningRate"/>. Each parameter's
-    /// temporaries (its widened gradient with fp32 masters, its denominator) are released before the next
-    /// parameter's are made, so the step needs memory for one parameter's, not the model's.
-    /// </summary>
+    /// <summary>One AdamW update of every parameter that has a gradient, at <see cref="LearningRate"/>.</summary>
     public void Step()
     {
         using var scope = NewDisposeScope();
@@ -130,28 +104,20 @@ public sealed class AdamWOptimizer : IDisposable
             epsilon = Epsilon, negativeStepSize = -stepSize;
         foreach (var slot in _slots)
         {
-            var grad = slot.Parameter.grad;
+            Tensor? grad = GradientOf(slot);
             if (grad is null) continue;
             slot.EnsureState();
-            using Scalar decay = 1 - LearningRate * slot.WeightDecay;
-            using var parameterScope = NewDisposeScope();
-            Tensor g = grad;
-            if (_keepFp32Master)
-            {
-                // The widened gradient, clipped in fp32 as ClipGradNorm scales fp32 gradients.
-                g = grad.to(ScalarType.Float32);
-                if (_pendingClip is not null) g.mul_(_pendingClip);
-            }
             var master = slot.Master;
+            using Scalar decay = 1 - LearningRate * slot.WeightDecay;
             master.mul_(decay);
-            slot.ExpAvg!.lerp_(g, firstMomentWeight);
-            slot.ExpAvgSq!.mul_(beta2).addcmul_(g, g, oneMinusBeta2);
+            slot.ExpAvg!.lerp_(grad, firstMomentWeight);
+            slot.ExpAvgSq!.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
             // torch: (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps); in place after the sqrt, same arithmetic.
             var denom = slot.ExpAvgSq.sqrt().div_(biasCorrection2SqrtScalar).add_(epsilon);
             master.addcdiv_(slot.ExpAvg, denom, negativeStepSize);
             if (_keepFp32Master) slot.Parameter.copy_(master);
         }
-        ClearPendingClip();
+        DisposeWidenedGrads();
     }
 
     /// <summary>Clears the gradients of the model's parameters (torch's <c>zero_grad(set_to_none=True)</c>).</summary>
@@ -164,7 +130,7 @@ public sealed class AdamWOptimizer : IDisposable
             slot.Parameter.grad = null;
             grad.Dispose();
         }
-        ClearPendingClip();
+        DisposeWidenedGrads();
     }
 
     /// <summary>
@@ -290,7 +256,7 @@ public sealed class AdamWOptimizer : IDisposable
 
     public void Dispose()
     {
-        ClearPendingClip();
+        DisposeWidenedGrads();
         foreach (var slot in _slots) slot.Dispose(_keepFp32Master);
         _slots.Clear();
     }
@@ -306,13 +272,35 @@ public sealed class AdamWOptimizer : IDisposable
         target.copy_(value);
     }
 
-    // The clipping factor ClipGradNorm found for widened (fp32-master) gradients, applied in Step.
-    private Tensor? _pendingClip;
+    private readonly Dictionary<Slot, Tensor> _widenedGrads = new();
 
-    private void ClearPendingClip()
+    private IEnumerable<Tensor> Gradients()
     {
-        _pendingClip?.Dispose();
-        _pendingClip = null;
+        foreach (var slot in _slots)
+        {
+            var grad = GradientOf(slot);
+            if (grad is not null) yield return grad;
+        }
+    }
+
+    /// <summary>The gradient in the master's dtype: the parameter's own, or (bf16 model) a widened fp32 copy kept until the step.</summary>
+    private Tensor? GradientOf(Slot slot)
+    {
+        var grad = slot.Parameter.grad;
+        if (grad is null) return null;
+        if (!_keepFp32Master) return grad;
+        if (!_widenedGrads.TryGetValue(slot, out var widened))
+        {
+            widened = grad.to(slot.Master.dtype).DetachFromDisposeScope();
+            _widenedGrads[slot] = widened;
+        }
+        return widened;
+    }
+
+    private void DisposeWidenedGrads()
+    {
+        foreach (var grad in _widenedGrads.Values) grad.Dispose();
+        _widenedGrads.Clear();
     }
 
     private static Tensor CloneAsFp32(Parameter parameter)

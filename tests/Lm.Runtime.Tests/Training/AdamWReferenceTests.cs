@@ -7,8 +7,8 @@ namespace Lm.Runtime.Tests.Training;
 
 /// <summary>
 /// AdamWOptimizer against torch 2.x's single-tensor AdamW after clip_grad_norm_, written out here on whole tensors,
-/// bit for bit, for an fp32 model and for a bf16 model with fp32 masters (whose widened gradients are made per
-/// parameter, clipped in the step), with parameters large enough for libtorch to split its loops over two threads.
+/// bit for bit, for an fp32 model and for a bf16 model with fp32 masters (its gradients widened, then clipped and
+/// stepped in fp32), with parameters large enough for libtorch to split its loops over two threads.
 /// They change the torch thread count, so they run alone.
 /// </summary>
 [Collection(TorchRandomCollection.Name)]
