@@ -285,6 +285,13 @@ public abstract class LmTokenizer
     /// </summary>
     public void Save(string folder, string? chatTemplate) => PretrainedTokenizerWriter.Write(this, folder, chatTemplate ?? ChatTemplate);
 
+    /// <summary>
+    /// The SentencePiece <c>tokenizer.model</c> the tokenizer was read with (a Llama-class tokenizer from a folder that
+    /// has one), written again byte for byte by <see cref="Save(string)"/>, as transformers' fast tokenizer copies its
+    /// <c>vocab_file</c>; null otherwise.
+    /// </summary>
+    internal byte[]? SentencePieceModel { get; set; }
+
     /// <summary>Whether the model's own vocabulary (vocab.json, vocab.txt) holds <paramref name="token"/>.</summary>
     internal bool IsModelToken(string token) => ModelTokenToId(token) is not null;
 

@@ -55,7 +55,13 @@ internal static class PretrainedTokenizerReader
             settings.Prefix.AddRange(file.Prefix);
             settings.Suffix.Clear();
             settings.Suffix.AddRange(file.Suffix);
-            return file.CreateTokenizer(settings);
+            LmTokenizer tokenizer = file.CreateTokenizer(settings);
+            // LlamaTokenizerFast keeps tokenizer.model as its vocab_file when the folder has one (can_save_slow_tokenizer),
+            // and save_pretrained copies it next to tokenizer.json; held as bytes, so saving does not depend on the
+            // source folder staying as it was.
+            if (File.Exists(PathOf("tokenizer.model")) && LlamaSentencePieceConverter.Converts(tokenizerClass))
+                tokenizer.SentencePieceModel = ReadSentencePieceModel(PathOf("tokenizer.model"));
+            return tokenizer;
         }
 
         bool hasVocabJson = File.Exists(PathOf("vocab.json"));
@@ -101,6 +107,18 @@ internal static class PretrainedTokenizerReader
         throw new LmException(ErrorCodes.TokenizerFilesNotFound,
             $"No tokenizer in '{folder}': expected tokenizer.json, tokenizer.model (SentencePiece), vocab.json + merges.txt (GPT-2, RoBERTa) or vocab.txt (BERT). " +
             $"Found: {Found(folder)}.");
+    }
+
+    private static byte[] ReadSentencePieceModel(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LmException(ErrorCodes.SentencePieceModelMalformed, $"Could not read '{path}': {e.Message}", e) { File = path };
+        }
     }
 
     /// <summary>

@@ -29,6 +29,7 @@ internal static class PretrainedTokenizerWriter
         {
             Directory.CreateDirectory(folder);
             tokenizer.WriteVocabularyFiles(folder);
+            if (tokenizer.SentencePieceModel is byte[] sentencePiece) WriteAtomically(Path.Combine(folder, "tokenizer.model"), sentencePiece);
             WriteJson(Path.Combine(folder, "tokenizer_config.json"), TokenizerConfig(tokenizer, chatTemplate));
             WriteJson(Path.Combine(folder, "special_tokens_map.json"), SpecialTokensMap(tokenizer));
             var beyondVocabulary = tokenizer.AddedTokens.Where(t => IsBeyondModelVocabulary(tokenizer, t)).ToList();

@@ -25,7 +25,12 @@ public static class ChunkedCrossEntropy
     /// Causal LM labels are shifted left first. <paramref name="chunkTokens"/> positions are projected at a time.
     /// </summary>
     public static Tensor Loss(LinearHeadInput head, Tensor labels, bool shiftLabels, long itemsInWindow,
-        double labelSmoothing, long chunkTokens)
+        double labelSmoothing, long chunkTokens) =>
+        Loss(head, labels, shiftLabels, itemsInWindow, labelSmoothing, chunkTokens, GroupBytes);
+
+    /// <summary><see cref="Loss(LinearHeadInput, Tensor, bool, long, double, long)"/> with another <see cref="GroupBytes"/>.</summary>
+    internal static Tensor Loss(LinearHeadInput head, Tensor labels, bool shiftLabels, long itemsInWindow,
+        double labelSmoothing, long chunkTokens, long groupBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkTokens, 1);
         using var scope = NewDisposeScope();
@@ -54,15 +59,21 @@ public static class ChunkedCrossEntropy
 
         var features = head.Features.reshape(-1, head.Features.shape[^1]).index_select(0, rows);
         var labelled = flatTargets.index_select(0, rows);
-        var coefficients = new Coefficients(a, b, chunkTokens, is_grad_enabled());
+        var coefficients = new Coefficients(a, b, chunkTokens, groupBytes, is_grad_enabled());
         var loss = head.Bias is null
             ? LinearCrossEntropy.apply(features, head.Weight, labelled, coefficients)
             : LinearCrossEntropy.apply(features, head.Weight, head.Bias, labelled, coefficients);
         return loss.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The most memory a reduced-precision model's kept logit gradients take before their weight-gradient product is
+    /// made: one group for a distilgpt2-shaped 8 × 128 batch (1024 × 50,257 bf16 values are 98 MiB).
+    /// </summary>
+    internal const long GroupBytes = 128L << 20;
+
     // GradEnabled: whether the caller records a graph (apply() runs forward without autograd, so it cannot ask).
-    private sealed record Coefficients(double NllScale, double SmoothScale, long ChunkTokens, bool GradEnabled);
+    private sealed record Coefficients(double NllScale, double SmoothScale, long ChunkTokens, long GroupBytes, bool GradEnabled);
 
     /// <summary>The gradients the forward pass computed, handed to the backward pass once.</summary>
     private sealed class Gradients
@@ -91,8 +102,17 @@ public static class ChunkedCrossEntropy
             long n = features.shape[0], vocabulary = weight.shape[0];
             var total = zeros([], dtype: ScalarType.Float64, device: features.device);
             var gradFeatures = wantFeatures ? empty_like(features) : null;
-            // Accumulated over chunks in float32 (a bf16 model's gradient is cast once at the end).
-            var gradWeight = wantWeight ? zeros(weight.shape, dtype: ScalarType.Float32, device: weight.device) : null;
+            // An fp32 model's weight gradient is accumulated chunk by chunk. A bf16 (or f16) model's chunk products
+            // would each be rounded, widened and added: their gradients with respect to the logits are kept instead
+            // (in the model's dtype, as the plain path's linear backward has them) for a group of up to
+            // GroupBytes, and each group makes one product, with as many rows as the plain path's when one group
+            // holds the batch, and no per-chunk pass over the [vocab, width] gradient.
+            bool grouped = wantWeight && weight.dtype != ScalarType.Float32;
+            long groupRows = grouped ? Math.Max(k.GroupBytes / (vocabulary * weight.element_size()) / k.ChunkTokens, 1) * k.ChunkTokens : 0;
+            var groupGradients = grouped ? empty([Math.Min(groupRows, n), vocabulary], dtype: weight.dtype, device: weight.device) : null;
+            long groupStart = 0;
+            Tensor? groupedWeightGradient = null;
+            var gradWeight = wantWeight && !grouped ? zeros(weight.shape, dtype: ScalarType.Float32, device: weight.device) : null;
             var gradBias = wantBias ? zeros(bias!.shape, dtype: ScalarType.Float32, device: bias.device) : null;
             using Scalar nllScale = k.NllScale, smoothScale = k.SmoothScale, softmaxScale = k.NllScale + k.SmoothScale * vocabulary;
             using Scalar vocabularyScalar = (double)vocabulary;
@@ -121,16 +141,32 @@ public static class ChunkedCrossEntropy
                 if (k.SmoothScale != 0) gradLogits.sub_(smoothScale);
                 using (Scalar minusA = -k.NllScale)
                     gradLogits.scatter_add_(1, target, full([length, 1], minusA, dtype: ScalarType.Float32, device: x.device));
-                var g = gradLogits.to(x.dtype);
+                var g = groupGradients is null ? gradLogits.to(x.dtype) : groupGradients.narrow(0, start - groupStart, length).copy_(gradLogits);
                 if (gradFeatures is not null) gradFeatures.narrow(0, start, length).copy_(g.matmul(weight));
-                if (gradWeight is not null) gradWeight.add_(g.t().matmul(x).to(ScalarType.Float32));
+                if (gradWeight is not null && !grouped) gradWeight.add_(g.t().matmul(x).to(ScalarType.Float32));
                 if (gradBias is not null) gradBias.add_(g.sum(dim: 0).to(ScalarType.Float32));
+                long end = start + length;
+                if (grouped && (end - groupStart == groupRows || end == n))
+                {
+                    var product = groupGradients!.narrow(0, 0, end - groupStart).t().matmul(features.narrow(0, groupStart, end - groupStart));
+                    if (groupStart == 0 && end == n)
+                    {
+                        groupedWeightGradient = product.DetachFromDisposeScope();
+                    }
+                    else
+                    {
+                        // Several groups (a large batch): their products are summed in float32, as the chunks of an fp32 model.
+                        gradWeight ??= zeros(weight.shape, dtype: ScalarType.Float32, device: weight.device).MoveToOuterDisposeScope();
+                        gradWeight.add_(product.to(ScalarType.Float32));
+                    }
+                    groupStart = end;
+                }
             }
 
             var kept = new Gradients
             {
                 Features = gradFeatures?.DetachFromDisposeScope(),
-                Weight = gradWeight is null ? null : As(gradWeight, weight.dtype).DetachFromDisposeScope(),
+                Weight = groupedWeightGradient ?? (gradWeight is null ? null : As(gradWeight, weight.dtype).DetachFromDisposeScope()),
                 Bias = gradBias is null ? null : As(gradBias, bias!.dtype).DetachFromDisposeScope(),
             };
             ctx.save_data("gradients", kept);

@@ -40,18 +40,23 @@ public class ChunkedCrossEntropyTests
         AssertSameAsPlain(model, chunk, labelSmoothing: 0.1, windowFactor: 1);
     }
 
-    [Fact]
-    public void A_bf16_model_gets_the_plain_bf16_loss_and_gradients_up_to_bf16_rounding()
+    [Theory]
+    [InlineData(ChunkedCrossEntropy.GroupBytes)]
+    [InlineData(1L)]
+    [InlineData(20_000L)]
+    public void A_bf16_model_gets_the_plain_bf16_loss_and_gradients_up_to_bf16_rounding(long groupBytes)
     {
-        // The logits are made in bf16 and cast to float32 as in the plain path; the head's gradients are summed over
-        // chunks in float32 (the plain path's one bf16 matmul rounds once more), so they agree to bf16's precision.
+        // The logits are made in bf16 and cast to float32 as in the plain path. The head's weight gradient is one bf16
+        // product over the batch's kept logit gradients (as the plain path's) or, when they outgrow groupBytes (here:
+        // every chunk, or two chunks of 5 rows at a time), the float32 sum of one product per group; the other
+        // gradients are the same in both, so they agree to bf16's precision.
         using var scope = NewDisposeScope();
         var model = Build("gpt2");
         model.to(ScalarType.BFloat16);
         var (ids, labels) = Batch(model, seed: 4);
         long items = TrainingLoss.CountItems(labels);
         var plain = Gradients(model, () => TrainingLoss.Summed(model.Objective, model.Forward(ids).Logits, labels).div(items));
-        var chunked = Gradients(model, () => ChunkedCrossEntropy.Loss(model.ForwardToHead(ids)!, labels, true, items, 0, 5));
+        var chunked = Gradients(model, () => ChunkedCrossEntropy.Loss(model.ForwardToHead(ids)!, labels, true, items, 0, 5, groupBytes));
         Assert.True(Math.Abs(plain.Loss - chunked.Loss) <= 1e-5 * plain.Loss, $"loss {plain.Loss} vs {chunked.Loss}");
         foreach (var (name, gradient) in plain.Gradients)
         {

@@ -114,6 +114,39 @@ public sealed class SentencePieceTokenizerTests
         }
     }
 
+    [Fact]
+    public void Saving_copies_tokenizer_model_byte_for_byte_as_the_fast_tokenizer_copies_its_vocab_file()
+    {
+        // LlamaTokenizerFast.save_pretrained writes tokenizer.json and, when it was loaded with a tokenizer.model
+        // (can_save_slow_tokenizer), copies that file: from a folder with only tokenizer.model, and from one with both.
+        byte[] model = ModelProto(Pieces(unigram: false, dropFourByteLeads: false), modelType: 2);
+        using var source = TokenizerTestFiles.NewFolder();
+        File.WriteAllBytes(source.File("tokenizer.model"), model);
+        LmTokenizer original = LmTokenizer.FromPretrained(source.Path);
+        File.Delete(source.File("tokenizer.model")); // the bytes were kept when the tokenizer was read
+
+        using var saved = TokenizerTestFiles.NewFolder();
+        original.Save(saved.Path);
+        Assert.Equal(model, File.ReadAllBytes(saved.File("tokenizer.model")));
+        Assert.Equal(new[] { "special_tokens_map.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json" },
+            Directory.GetFiles(saved.Path).Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray());
+
+        // Read back from tokenizer.json + tokenizer.model, and saved again: the same bytes once more.
+        LmTokenizer reloaded = LmTokenizer.FromPretrained(saved.Path);
+        using var again = TokenizerTestFiles.NewFolder();
+        reloaded.Save(again.Path);
+        Assert.Equal(model, File.ReadAllBytes(again.File("tokenizer.model")));
+
+        // A GPT-2-class tokenizer.json keeps no tokenizer.model, even when one lies beside it.
+        using var gpt2 = TokenizerTestFiles.NewFolder();
+        File.Copy(saved.File("tokenizer.json"), gpt2.File("tokenizer.json"));
+        File.WriteAllBytes(gpt2.File("tokenizer.model"), model);
+        gpt2.Write("tokenizer_config.json", """{"tokenizer_class": "GPT2Tokenizer"}""");
+        using var gpt2Saved = TokenizerTestFiles.NewFolder();
+        LmTokenizer.FromPretrained(gpt2.Path).Save(gpt2Saved.Path);
+        Assert.False(File.Exists(gpt2Saved.File("tokenizer.model")));
+    }
+
     [Theory]
     [InlineData(3, "WORD")]
     [InlineData(4, "CHAR")]
