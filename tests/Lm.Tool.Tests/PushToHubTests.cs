@@ -132,6 +132,9 @@ public sealed class PushToHubTests
         string step2Weights = Path.Combine(output, "checkpoint-2", "model.safetensors");
         Assert.Contains(hub.Commits.First().Lines, l => l.Contains($"\"path\":\"model.safetensors\",\"algo\":\"sha256\",\"oid\":\"{Sha256(step2Weights)}\"", StringComparison.Ordinal));
         Assert.DoesNotContain(hub.Commits.First().Lines, l => l.Contains("optimizer", StringComparison.Ordinal));
+        // HF's _push_from_checkpoint copies the model files, tokenizer and arguments only: nothing that resumes or marks
+        // a checkpoint (lm-tune's checkpoint_complete.json) reaches the repository's top.
+        Assert.DoesNotContain(hub.Commits.First().Lines, l => l.Contains("checkpoint_complete", StringComparison.Ordinal));
 
         // last-checkpoint/ is checkpoint-4, every file of it (to resume from), and no checkpoint-N/ folder is pushed.
         var onHub = hub.FilesOf("alice/my-run");

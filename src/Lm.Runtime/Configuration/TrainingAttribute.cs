@@ -105,8 +105,7 @@ public sealed class TrainingAttribute : Attribute
     public string? HubModelId { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubStrategy"/>
     public string? HubStrategy { get; set; }
-    /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubToken"/>
-    public string? HubToken { get; set; }
+    // No HubToken: an attribute's values are compiled into the assembly and ship with the app (SchemaField.IsSecret).
     /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubPrivateRepo"/>
     public bool HubPrivateRepo { get; set; }
     /// <inheritdoc cref="Lm.Runtime.Training.TrainingArguments.HubRevision"/>

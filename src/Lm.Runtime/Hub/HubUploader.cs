@@ -64,6 +64,13 @@ public sealed class HubUploader : IDisposable
         };
         if (isPrivate is bool p) body["private"] = p;
         using var response = await SendAsync(HttpMethod.Post, new Uri(_endpoint, "api/repos/create"), Json(body), null, cancellation);
+        // exist_ok and a token that may write to the repository but not create in its namespace: the hub answers 403,
+        // and huggingface_hub then asks repo_info and goes on when the repository is there.
+        if (response.StatusCode == HttpStatusCode.Forbidden && slash >= 0 && await ExistsAsync(repoId, cancellation))
+        {
+            Log?.Invoke($"hub repository {repoId} exists");
+            return repoId;
+        }
         // exist_ok: a repository that exists answers 409 with its address.
         if (response.StatusCode != HttpStatusCode.Conflict) await ThrowForStatusAsync(response, $"creating hub repository '{repoId}'", cancellation);
         var answer = await ReadJsonAsync(response, $"creating hub repository '{repoId}'", cancellation);
@@ -72,6 +79,13 @@ public sealed class HubUploader : IDisposable
         HubRepoId.Require(created, "the repository id the hub answered");
         Log?.Invoke(response.StatusCode == HttpStatusCode.Conflict ? $"hub repository {created} exists" : $"created hub repository {created}");
         return created;
+    }
+
+    /// <summary>huggingface_hub's <c>repo_info</c>, reduced to whether the token sees the repository.</summary>
+    private async Task<bool> ExistsAsync(string repoId, CancellationToken cancellation)
+    {
+        using var info = await SendAsync(HttpMethod.Get, new Uri(_endpoint, $"api/models/{repoId}"), null, null, cancellation);
+        return info.IsSuccessStatusCode;
     }
 
     /// <summary>

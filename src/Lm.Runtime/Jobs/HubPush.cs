@@ -26,7 +26,8 @@ internal sealed class HubPush : IDisposable
 
     /// <summary>A checkpoint's files that only resume training; the rest (model, tokenizer, arguments) is what HF copies to the top.</summary>
     private static readonly string[] ResumeOnlyFiles =
-        ["optimizer.safetensors", "optimizer.json", "scheduler.json", "rng_state.json", "trainer_progress.json", "trainer_state.json"];
+        ["optimizer.safetensors", "optimizer.json", "scheduler.json", "rng_state.json", "trainer_progress.json", "trainer_state.json",
+         CheckpointFolders.CompletionMarker];
 
     private readonly FineTuneJob _job;
     private readonly HubUploader _uploader;
@@ -151,7 +152,18 @@ internal sealed class HubPush : IDisposable
 
     private async Task CommitAsync(IReadOnlyList<HubUploadFile> files, string message, CancellationToken cancellation)
     {
-        var commit = await _uploader.CommitAsync(RepoId, _revision, files, message, cancellation);
+        HubCommit? commit;
+        try
+        {
+            commit = await _uploader.CommitAsync(RepoId, _revision, files, message, cancellation);
+        }
+        // A connection dropped while an answer is read, a file that cannot be read, a timeout: a failed push like any
+        // other (a warning before the end), not an unexpected failure that would stop training.
+        catch (Exception failure) when (failure is HttpRequestException or IOException
+            || (failure is OperationCanceledException && !cancellation.IsCancellationRequested))
+        {
+            throw new LmException(ErrorCodes.HubPushFailed, $"pushing to {RepoId} failed: {failure.Message}", failure);
+        }
         if (commit is null) return;
         _report(new JobProgress(JobProgressKind.Info,
             $"pushed {commit.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) to {RepoId}@{_revision} (\"{message}\"): commit {commit.Oid}"));

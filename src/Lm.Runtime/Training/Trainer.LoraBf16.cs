@@ -34,6 +34,8 @@ public sealed partial class Trainer
                 (trainable.Contains(name) ? trainableValues : _frozenFp32Base)[name] = parameter.detach().clone();
             }
         }
+        // A base loaded in bf16 (--torch-dtype bfloat16) has nothing to keep, and must stay bf16 after the run.
+        if (_frozenFp32Base.Count == 0) _frozenFp32Base = null;
         _model.to(ScalarType.BFloat16);
         // Back to float32: every module all of whose parameters train (lora_A, lora_B, a module to save).
         foreach (var (_, module) in _model.named_modules())

@@ -20,16 +20,31 @@ internal static class ExportFolder
         if (!Directory.Exists(folder) || !Directory.EnumerateFileSystemEntries(folder).Any()) return true;
         if (!File.Exists(stampFile)) return false;
         string root = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        var emptied = new HashSet<string>(StringComparer.Ordinal);
         foreach (string relative in ListedFiles(stampFile))
         {
             string path = Path.GetFullPath(Path.Combine(root, relative));
-            // The stamp is a file in the folder like any other: a path leading out of the folder is not followed.
-            if (!path.StartsWith(root, StringComparison.Ordinal)) continue;
+            // The stamp is a file in the folder like any other: a path leading out of the folder, or through a linked
+            // folder (inputs/ linked to the user's data), is not followed.
+            if (!path.StartsWith(root, StringComparison.Ordinal) || ThroughLink(root, path)) continue;
             if (File.Exists(path)) File.Delete(path);
+            for (string? parent = Path.GetDirectoryName(path); parent is not null && parent.Length >= root.Length - 1; parent = Path.GetDirectoryName(parent))
+                emptied.Add(parent);
         }
         File.Delete(stampFile);
-        RemoveEmptyFolders(root);
+        // Only the folders that held listed files (the export folder included), deepest first, and only when nothing
+        // else is left in them: a folder the user made stays.
+        foreach (string parent in emptied.OrderByDescending(p => p.Length))
+            if (Directory.Exists(parent) && !Directory.EnumerateFileSystemEntries(parent).Any()) Directory.Delete(parent);
         return true;
+    }
+
+    /// <summary>Whether a folder between <paramref name="root"/> and <paramref name="path"/> is a symbolic link or junction.</summary>
+    private static bool ThroughLink(string root, string path)
+    {
+        for (string? folder = Path.GetDirectoryName(path); folder is not null && folder.Length >= root.Length; folder = Path.GetDirectoryName(folder))
+            if (Directory.Exists(folder) && (File.GetAttributes(folder) & FileAttributes.ReparsePoint) != 0) return true;
+        return false;
     }
 
     private static IEnumerable<string> ListedFiles(string stampFile)
@@ -44,11 +59,5 @@ internal static class ExportFolder
         {
             return [];
         }
-    }
-
-    private static void RemoveEmptyFolders(string folder)
-    {
-        foreach (string child in Directory.EnumerateDirectories(folder)) RemoveEmptyFolders(child);
-        if (!Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
     }
 }

@@ -245,13 +245,13 @@ internal sealed class JobResolver
             if (FieldText.TryNormalize(field, field.Kind == FieldKind.Text ? raw.Trim() : raw) is not { } normalized)
             {
                 Error(TaskErrorCodes.FineTuneMetadataInvalid,
-                    $"{ItemType} '{item.Name}': {field.PascalName} expects {field.Expected}, got '{raw}'", at(name));
+                    $"{ItemType} '{item.Name}': {field.PascalName} expects {field.Expected}, got '{Shown(field, raw)}'", at(name));
                 continue;
             }
             string? classText = classValues.TryGetPropertyValue(field.Name, out var classValue) ? InvariantText(classValue) : null;
             if (ItemMerge.Decide(field, classText, normalized) == MergeDecision.Conflict)
                 Error(TaskErrorCodes.ItemValueConflict,
-                    $"{ItemType} '{item.Name}': {name} '{normalized}' disagrees with '{classText}' set by config class '{config ?? item.Name}'; set it in one place",
+                    $"{ItemType} '{item.Name}': {name} '{Shown(field, normalized)}' disagrees with '{Shown(field, classText)}' set by config class '{config ?? item.Name}'; set it in one place",
                     at(name));
             else
                 job[field.Name] = JsonNode.Parse(FieldText.ToJson(field, normalized));
@@ -269,6 +269,9 @@ internal sealed class JobResolver
         JsonValueKind.Object => string.Join(",", value.AsObject().Select(p => p.Key + "=" + FieldText.Number(p.Value!.GetValue<double>()))),
         _ => value.ToJsonString(),
     };
+
+    /// <summary>A value as a message may show it: a credential (<see cref="SchemaField.IsSecret"/>) never reaches the build log.</summary>
+    private static string? Shown(SchemaField field, string? value) => field.IsSecret && value is not null ? "<hidden>" : value;
 
     /// <summary>
     /// The item's launcher and distributed settings (<see cref="LaunchSettings"/>), merged with its class's
@@ -328,6 +331,11 @@ internal sealed class JobResolver
                     at("ResultDir"));
             else if (launcher == LaunchSettings.Export)
                 Invalid("ResultDir", "ResultDir marks a job as trained elsewhere, Launcher=\"export\" writes the files to train it elsewhere: set one of them");
+            // The build empties OutputDir before it adopts: a result inside it (or holding it) would be deleted first.
+            else if (resultDir.StartsWith(outputDir, PathComparison) || outputDir.StartsWith(resultDir, PathComparison))
+                Error(TaskErrorCodes.FineTuneOutputOverlap,
+                    $"{ItemType} '{item.Name}': ResultDir '{resultDir}' overlaps the job's OutputDir '{outputDir}', which the build empties before it copies the result in; keep the result in a folder of its own",
+                    at("ResultDir"));
         }
         string exportDir = AsFolder(ProjectPath.Full(
             item.Get("ExportDir") is { Length: > 0 } export ? export : Path.Combine(_jobRoot, item.Name + ".export"), _projectDirectory));

@@ -129,7 +129,7 @@ namespace Lm.Schema
             new SchemaField("hub_model_id", Training, FieldKind.Text, null),
             new SchemaField("hub_strategy", Training, FieldKind.Text, "\"every_save\"",
                 choices: new[] { "end", "every_save", "checkpoint", "all_checkpoints" }),
-            new SchemaField("hub_token", Training, FieldKind.Text, null),
+            new SchemaField("hub_token", Training, FieldKind.Text, null, secret: true),
             new SchemaField("hub_private_repo", Training, FieldKind.Boolean, null),
             new SchemaField("hub_revision", Training, FieldKind.Text, null),
         };

@@ -63,7 +63,7 @@ namespace Lm.Schema
     internal sealed class SchemaField
     {
         public SchemaField(string name, string section, FieldKind kind, string? defaultJson,
-            ValueRange? range = null, string[]? choices = null, string? attributeProperty = null, bool stepCount = false)
+            ValueRange? range = null, string[]? choices = null, string? attributeProperty = null, bool stepCount = false, bool secret = false)
         {
             Name = name;
             Section = section;
@@ -74,6 +74,7 @@ namespace Lm.Schema
             PascalName = ToPascal(name);
             AttributeProperty = attributeProperty ?? PascalName;
             IsStepCount = stepCount;
+            IsSecret = secret;
         }
 
         /// <summary>HF snake_case name (<c>learning_rate</c>): the JSON key and, kebab-cased, the CLI flag.</summary>
@@ -103,6 +104,13 @@ namespace Lm.Schema
 
         /// <summary>A step interval as HF reads it: below 1 a ratio of the total steps, above 1 a whole number of steps.</summary>
         public bool IsStepCount { get; }
+
+        /// <summary>
+        /// A credential (<c>hub_token</c>): never echoed in a message, and no attribute property, since an attribute's
+        /// values are compiled into the user's assembly and ship with the app. It comes from the environment, the
+        /// command line or item metadata fed by an environment variable.
+        /// </summary>
+        public bool IsSecret { get; }
 
         /// <summary>The accepted values of a text field; null when any text is accepted.</summary>
         public string[]? Choices { get; }

@@ -101,6 +101,17 @@ public sealed class HubUploaderTests : IDisposable
         Assert.False(_hub.IsPrivate("alice/my-run"));
     }
 
+    [Fact]
+    public async Task A_403_on_creating_an_existing_repository_goes_on_as_create_repo_with_exist_ok_does()
+    {
+        using var uploader = new HubUploader(Settings(), Token);
+        Assert.Equal("acme/shared", await uploader.CreateRepoAsync("acme/shared", null, CancellationToken.None));
+        // A fine-grained token that may write to acme/shared but not create repositories under acme.
+        _hub.FailNext("/api/repos/create", 403, "You don't have the rights to create a model under the namespace \"acme\"");
+        Assert.Equal("acme/shared", await uploader.CreateRepoAsync("acme/shared", null, CancellationToken.None));
+        Assert.NotNull(await uploader.CommitAsync("acme/shared", "main", HubFolderFilter.Files(_folder, []), "End of training", CancellationToken.None));
+    }
+
     [Theory]
     [InlineData("/api/repos/create", 401, "LM0541", "Invalid credentials in Authorization header")]
     [InlineData("/api/repos/create", 403, "LM0542", "You don't have the rights to create a model under the namespace \"acme\"")]

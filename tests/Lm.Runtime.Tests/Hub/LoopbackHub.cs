@@ -183,6 +183,13 @@ public sealed class LoopbackHub : IDisposable
                 return;
             }
             if (request.HttpMethod is "POST" or "PUT" && TryHandleWrite(request, response, path, out sent)) return;
+            // repo_info (GET /api/models/{org}/{name}): what create_repo(exist_ok=True) asks after a 403.
+            if (request.HttpMethod == "GET" && path.StartsWith("/api/models/", StringComparison.Ordinal) && path.Count(c => c == '/') == 4)
+            {
+                string id = path["/api/models/".Length..];
+                sent = Find(id) is null ? SendError(response, 404, "Repository not found", "RepoNotFound") : SendJson(response, 200, new JsonObject { ["id"] = id });
+                return;
+            }
             if (path.StartsWith("/api/", StringComparison.Ordinal))
             {
                 sent = SendTree(response, path["/api/".Length..]);

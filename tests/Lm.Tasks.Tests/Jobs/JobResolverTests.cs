@@ -65,6 +65,18 @@ public sealed class JobResolverTests : IDisposable
     }
 
     [Fact]
+    public void A_disagreeing_hub_token_is_LM1009_without_either_token_in_the_build_log()
+    {
+        var resolver = Resolver(new CompiledJobConfiguration("wiki", """{"model_name_or_path":"tiny-gpt2","hub_token":"hf_class_secret"}""", "App.WikiGpt2"));
+        var jobs = resolver.Resolve([Item("wiki", ("TrainFile", "train.txt"), ("Config", "WikiGpt2"), ("HubToken", "hf_item_secret"))]);
+        Assert.Empty(jobs);
+        var diagnostic = Assert.Single(resolver.Diagnostics);
+        Assert.Equal("LM1009", diagnostic.Code);
+        Assert.Contains("HubToken '<hidden>' disagrees with '<hidden>'", diagnostic.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hf_", diagnostic.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_model_type_lm_tune_does_not_build_is_LM2030_with_the_nearest_type()
     {
         var resolver = Resolver();

@@ -98,6 +98,18 @@ public sealed class LaunchSettingsTests : IDisposable
     }
 
     [Fact]
+    public void A_ResultDir_inside_the_jobs_OutputDir_is_LM2007_as_the_build_would_empty_it_first()
+    {
+        Directory.CreateDirectory(Path.Combine(_project, "obj", "out", "run1"));
+        var resolver = Resolver();
+        Assert.Empty(resolver.Resolve([Item(("OutputDir", "obj/out"), ("ResultDir", "obj/out/run1"))]));
+        var error = Assert.Single(resolver.Diagnostics);
+        Assert.Equal("LM2007", error.Code);
+        Assert.Contains("ResultDir", error.Message);
+        Assert.True(Directory.Exists(Path.Combine(_project, "obj", "out", "run1")));
+    }
+
+    [Fact]
     public void A_missing_ResultDir_is_LM2081_naming_the_folder()
     {
         var resolver = Resolver();

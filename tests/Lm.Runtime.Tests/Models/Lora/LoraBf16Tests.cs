@@ -3,6 +3,7 @@ using Lm.Runtime.Models.Lora;
 using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Tests.Training;
 using Lm.Runtime.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Lm.Runtime.Tests.Models.Lora;
@@ -66,6 +67,29 @@ public class LoraBf16Tests
             VocabSize = TrainerFixtures.Vocab, HiddenWidth = 32, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4,
             NumKeyValueHeads = 2, MaxPositionEmbeddings = 32, RmsNormEps = 1e-5,
         }, 7);
+
+    [Fact]
+    public void A_base_loaded_in_bf16_stays_bf16_after_a_bf16_lora_run()
+    {
+        using var dir = new ScratchFolder();
+        using var model = Builder("llama")();
+        model.to(ScalarType.BFloat16); // --torch-dtype bfloat16
+        var baseBefore = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.to(ScalarType.Float32).data<float>().ToArray());
+        manual_seed(1);
+        var adapter = LoraModel.Apply(model, new LoraConfig { R = 4, LoraAlpha = 8, TargetModulesPattern = "all-linear" });
+        var args = TrainerFixtures.Args(dir.Path, maxSteps: 2);
+        args.Bf16 = true;
+        using (var trainer = new Trainer(model, args, MemoryBlocks.Patterned(16, 16, TrainerFixtures.Vocab, seed: 5), null, new TrainerOptions { Adapter = adapter }))
+            trainer.Train();
+
+        // Nothing was kept aside, so nothing is widened at the end: the base is as it was loaded, bf16, bit for bit.
+        foreach (var (name, parameter) in model.named_parameters().Where(p => !p.name.Contains(".lora_", StringComparison.Ordinal)))
+        {
+            Assert.Equal(ScalarType.BFloat16, parameter.dtype);
+            Assert.Equal(baseBefore[name], parameter.to(ScalarType.Float32).data<float>().ToArray());
+        }
+        Assert.All(adapter.Layers, l => Assert.Equal(ScalarType.Float32, l.A.dtype));
+    }
 
     [Theory]
     [MemberData(nameof(Models))]
