@@ -13,7 +13,9 @@ internal static class BenchProcess
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                // "VmHWM:\t    2184 kB": the kernel pads the number to eight places after the tab, so a peak of
+                // 10 GB or more follows the tab directly; split on both.
+                return long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
         return 0;
     }
 
