@@ -18,6 +18,6 @@ static int Usage()
     Console.Error.WriteLine("       Lm.Bench generate [--preset smollm2-135m] [--new-tokens 128] [--prompt 16] [--threads 2]");
     Console.Error.WriteLine("       Lm.Bench memory-step [--preset P] [--batch N] [--seq N] [--steps N] [--warmup N] [--threads N] [--checkpointing] [--loss-chunk N] [--bf16]");
     Console.Error.WriteLine("       Lm.Bench gemm [--preset P] [--tokens N] [--threads N] [--repeats N]");
-    Console.Error.WriteLine("       Lm.Bench step-profile [--preset distilgpt2] [--batch N] [--seq N] [--steps N] [--warmup N] [--threads N] [--loss-chunk N] [--fp32]");
+    Console.Error.WriteLine("       Lm.Bench step-profile [--preset distilgpt2] [--batch N] [--seq N] [--steps N] [--warmup N] [--threads N] [--loss-chunk N] [--fp32] [--separate-clip] [--marks]");
     return 2;
 }

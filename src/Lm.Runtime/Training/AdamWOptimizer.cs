@@ -72,20 +72,51 @@ public sealed class AdamWOptimizer : IDisposable
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        var (total, coefficient) = NormAndClipCoefficient(maxNorm);
+        foreach (var grad in Gradients()) grad.mul_(coefficient);
+        return total.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="ClipGradNorm"/> then <see cref="Step"/>, with the same arithmetic, but the gradients' scaling is
+    /// done inside the update's pass over each parameter instead of as a pass of its own; the gradients themselves
+    /// are left as they were. Returns the total L2 norm before clipping. Reads the clipping coefficient on the CPU
+    /// (a device synchronisation) where a parameter takes the CPU pass.
+    /// </summary>
+    public Tensor ClipGradNormAndStep(double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        Tensor total, coefficient;
+        using (no_grad()) (total, coefficient) = NormAndClipCoefficient(maxNorm);
+        Update(coefficient);
+        return total.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The total L2 norm of the gradients and clip_grad_norm_'s <c>min(1, max_norm / (norm + 1e-6))</c>, both as
+    /// tensors in the current dispose scope.
+    /// </summary>
+    private (Tensor Total, Tensor Coefficient) NormAndClipCoefficient(double maxNorm)
+    {
         var grads = Gradients().ToList();
-        if (grads.Count == 0) return zeros(1).squeeze().MoveToOuterDisposeScope();
+        if (grads.Count == 0) return (zeros(1).squeeze(), ones(1).squeeze());
         // Tensor.norm(p) is linalg.vector_norm(p) bit for bit and takes p as a float, not as a Scalar object (see Step).
         var norms = stack(grads.Select(g => g.norm(2f)).ToArray());
         var total = norms.norm(2f);
         // torch computes max_norm / (total + 1e-6) as reciprocal(total + 1e-6) * max_norm.
         using Scalar epsilon = 1e-6, maxNormScalar = maxNorm, one = 1.0;
         var coefficient = clamp(total.add(epsilon).reciprocal().mul(maxNormScalar), max: one);
-        foreach (var grad in grads) grad.mul_(coefficient);
-        return total.MoveToOuterDisposeScope();
+        return (total, coefficient);
     }
 
     /// <summary>One AdamW update of every parameter that has a gradient, at <see cref="LearningRate"/>.</summary>
-    public void Step()
+    public void Step() => Update(gradScale: null);
+
+    /// <summary>
+    /// The AdamW update, each gradient multiplied by <paramref name="gradScale"/> first when one is given
+    /// (clip_grad_norm_'s coefficient, a 0-dimensional tensor of the gradients' dtype).
+    /// </summary>
+    private void Update(Tensor? gradScale)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -102,19 +133,37 @@ public sealed class AdamWOptimizer : IDisposable
         // type"); seen in parallel tests.
         using Scalar beta2 = Beta2, oneMinusBeta2 = 1 - Beta2, biasCorrection2SqrtScalar = biasCorrection2Sqrt,
             epsilon = Epsilon, negativeStepSize = -stepSize;
+        int threads = get_num_threads();
+        float? gradScaleValue = null;
         foreach (var slot in _slots)
         {
             Tensor? grad = GradientOf(slot);
             if (grad is null) continue;
             slot.EnsureState();
+            // Each parameter's temporaries (the square root, a scaled gradient) are freed before the next one's.
+            using var slotScope = NewDisposeScope();
             var master = slot.Master;
-            using Scalar decay = 1 - LearningRate * slot.WeightDecay;
-            master.mul_(decay);
-            slot.ExpAvg!.lerp_(grad, firstMomentWeight);
-            slot.ExpAvgSq!.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
-            // torch: (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps); in place after the sqrt, same arithmetic.
-            var denom = slot.ExpAvgSq.sqrt().div_(biasCorrection2SqrtScalar).add_(epsilon);
-            master.addcdiv_(slot.ExpAvg, denom, negativeStepSize);
+            if (AdamWUpdate.Applies(master, grad, slot.ExpAvg!, slot.ExpAvgSq!))
+            {
+                // The same arithmetic as below, element by element, in two passes (see AdamWUpdate).
+                gradScaleValue ??= gradScale is null ? 1f : gradScale.item<float>();
+                var coefficients = new AdamWUpdate.Coefficients(gradScaleValue.Value,
+                    (float)(1 - LearningRate * slot.WeightDecay), (float)(1 - Beta1), (float)Beta2, (float)(1 - Beta2),
+                    (float)biasCorrection2Sqrt, (float)Epsilon, (float)-stepSize);
+                AdamWUpdate.Run(master, grad, slot.ExpAvg!, slot.ExpAvgSq!, coefficients, threads);
+            }
+            else
+            {
+                // clip_grad_norm_ scales the gradient in place; a scaled copy leaves the gradient as it was.
+                if (gradScale is not null) grad = grad.mul(gradScale);
+                using Scalar decay = 1 - LearningRate * slot.WeightDecay;
+                master.mul_(decay);
+                slot.ExpAvg!.lerp_(grad, firstMomentWeight);
+                slot.ExpAvgSq!.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
+                // torch: (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps); in place after the sqrt, same arithmetic.
+                var denom = slot.ExpAvgSq.sqrt().div_(biasCorrection2SqrtScalar).add_(epsilon);
+                master.addcdiv_(slot.ExpAvg, denom, negativeStepSize);
+            }
             if (_keepFp32Master) slot.Parameter.copy_(master);
         }
         DisposeWidenedGrads();

@@ -354,15 +354,19 @@ public sealed partial class Trainer : IDisposable
             foreach (var batch in window) batch.Dispose();
         }
 
-        if (_args.MaxGradNorm > 0)
-        {
-            using var norm = optimizer.ClipGradNorm(_args.MaxGradNorm);
-            _gradNorm = norm.item<float>();
-        }
         double learningRate = _scheduler!.LearningRate;
         _learningRate = learningRate;
         optimizer.LearningRate = learningRate;
-        optimizer.Step();
+        if (_args.MaxGradNorm > 0)
+        {
+            // clip_grad_norm_ then optimizer.step(), the clipping's scaling done inside the update's pass.
+            using var norm = optimizer.ClipGradNormAndStep(_args.MaxGradNorm);
+            _gradNorm = norm.item<float>();
+        }
+        else
+        {
+            optimizer.Step();
+        }
         _scheduler.Step();
         optimizer.ZeroGrad();
         State.GlobalStep++;

@@ -8,7 +8,9 @@ namespace Lm.Runtime.Tests.Training;
 /// <summary>
 /// AdamWOptimizer against torch 2.x's single-tensor AdamW after clip_grad_norm_, written out here on whole tensors,
 /// bit for bit, for an fp32 model and for a bf16 model with fp32 masters (its gradients widened, then clipped and
-/// stepped in fp32), with parameters large enough for libtorch to split its loops over two threads.
+/// stepped in fp32), with parameters large enough for libtorch and the optimizer's own update (AdamWUpdate) to split
+/// their loops over two threads, and sizes that leave remainders after every vector width. Both routes are checked:
+/// ClipGradNorm then Step, and ClipGradNormAndStep (the scaling inside the update's pass).
 /// They change the torch thread count, so they run alone.
 /// </summary>
 [Collection(TorchRandomCollection.Name)]
@@ -17,22 +19,30 @@ public class AdamWReferenceTests
     private const long Large = 342_170;
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void Fp32_model_gets_torchs_AdamW_bit_for_bit(int threads) => WithThreads(threads, () =>
+    [InlineData(1, false, 0.9, false)]
+    [InlineData(2, false, 0.9, false)]
+    [InlineData(1, true, 0.9, false)]
+    [InlineData(2, true, 0.9, false)]
+    // A beta1 of 0.5 or less makes libtorch's lerp take its other form.
+    [InlineData(2, true, 0.3, false)]
+    // The CPU pass needs contiguous memory; a transposed gradient goes through torch's op sequence instead.
+    [InlineData(2, false, 0.9, true)]
+    [InlineData(2, true, 0.9, true)]
+    public void Fp32_model_gets_torchs_AdamW_bit_for_bit(int threads, bool combined, double beta1, bool transposedGradient) => WithThreads(threads, () =>
     {
         using var model = new Parameters(ScalarType.Float32);
         var (refW, refB) = (model.W.detach().clone(), model.B.detach().clone());
-        var reference = new ReferenceAdamW(refW, refB);
-        using var optimizer = new AdamWOptimizer([([("w", model.W)], 0.1), ([("b", model.B)], 0.0)], 0.01, 0.9, 0.999, 1e-8);
+        var reference = new ReferenceAdamW(refW, refB, beta1);
+        using var optimizer = new AdamWOptimizer([([("w", model.W)], 0.1), ([("b", model.B)], 0.0)], 0.01, beta1, 0.999, 1e-8);
         var generator = new Generator(7);
         for (int step = 0; step < 3; step++)
         {
-            var (gw, gb) = (randn(model.W.shape, generator: generator), randn(model.B.shape, generator: generator));
+            var gw = transposedGradient ? randn([10, Large / 10], generator: generator).t() : randn(model.W.shape, generator: generator);
+            var gb = randn(model.B.shape, generator: generator);
             model.W.grad = gw.clone();
             model.B.grad = gb.clone();
-            float norm = optimizer.ClipGradNorm(1.0).item<float>();
-            optimizer.Step();
+            Assert.Equal(!transposedGradient, model.W.grad!.is_contiguous());
+            float norm = ClipAndStep(optimizer, combined);
             optimizer.ZeroGrad();
             float expectedNorm = reference.Step(gw, gb, clip: 1.0);
             Assert.Equal(expectedNorm, norm);
@@ -44,9 +54,11 @@ public class AdamWReferenceTests
     });
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void Bf16_model_with_fp32_masters_gets_the_whole_tensor_update_of_its_widened_gradients(int threads) => WithThreads(threads, () =>
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    public void Bf16_model_with_fp32_masters_gets_the_whole_tensor_update_of_its_widened_gradients(int threads, bool combined) => WithThreads(threads, () =>
     {
         using var model = new Parameters(ScalarType.BFloat16);
         var (masterW, masterB) = (model.W.detach().to(float32), model.B.detach().to(float32));
@@ -58,8 +70,7 @@ public class AdamWReferenceTests
             var (gw, gb) = (randn(model.W.shape, generator: generator).to(bfloat16), randn(model.B.shape, generator: generator).to(bfloat16));
             model.W.grad = gw.clone();
             model.B.grad = gb.clone();
-            float norm = optimizer.ClipGradNorm(1.0).item<float>();
-            optimizer.Step();
+            float norm = ClipAndStep(optimizer, combined);
             optimizer.ZeroGrad();
             float expectedNorm = reference.Step(gw.to(float32), gb.to(float32), clip: 1.0);
             Assert.Equal(expectedNorm, norm);
@@ -70,6 +81,30 @@ public class AdamWReferenceTests
             AssertBitwise(masterW.to(bfloat16), model.W.detach());
         }
     });
+
+    [Fact]
+    public void The_combined_route_leaves_the_gradients_unscaled_and_the_separate_one_scales_them()
+    {
+        using var model = new Parameters(ScalarType.Float32);
+        using var optimizer = new AdamWOptimizer([([("w", model.W)], 0.1), ([("b", model.B)], 0.0)], 0.01, 0.9, 0.999, 1e-8);
+        var generator = new Generator(13);
+        var gw = randn(model.W.shape, generator: generator);
+        model.W.grad = gw.clone();
+        model.B.grad = randn(model.B.shape, generator: generator);
+        float norm = optimizer.ClipGradNormAndStep(1.0).item<float>();
+        Assert.True(norm > 1.0f, "the gradients needed clipping");
+        AssertBitwise(gw, model.W.grad!);
+        optimizer.ClipGradNorm(1.0).Dispose();
+        Assert.True(model.W.grad!.norm(2f).item<float>() < norm / 2, "ClipGradNorm scales the gradients in place");
+    }
+
+    private static float ClipAndStep(AdamWOptimizer optimizer, bool combined)
+    {
+        if (combined) return optimizer.ClipGradNormAndStep(1.0).item<float>();
+        float norm = optimizer.ClipGradNorm(1.0).item<float>();
+        optimizer.Step();
+        return norm;
+    }
 
     private static void WithThreads(int threads, Action test)
     {
@@ -96,7 +131,7 @@ public class AdamWReferenceTests
     }
 
     /// <summary>torch 2.x's single-tensor AdamW after clip_grad_norm_, on whole tensors (weight decay 0.1 on w only).</summary>
-    private sealed class ReferenceAdamW(Tensor w, Tensor b)
+    private sealed class ReferenceAdamW(Tensor w, Tensor b, double beta1 = 0.9)
     {
         private int _step;
         public Tensor ExpAvgW { get; } = zeros_like(w);
@@ -111,7 +146,7 @@ public class AdamWReferenceTests
             gw = gw.mul(coefficient);
             gb = gb.mul(coefficient);
             _step++;
-            double lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+            double lr = 0.01, beta2 = 0.999, eps = 1e-8;
             double bc1 = 1 - Math.Pow(beta1, _step), bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, _step));
             using var weight = tensor((float)(1 - beta1));
             foreach (var (p, g, m, v, decay) in new[] { (w, gw, ExpAvgW, ExpAvgSqW, 0.1), (b, gb, _expAvgB, _expAvgSqB, 0.0) })

@@ -1,0 +1,213 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Lm.Runtime.Training;
+
+/// <summary>
+/// One AdamW update of a float32 parameter on the CPU in two passes of its own over the parameter's memory, around
+/// torch's square root, where torch's single-tensor AdamW makes eight (and <c>clip_grad_norm_</c>'s scaling a
+/// ninth): the optimizer step of a bf16 run is memory-bound, so the passes are its cost. The result is torch's bit
+/// for bit, because each element goes through the same float operations, rounded the same way, as in libtorch's CPU
+/// kernels (measured on Linux x64, libtorch 2.10, whose GCC build contracts its multiply-adds):
+/// <list type="bullet">
+/// <item><c>grad.mul_(clip_coef)</c>: <c>g * coef</c>; <c>param.mul_(1 - lr * wd)</c>: <c>p * decay</c>.</item>
+/// <item><c>exp_avg.lerp_(grad, 1 - beta1)</c>: libtorch's lerp is <c>fma(w, g - m, m)</c> for a weight under 0.5
+/// and <c>fma(w - 1, g - m, g)</c> otherwise.</item>
+/// <item><c>exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)</c>: <c>fma((1 - beta2) * g, g, v * beta2)</c>
+/// (libtorch's <c>self + value * t1 * t2</c>, compiled with the multiply-add contracted).</item>
+/// <item><c>exp_avg_sq.sqrt()</c> stays torch's own call: with MKL it is MKL's vector square root, which is not
+/// always the correctly rounded one (measured), so no other square root would match it.</item>
+/// <item><c>.div_(bias_correction2_sqrt).add_(eps)</c>: <c>s / bc2 + eps</c>;
+/// <c>param.addcdiv_(exp_avg, denom, -step_size)</c>: <c>p + (-step_size * m) / denom</c>.</item>
+/// </list>
+/// .NET never contracts a multiply and an add on its own, so each fused multiply-add above is written out.
+/// Scalars are rounded to float first, as libtorch does with a Scalar on a float tensor. A libtorch compiled
+/// otherwise (another compiler, a CPU without FMA kernels) would round differently, so before its first use
+/// <see cref="MatchesTorch"/> runs a small update both ways and the optimizer keeps torch's ops unless they agree
+/// to the bit. The writes go to memory directly: unlike torch's in-place ops they do not advance the tensors'
+/// version counters (the trainer steps after backward, when no graph holds the parameters).
+/// </summary>
+internal static unsafe class AdamWUpdate
+{
+    /// <summary>Below this many elements a parameter is updated on the calling thread only.</summary>
+    internal const long ParallelThreshold = 1 << 18;
+
+    /// <summary>Elements per parallel block: a multiple of every vector width.</summary>
+    internal const long BlockSize = 1 << 16;
+
+    /// <summary>
+    /// Whether this libtorch's AdamW ops give what <see cref="Run"/> gives, to the bit: two steps of both lerp forms
+    /// over 4,099 elements (vector loops and their remainders, libtorch's and ours), decided once per process.
+    /// </summary>
+    internal static readonly Lazy<bool> MatchesTorch = new(() => AgreesWithTorchOps(4_099, threads: 1));
+
+    /// <summary>Two steps of both lerp forms over <paramref name="count"/> elements, by <see cref="Run"/> and by torch's ops; equal to the bit?</summary>
+    internal static bool AgreesWithTorchOps(long count, int threads)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        // A generator of its own: the check must not move the global one that dropout and data order draw from.
+        var generator = new Generator(20_240_607);
+        foreach (double beta1 in new[] { 0.9, 0.3 })
+        {
+            var master = randn(count, generator: generator);
+            var (fusedMaster, fusedExpAvg, fusedExpAvgSq) = (master.clone(), zeros(count), zeros(count));
+            var (opsMaster, opsExpAvg, opsExpAvgSq) = (master.clone(), zeros(count), zeros(count));
+            for (int step = 1; step <= 2; step++)
+            {
+                var grad = randn(count, generator: generator);
+                var scale = tensor(0.37f);
+                double beta2 = 0.999, learningRate = 1e-3, weightDecay = 0.01, epsilon = 1e-8;
+                double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
+                double stepSize = learningRate / (1 - Math.Pow(beta1, step));
+                Run(fusedMaster, grad, fusedExpAvg, fusedExpAvgSq, new Coefficients(0.37f, (float)(1 - learningRate * weightDecay),
+                    (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)biasCorrection2Sqrt, (float)epsilon, (float)-stepSize), threads);
+                var scaled = grad.mul(scale);
+                using Scalar decay = 1 - learningRate * weightDecay, beta2Scalar = beta2, oneMinusBeta2 = 1 - beta2,
+                    biasCorrection2SqrtScalar = biasCorrection2Sqrt, epsilonScalar = epsilon, negativeStepSize = -stepSize;
+                opsMaster.mul_(decay);
+                opsExpAvg.lerp_(scaled, tensor((float)(1 - beta1)));
+                opsExpAvgSq.mul_(beta2Scalar).addcmul_(scaled, scaled, oneMinusBeta2);
+                opsMaster.addcdiv_(opsExpAvg, opsExpAvgSq.sqrt().div_(biasCorrection2SqrtScalar).add_(epsilonScalar), negativeStepSize);
+            }
+            foreach (var (fused, ops) in new[] { (fusedMaster, opsMaster), (fusedExpAvg, opsExpAvg), (fusedExpAvgSq, opsExpAvgSq) })
+            {
+                if (!SameBits(fused, ops)) return false;
+            }
+        }
+        return true;
+    }
+
+    private static bool SameBits(Tensor a, Tensor b)
+    {
+        var (x, y) = (a.data<float>().ToArray(), b.data<float>().ToArray());
+        return MemoryMarshal.Cast<float, int>(x).SequenceEqual(MemoryMarshal.Cast<float, int>(y));
+    }
+
+    /// <summary>The update's float constants, each rounded as libtorch rounds the Scalar it receives.</summary>
+    internal readonly record struct Coefficients(
+        float GradScale, float Decay, float FirstMomentWeight, float Beta2, float OneMinusBeta2,
+        float BiasCorrection2Sqrt, float Epsilon, float NegativeStepSize)
+    {
+        /// <summary>libtorch's lerp takes its other form unless |weight| &lt; 0.5 (from a beta1 of 0.5 down).</summary>
+        public bool LerpFromEnd => !(MathF.Abs(FirstMomentWeight) < 0.5f);
+
+        /// <summary>The lerp's multiplier: the weight, or the weight less one in the other form.</summary>
+        public float LerpCoefficient => LerpFromEnd ? FirstMomentWeight - 1f : FirstMomentWeight;
+    }
+
+    /// <summary>
+    /// Whether the tensors are ones this update handles (float32, contiguous, on the CPU, as many elements each) and
+    /// this libtorch computes AdamW as this update does.
+    /// </summary>
+    public static bool Applies(Tensor master, Tensor grad, Tensor expAvg, Tensor expAvgSq)
+    {
+        if (!MatchesTorch.Value) return false;
+        foreach (var t in new[] { master, grad, expAvg, expAvgSq })
+        {
+            if (t.dtype != ScalarType.Float32 || t.device_type != TorchSharp.DeviceType.CPU || !t.is_contiguous()) return false;
+            if (t.numel() != master.numel()) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Updates <paramref name="master"/>, <paramref name="expAvg"/> and <paramref name="expAvgSq"/> in place.</summary>
+    public static void Run(Tensor master, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c, int threads)
+    {
+        long count = master.numel();
+        if (count == 0) return;
+        // storage<float>() and sqrt() make tensor handles; freed with this parameter, not at the end of the step.
+        using var scope = NewDisposeScope();
+        using var gradStorage = grad.storage<float>();
+        using var expAvgSqStorage = expAvgSq.storage<float>();
+        float* g = Data(grad, gradStorage), v = Data(expAvgSq, expAvgSqStorage);
+        ForBlocks(count, threads, (start, length) => SecondMoment(g + start, v + start, length, c));
+
+        using var root = expAvgSq.sqrt();
+        using var masterStorage = master.storage<float>();
+        using var expAvgStorage = expAvg.storage<float>();
+        using var rootStorage = root.storage<float>();
+        float* p = Data(master, masterStorage), m = Data(expAvg, expAvgStorage), s = Data(root, rootStorage);
+        ForBlocks(count, threads, (start, length) => FirstMomentAndParameter(g + start, p + start, m + start, s + start, length, c));
+    }
+
+    /// <summary>The tensor's first element. Float32 only: storage&lt;float&gt;() of another dtype is a converted copy.</summary>
+    private static float* Data(Tensor tensor, Storage<float> storage) =>
+        (float*)storage.data_ptr() + tensor.storage_offset();
+
+    private static void ForBlocks(long count, int threads, Action<long, long> body)
+    {
+        if (count < ParallelThreshold || threads < 2)
+        {
+            body(0, count);
+            return;
+        }
+        long blocks = (count + BlockSize - 1) / BlockSize;
+        Parallel.For(0L, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+            block => body(block * BlockSize, Math.Min(BlockSize, count - block * BlockSize)));
+    }
+
+    /// <summary><c>v = fma((1 - beta2) * g', g', v * beta2)</c> with <c>g' = g * scale</c>.</summary>
+    private static void SecondMoment(float* g, float* v, long length, Coefficients c)
+    {
+        long i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            int width = Vector<float>.Count;
+            var scale = new Vector<float>(c.GradScale);
+            var beta2 = new Vector<float>(c.Beta2);
+            var oneMinusBeta2 = new Vector<float>(c.OneMinusBeta2);
+            for (; i <= length - width; i += width)
+            {
+                var grad = Vector.Load(g + i) * scale;
+                Vector.Store(Vector.FusedMultiplyAdd(oneMinusBeta2 * grad, grad, Vector.Load(v + i) * beta2), v + i);
+            }
+        }
+        for (; i < length; i++)
+        {
+            float grad = g[i] * c.GradScale;
+            v[i] = MathF.FusedMultiplyAdd(c.OneMinusBeta2 * grad, grad, v[i] * c.Beta2);
+        }
+    }
+
+    /// <summary>
+    /// <c>m = lerp(m, g', w)</c> as libtorch computes it, then <c>p = p * decay + (-step_size * m) / (s / bc2 + eps)</c>, with
+    /// <c>s = sqrt(v)</c> from torch.
+    /// </summary>
+    private static void FirstMomentAndParameter(float* g, float* p, float* m, float* s, long length, Coefficients c)
+    {
+        long i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            int width = Vector<float>.Count;
+            var scale = new Vector<float>(c.GradScale);
+            var decay = new Vector<float>(c.Decay);
+            var lerpCoefficient = new Vector<float>(c.LerpCoefficient);
+            bool lerpFromEnd = c.LerpFromEnd;
+            var biasCorrection2Sqrt = new Vector<float>(c.BiasCorrection2Sqrt);
+            var epsilon = new Vector<float>(c.Epsilon);
+            var negativeStepSize = new Vector<float>(c.NegativeStepSize);
+            for (; i <= length - width; i += width)
+            {
+                var grad = Vector.Load(g + i) * scale;
+                var expAvg = Vector.Load(m + i);
+                expAvg = Vector.FusedMultiplyAdd(lerpCoefficient, grad - expAvg, lerpFromEnd ? grad : expAvg);
+                var denom = Vector.Load(s + i) / biasCorrection2Sqrt + epsilon;
+                Vector.Store(Vector.Load(p + i) * decay + negativeStepSize * expAvg / denom, p + i);
+                Vector.Store(expAvg, m + i);
+            }
+        }
+        float lerpCoefficientScalar = c.LerpCoefficient;
+        bool lerpFromEndScalar = c.LerpFromEnd;
+        for (; i < length; i++)
+        {
+            float grad = g[i] * c.GradScale;
+            float expAvg = MathF.FusedMultiplyAdd(lerpCoefficientScalar, grad - m[i], lerpFromEndScalar ? grad : m[i]);
+            float denom = s[i] / c.BiasCorrection2Sqrt + c.Epsilon;
+            p[i] = p[i] * c.Decay + c.NegativeStepSize * expAvg / denom;
+            m[i] = expAvg;
+        }
+    }
+}

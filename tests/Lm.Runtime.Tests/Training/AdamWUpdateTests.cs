@@ -1,0 +1,60 @@
+using Lm.Runtime.Training;
+using static TorchSharp.torch;
+
+namespace Lm.Runtime.Tests.Training;
+
+/// <summary>
+/// AdamWUpdate (the optimizer's CPU pass) against torch's op sequence, to the bit, at lengths that exercise every
+/// loop of both: shorter than a vector, a vector and one more, just below and above a parallel block, and above the
+/// parallel threshold. They change the torch thread count, so they run alone.
+/// </summary>
+[Collection(TorchRandomCollection.Name)]
+public class AdamWUpdateTests
+{
+    [Fact]
+    public void This_libtorch_computes_AdamW_as_the_CPU_pass_does_so_the_optimizer_uses_it() =>
+        Assert.True(AdamWUpdate.MatchesTorch.Value, "on Linux x64 the CPU pass must be in use (the fast path of every CPU step)");
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 1)]
+    [InlineData(17, 1)]
+    [InlineData(33, 1)]
+    [InlineData(AdamWUpdate.BlockSize - 1, 2)]
+    [InlineData(AdamWUpdate.BlockSize + 1, 2)]
+    [InlineData(AdamWUpdate.ParallelThreshold + 3, 1)]
+    [InlineData(AdamWUpdate.ParallelThreshold + 3, 2)]
+    public void The_CPU_pass_equals_torchs_ops_to_the_bit(long count, int threads)
+    {
+        int before = get_num_threads();
+        set_num_threads(threads);
+        try
+        {
+            Assert.True(AdamWUpdate.AgreesWithTorchOps(count, threads), $"{count} elements, {threads} threads");
+        }
+        finally
+        {
+            set_num_threads(before);
+        }
+    }
+
+    [Fact]
+    public void The_comparison_can_tell_a_fused_multiply_add_from_a_multiply_then_add()
+    {
+        // If the pass computed lerp as m + w * (g - m) in two roundings, the comparison above must see it.
+        using var scope = NewDisposeScope();
+        var generator = new Generator(20_240_607);
+        var m = randn(4_099, generator: generator);
+        var g = randn(4_099, generator: generator);
+        var torchLerp = m.clone().lerp_(g, tensor(0.1f)).data<float>().ToArray();
+        var (ms, gs) = (m.data<float>().ToArray(), g.data<float>().ToArray());
+        int fusedDiffers = 0, plainDiffers = 0;
+        for (int i = 0; i < ms.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(MathF.FusedMultiplyAdd(0.1f, gs[i] - ms[i], ms[i])) != BitConverter.SingleToInt32Bits(torchLerp[i])) fusedDiffers++;
+            if (BitConverter.SingleToInt32Bits(ms[i] + 0.1f * (gs[i] - ms[i])) != BitConverter.SingleToInt32Bits(torchLerp[i])) plainDiffers++;
+        }
+        Assert.Equal(0, fusedDiffers);
+        Assert.True(plainDiffers > 100, $"only {plainDiffers} of 4,099 elements tell the two apart");
+    }
+}
