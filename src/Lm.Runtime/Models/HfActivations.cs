@@ -30,8 +30,12 @@ public static class HfActivations
     public static Tensor GeluNew(Tensor x)
     {
         using var scope = NewDisposeScope();
+        // Python evaluates HF's `0.5 * input` before the bracket, so its graph records that product first. The order
+        // decides which of the three gradients reaching x autograd sums first, and so their rounding: the same order
+        // gives HF's gradient to the bit.
+        var half = x.mul(ScalarCache.Of(0.5));
         var inner = x.add(x.pow(ScalarCache.Of(3.0)).mul(ScalarCache.Of(0.044715))).mul(ScalarCache.Of(SqrtTwoOverPi));
-        return x.mul(ScalarCache.Of(0.5)).mul(inner.tanh().add(ScalarCache.Of(1.0))).MoveToOuterDisposeScope();
+        return half.mul(inner.tanh().add(ScalarCache.Of(1.0))).MoveToOuterDisposeScope();
     }
 
     /// <summary>HF's <c>QuickGELUActivation</c>: x·σ(1.702·x).</summary>
