@@ -14,7 +14,7 @@ return args.FirstOrDefault() switch
 static int Usage()
 {
     Console.Error.WriteLine("usage: Lm.Bench preprocess <train.txt> [--block-size N] [--workers N] [--cache-root DIR]");
-    Console.Error.WriteLine("       Lm.Bench train-step [--steps N] [--warmup N] [--batch N] [--seq N] [--threads N] [--eval-batches N] [--fp32-only|--bf16-only]");
+    Console.Error.WriteLine("       Lm.Bench train-step [--steps N] [--warmup N] [--batch N] [--seq N] [--threads N] [--eval-batches N] [--fp32-only|--bf16-only] [--mfu]");
     Console.Error.WriteLine("       Lm.Bench generate [--preset smollm2-135m] [--new-tokens 128] [--prompt 16] [--threads 2]");
     Console.Error.WriteLine("       Lm.Bench memory-step [--preset P] [--batch N] [--seq N] [--steps N] [--warmup N] [--threads N] [--checkpointing] [--loss-chunk N] [--bf16]");
     Console.Error.WriteLine("       Lm.Bench gemm [--preset P] [--tokens N] [--threads N] [--repeats N]");
