@@ -4,6 +4,7 @@ using Lm.Runtime.Checkpoints;
 using Lm.Runtime.Errors;
 using Lm.Runtime.Files;
 using Lm.Runtime.Models;
+using Lm.Runtime.Models.CpuRandom;
 using Lm.Runtime.Models.Lora;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -199,12 +200,12 @@ public sealed partial class Trainer
         if (bytes.Length != expectedLength)
             throw json.Error(key, $"holds {bytes.Length} bytes; a generator state of this libtorch has {expectedLength}");
         // CPUGeneratorImplState starts with the legacy THGeneratorState: seed (8 bytes), left, seeded, next.
-        const int MersenneStateWords = 624;
-        if (bytes.Length >= 24)
+        const int MersenneStateWords = Mt19937.StateWords;
+        if (bytes.Length >= CpuGeneratorState.StateOffset)
         {
-            int left = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
-            int seeded = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
-            ulong next = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(16));
+            int left = CpuGeneratorState.Left(bytes);
+            int seeded = CpuGeneratorState.Seeded(bytes);
+            ulong next = CpuGeneratorState.Next(bytes);
             if (seeded == 0 || left < 1 || left > MersenneStateWords || next > MersenneStateWords)
                 throw json.Error(key, $"is not a valid Mersenne Twister state (left {left}, next {next}, seeded {seeded})");
         }
