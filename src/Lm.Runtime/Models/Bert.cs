@@ -187,7 +187,7 @@ internal sealed class EncoderEmbeddings : nn.Module
     private readonly Embedding position_embeddings;
     private readonly Embedding token_type_embeddings;
     private readonly LayerNorm LayerNorm;
-    private readonly Dropout dropout;
+    private readonly TorchDropout dropout;
 
     public EncoderEmbeddings(EncoderConfig config, bool robertaPositions)
         : base(robertaPositions ? "RobertaEmbeddings" : "BertEmbeddings")
@@ -198,7 +198,7 @@ internal sealed class EncoderEmbeddings : nn.Module
         position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenWidth);
         token_type_embeddings = nn.Embedding(config.TypeVocabSize, config.HiddenWidth);
         LayerNorm = nn.LayerNorm(config.HiddenWidth, config.LayerNormEps);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
+        dropout = new TorchDropout(config.HiddenDropoutProb);
         if (robertaPositions)
         {
             // RobertaEmbeddings builds BERT's position embedding, then replaces it by one with padding_idx.
@@ -397,14 +397,14 @@ internal sealed class BertResidualOutput : nn.Module
 {
     private readonly Linear dense;
     private readonly LayerNorm LayerNorm;
-    private readonly Dropout dropout;
+    private readonly TorchDropout dropout;
 
     public BertResidualOutput(int inFeatures, EncoderConfig config, string name)
         : base(name)
     {
         dense = nn.Linear(inFeatures, config.HiddenWidth);
         LayerNorm = nn.LayerNorm(config.HiddenWidth, config.LayerNormEps);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
+        dropout = new TorchDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 

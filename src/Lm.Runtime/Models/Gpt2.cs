@@ -82,7 +82,7 @@ internal sealed class Gpt2Model : nn.Module
     private readonly Gpt2Config config;
     internal readonly Embedding wte;
     private readonly Embedding wpe;
-    private readonly Dropout drop;
+    private readonly TorchDropout drop;
     private readonly ModuleList<Gpt2Block> h;
     private readonly LayerNorm ln_f;
 
@@ -95,7 +95,7 @@ internal sealed class Gpt2Model : nn.Module
         this.config = config;
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.NPositions, config.NEmbd);
-        drop = nn.Dropout(config.EmbdPdrop);
+        drop = new TorchDropout(config.EmbdPdrop);
         h = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(i => new Gpt2Block(config, i)).ToArray());
         ln_f = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
         RegisterComponents();
@@ -208,8 +208,8 @@ internal sealed class Gpt2Attention : nn.Module
     private readonly int layerIndex;
     private readonly Conv1D c_attn;
     private readonly Conv1D c_proj;
-    private readonly Dropout attn_dropout;
-    private readonly Dropout resid_dropout;
+    private readonly TorchDropout attn_dropout;
+    private readonly TorchDropout resid_dropout;
 
     public Gpt2Attention(Gpt2Config config, int layerIndex)
         : base("GPT2Attention")
@@ -218,8 +218,8 @@ internal sealed class Gpt2Attention : nn.Module
         this.layerIndex = layerIndex;
         c_attn = new Conv1D(3 * config.NEmbd, config.NEmbd);
         c_proj = new Conv1D(config.NEmbd, config.NEmbd);
-        attn_dropout = nn.Dropout(config.AttnPdrop);
-        resid_dropout = nn.Dropout(config.ResidPdrop);
+        attn_dropout = new TorchDropout(config.AttnPdrop);
+        resid_dropout = new TorchDropout(config.ResidPdrop);
         RegisterComponents();
     }
 
@@ -293,7 +293,7 @@ internal sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
     private readonly string activation;
     private readonly Conv1D c_fc;
     private readonly Conv1D c_proj;
-    private readonly Dropout dropout;
+    private readonly TorchDropout dropout;
 
     public Gpt2Mlp(Gpt2Config config)
         : base("GPT2MLP")
@@ -301,7 +301,7 @@ internal sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
         activation = config.ActivationFunction;
         c_fc = new Conv1D(config.InnerSize, config.NEmbd);
         c_proj = new Conv1D(config.NEmbd, config.InnerSize);
-        dropout = nn.Dropout(config.ResidPdrop);
+        dropout = new TorchDropout(config.ResidPdrop);
         RegisterComponents();
     }
 

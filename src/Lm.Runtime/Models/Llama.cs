@@ -276,7 +276,7 @@ internal sealed class LlamaAttention : nn.Module
         value = RepeatKv(value, heads / keyValueHeads);
         var scores = query.matmul(key.transpose(2, 3)).mul(ScalarCache.Of(scaling)).add(mask);
         var weights = scores.softmax(-1, ScalarType.Float32).to(query.dtype);
-        weights = nn.functional.dropout(weights, attentionDropout, training);
+        weights = TorchDropout.Apply(weights, attentionDropout, training);
         var context = weights.matmul(value).transpose(1, 2).reshape(batch, length, -1);
         return o_proj.call(context).MoveToOuterDisposeScope();
     }

@@ -17,7 +17,7 @@ public sealed class LoraLayer
 {
     private readonly Linear _loraA;
     private readonly Linear _loraB;
-    private readonly Dropout? _dropout;
+    private readonly TorchDropout? _dropout;
     private readonly double _scaling;
 
     internal LoraLayer(string name, nn.Module<Tensor, Tensor> baseLayer, long inFeatures, long outFeatures, LoraConfig config, Device device)
@@ -36,7 +36,7 @@ public sealed class LoraLayer
             nn.init.zeros_(_loraB.weight!);
         }
         // PEFT uses nn.Identity for a dropout of 0: no random draw in training either.
-        _dropout = config.LoraDropout > 0 ? nn.Dropout(config.LoraDropout) : null;
+        _dropout = config.LoraDropout > 0 ? new TorchDropout(config.LoraDropout) : null;
         _scaling = config.Scaling;
         baseLayer.register_module("lora_A", _loraA);
         baseLayer.register_module("lora_B", _loraB);
