@@ -8,6 +8,7 @@ return args.FirstOrDefault() switch
     "memory-step" => MemorySaverBenchmark.RunStep(args[1..]),
     "gemm" => MemorySaverBenchmark.RunGemm(args[1..]),
     "step-profile" => StepProfileBenchmark.Run(args[1..]),
+    "dropout" => DropoutBenchmark.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -19,5 +20,6 @@ static int Usage()
     Console.Error.WriteLine("       Lm.Bench memory-step [--preset P] [--batch N] [--seq N] [--steps N] [--warmup N] [--threads N] [--checkpointing] [--loss-chunk N] [--bf16]");
     Console.Error.WriteLine("       Lm.Bench gemm [--preset P] [--tokens N] [--threads N] [--repeats N]");
     Console.Error.WriteLine("       Lm.Bench step-profile [--preset distilgpt2] [--batch N] [--seq N] [--steps N] [--warmup N] [--threads N] [--loss-chunk N] [--fp32] [--separate-clip] [--marks]");
+    Console.Error.WriteLine("       Lm.Bench dropout [--repeats N] [--threads N]");
     return 2;
 }
