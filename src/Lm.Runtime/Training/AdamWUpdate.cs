@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -150,6 +151,9 @@ internal static unsafe class AdamWUpdate
     }
 
     /// <summary><c>v = fma((1 - beta2) * g', g', v * beta2)</c> with <c>g' = g * scale</c>.</summary>
+    // Hot loops: compiled fully optimised on first call rather than after tiering (a short run or a benchmark
+    // would otherwise time the unoptimised first tier).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SecondMoment(float* g, float* v, long length, Coefficients c)
     {
         long i = 0;
@@ -176,6 +180,7 @@ internal static unsafe class AdamWUpdate
     /// <c>m = lerp(m, g', w)</c> as libtorch computes it, then <c>p = p * decay + (-step_size * m) / (s / bc2 + eps)</c>, with
     /// <c>s = sqrt(v)</c> from torch.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FirstMomentAndParameter(float* g, float* p, float* m, float* s, long length, Coefficients c)
     {
         long i = 0;

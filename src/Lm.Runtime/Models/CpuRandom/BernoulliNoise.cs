@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Lm.Runtime.Models.CpuRandom;
 
@@ -44,6 +45,9 @@ internal static unsafe class BernoulliNoise
 
     private delegate void BlockWriter(ulong* words, long start, int length, long threshold);
 
+    // Hot loops: compiled fully optimised on first call rather than after tiering (a short run or a benchmark
+    // would otherwise time the unoptimised first tier).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Fill(Span<byte> generatorState, double keepProbability, long count, BlockWriter write)
     {
         long threshold = Threshold(keepProbability);
@@ -77,6 +81,7 @@ internal static unsafe class BernoulliNoise
     private static Vector<long> Low53(Vector<ulong> pairs) =>
         Vector.AsVectorInt64(Vector.ShiftLeft(pairs & new Vector<ulong>(LowBitsOfHighWord), 32) | Vector.ShiftRightLogical(pairs, 32));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteSingle(ulong* pairs, int length, long threshold, uint scaleBits, uint* output)
     {
         int i = 0;
@@ -96,6 +101,7 @@ internal static unsafe class BernoulliNoise
         for (; i < length; i++) output[i] = Low53(pairs[i]) < threshold ? scaleBits : 0u;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteHalfWidth(ulong* pairs, int length, long threshold, ushort scaleBits, ushort* output)
     {
         int i = 0;

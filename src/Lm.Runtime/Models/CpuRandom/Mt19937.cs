@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Lm.Runtime.Models.CpuRandom;
 
@@ -58,6 +59,9 @@ internal sealed unsafe class Mt19937
     }
 
     /// <summary>The next <paramref name="destination"/>.Length words, in the order <c>operator()</c> returns them.</summary>
+    // Hot loops: compiled fully optimised on first call rather than after tiering (a short run or a benchmark
+    // would otherwise time the unoptimised first tier).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Fill(Span<uint> destination)
     {
         fixed (uint* state = _state)
@@ -90,6 +94,7 @@ internal sealed unsafe class Mt19937
     /// words read words not yet rewritten 397 ahead and the rest read words rewritten 227 behind, so any vector of at
     /// most 227 lanes sees what the serial loop sees.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Regenerate(uint* p)
     {
         const int firstPart = StateWords - Shift;
@@ -117,6 +122,7 @@ internal sealed unsafe class Mt19937
         Vector.ShiftRightLogical((u & new Vector<uint>(UpperMask)) | (v & new Vector<uint>(LowerMask)), 1)
         ^ ((Vector<uint>.Zero - (v & Vector<uint>.One)) & new Vector<uint>(MatrixA));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Temper(uint* source, uint* destination, int count)
     {
         int i = 0;
