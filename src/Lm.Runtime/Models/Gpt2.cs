@@ -242,10 +242,15 @@ internal sealed class Gpt2Attention : nn.Module
         var value = SplitHeads(qkv[2], heads, headSize);
         if (cache is not null) (key, value) = cache.Append(key, value);
 
-        Tensor context = Gpt2Block.UsesSdpa(config)
-            ? nn.functional.scaled_dot_product_attention(query, key, value, mask,
-                p: training ? config.AttnPdrop : 0.0, is_casual: mask is null && length > 1)
-            : EagerAttention(query, key, value, mask);
+        Tensor context;
+        if (!Gpt2Block.UsesSdpa(config))
+            context = EagerAttention(query, key, value, mask);
+        else if (mask is null && cache is null && CausalMathAttention.Applies(query, key, value, config.AttnPdrop, training))
+            // What SDPA computes here, to the bit, with its dropout drawn by TorchDropout instead of serially.
+            context = CausalMathAttention.Forward(query, key, value, config.AttnPdrop);
+        else
+            context = nn.functional.scaled_dot_product_attention(query, key, value, mask,
+                p: training ? config.AttnPdrop : 0.0, is_casual: mask is null && length > 1);
 
         var merged = context.transpose(1, 2).contiguous().view(batch, length, config.NEmbd);
         return resid_dropout.forward(c_proj.call(merged)).MoveToOuterDisposeScope();

@@ -88,18 +88,10 @@ public class TorchDropoutTests
 
     private static (double[] Losses, float[] Weights) Train(bool forceTorch, bool bf16, double dropout = 0.1)
     {
-        using var dir = new ScratchFolder();
-        var data = MemoryBlocks.Patterned(24, 16, TrainerFixtures.Vocab, seed: 3);
-        using var model = TrainerFixtures.TinyGpt2(dropout: dropout);
-        var args = TrainerFixtures.Args(dir.Path);
-        args.Bf16 = bf16;
         TorchDropout.ForceTorch = forceTorch;
         try
         {
-            using var trainer = new Trainer(model, args, data);
-            trainer.Train();
-            var losses = trainer.State.LogHistory.Where(e => e.Values.ContainsKey("loss")).Select(e => e["loss"]).ToArray();
-            return (losses, TrainerFixtures.Weights(model));
+            return TrainerFixtures.TrainTinyGpt2(bf16, dropout);
         }
         finally
         {

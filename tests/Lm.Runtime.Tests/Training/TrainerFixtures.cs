@@ -1,5 +1,6 @@
 using Lm.Runtime.Data;
 using Lm.Runtime.Models;
+using Lm.Runtime.Tests.Data;
 using Lm.Runtime.Training;
 using static TorchSharp.torch;
 
@@ -66,4 +67,21 @@ internal static class TrainerFixtures
     public static float[] Weights(LanguageModel model) =>
         model.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal)
             .SelectMany(p => p.parameter.detach().to(ScalarType.Float32).data<float>().ToArray()).ToArray();
+
+    /// <summary>
+    /// Ten logged steps of <see cref="TinyGpt2"/> with dropout <paramref name="dropout"/> everywhere on patterned
+    /// blocks: the losses and the weights after, to compare two ways of computing the same training.
+    /// </summary>
+    public static (double[] Losses, float[] Weights) TrainTinyGpt2(bool bf16, double dropout)
+    {
+        using var dir = new ScratchFolder();
+        var data = MemoryBlocks.Patterned(24, 16, Vocab, seed: 3);
+        using var model = TinyGpt2(dropout: dropout);
+        var args = Args(dir.Path);
+        args.Bf16 = bf16;
+        using var trainer = new Trainer(model, args, data);
+        trainer.Train();
+        var losses = trainer.State.LogHistory.Where(e => e.Values.ContainsKey("loss")).Select(e => e["loss"]).ToArray();
+        return (losses, Weights(model));
+    }
 }
