@@ -1,3 +1,4 @@
+using Lm.Runtime.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,7 +52,7 @@ internal static class CausalMathAttention
         using Scalar scale = Math.Sqrt(1.0 / Math.Sqrt(query.shape[^1]));
         long length = query.shape[^2];
         var future = ones(length, length, dtype: ScalarType.Bool, device: query.device).tril().logical_not();
-        var mask = zeros(length, length, dtype: query.dtype, device: query.device).masked_fill_(future, double.NegativeInfinity);
+        var mask = zeros(length, length, dtype: query.dtype, device: query.device).masked_fill_(future, ScalarCache.Of(double.NegativeInfinity));
         var weights = query.mul(scale).matmul(key.transpose(-2, -1).mul(scale));
         weights.add_(mask);
         weights = TorchDropout.Apply(weights.softmax(-1), dropout, training: true);
