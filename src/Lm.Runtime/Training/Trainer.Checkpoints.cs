@@ -206,7 +206,10 @@ public sealed partial class Trainer
             int left = CpuGeneratorState.Left(bytes);
             int seeded = CpuGeneratorState.Seeded(bytes);
             ulong next = CpuGeneratorState.Next(bytes);
-            if (seeded == 0 || left < 1 || left > MersenneStateWords || next > MersenneStateWords)
+            // libtorch's engine takes left - 1 more words from state[next] on before it regenerates: a state past that
+            // would make it read beyond its 624 words (set_state checks each field alone, not their sum).
+            if (seeded == 0 || left < 1 || left > MersenneStateWords || next > MersenneStateWords
+                || (long)next + left - 1 > MersenneStateWords)
                 throw json.Error(key, $"is not a valid Mersenne Twister state (left {left}, next {next}, seeded {seeded})");
         }
         return bytes;

@@ -268,6 +268,22 @@ public class FuzzFindingsTests
     }
 
     [Fact]
+    public void Rng_state_whose_engine_would_read_past_its_words_is_LM0431()
+    {
+        using Tensor state = get_rng_state();
+        byte[] bytes = state.bytes.ToArray();
+        // left 600 and next 100 each pass libtorch's own checks, but the engine would read state[100 .. 698].
+        BitConverter.TryWriteBytes(bytes.AsSpan(8), 600);
+        BitConverter.TryWriteBytes(bytes.AsSpan(16), 100UL);
+        var error = Rejects(() => Trainer.RandomStateBytes(RngJson(bytes), "cpu", bytes.Length));
+        Assert.Equal(ErrorCodes.RngStateInvalid, error.Code);
+        Assert.Contains("left 600, next 100", error.Message, StringComparison.Ordinal);
+        // The same fields within the array (next + left - 1 = 624) pass.
+        BitConverter.TryWriteBytes(bytes.AsSpan(16), 25UL);
+        Assert.Equal(bytes, Trainer.RandomStateBytes(RngJson(bytes), "cpu", bytes.Length));
+    }
+
+    [Fact]
     public void Rng_state_collator_that_is_not_base64_is_LM0431()
     {
         using Tensor state = get_rng_state();
