@@ -14,5 +14,8 @@ internal static class TorchFixture
     {
         TorchRuntime.EnsureLoaded();
         TorchSharp.torch.set_num_threads(1);
+        // This check runs both ways from the global generator's state and puts it back; done here, before any test
+        // starts, it cannot replay the draws of a test running in parallel.
+        _ = Lm.Runtime.Models.CausalMathAttention.MatchesTorch.Value;
     }
 }

@@ -17,7 +17,12 @@ namespace Lm.Runtime.Models;
 /// </summary>
 internal static class CausalMathAttention
 {
-    /// <summary>Whether this libtorch's SDPA gives what <see cref="Forward"/> gives, forward and backward, to the bit.</summary>
+    /// <summary>
+    /// Whether this libtorch's SDPA gives what <see cref="Forward"/> gives, forward and backward, to the bit. SDPA draws
+    /// its dropout from the global generator, so the check runs both ways from that generator's state and then puts
+    /// the state back: a thread drawing from it at that moment would draw again what it drew (lm-tune trains on one
+    /// thread; the first training forward pass with dropout runs the check).
+    /// </summary>
     internal static readonly Lazy<bool> MatchesTorch = new(() => AgreesWithTorch(batch: 2, heads: 3, length: 33, headSize: 8, dropout: 0.1));
 
     /// <summary>Tests set this to compare against torch's own SDPA; the models never do.</summary>
