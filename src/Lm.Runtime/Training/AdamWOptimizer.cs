@@ -16,7 +16,9 @@ namespace Lm.Runtime.Training;
 /// <para>
 /// With <c>keepFp32Master</c> the optimizer keeps an fp32 copy of each parameter: the model may then run in
 /// bfloat16 (gradients are widened to fp32, the fp32 master is updated and copied back), which is how lm-tune
-/// trains with <c>bf16</c> without an autocast.
+/// trains with <c>bf16</c> without an autocast. Where the CPU pass applies, the widening is not written out: the
+/// gradient norm (<see cref="BFloat16GradientNorm"/>) and the update (<see cref="AdamWUpdate"/>) read the bf16
+/// gradients in place, with the widened values' results to the bit.
 /// </para>
 /// </summary>
 public sealed class AdamWOptimizer : IDisposable
@@ -98,11 +100,20 @@ public sealed class AdamWOptimizer : IDisposable
     /// </summary>
     private (Tensor Total, Tensor Coefficient) NormAndClipCoefficient(double maxNorm)
     {
-        var grads = Gradients().ToList();
-        if (grads.Count == 0) return (zeros(1).squeeze(), ones(1).squeeze());
-        // Tensor.norm(p) is linalg.vector_norm(p) bit for bit and takes p as a float, not as a Scalar object (see Step).
-        var norms = stack(grads.Select(g => g.norm(2f)).ToArray());
-        var total = norms.norm(2f);
+        var norms = new List<Tensor>();
+        foreach (var slot in _slots)
+        {
+            if (slot.Parameter.grad is not { } grad) continue;
+            // A bf16 model's gradient: the norm of its float32 widening, read from the bf16 memory (no copy made).
+            if (ReadsBf16Gradient(slot, grad) && BFloat16GradientNorm.Applies(grad))
+                norms.Add(tensor(BFloat16GradientNorm.Norm(grad)));
+            else
+                // Tensor.norm(p) is linalg.vector_norm(p) bit for bit and takes p as a float, not as a Scalar object (see Step).
+                norms.Add(GradientOf(slot)!.norm(2f));
+        }
+        if (norms.Count == 0) return (zeros(1).squeeze(), ones(1).squeeze());
+        var stacked = stack(norms.ToArray());
+        var total = stacked.norm(2f);
         // torch computes max_norm / (total + 1e-6) as reciprocal(total + 1e-6) * max_norm.
         using Scalar epsilon = 1e-6, maxNormScalar = maxNorm, one = 1.0;
         var coefficient = clamp(total.add(epsilon).reciprocal().mul(maxNormScalar), max: one);
@@ -137,9 +148,12 @@ public sealed class AdamWOptimizer : IDisposable
         float? gradScaleValue = null;
         foreach (var slot in _slots)
         {
-            Tensor? grad = GradientOf(slot);
-            if (grad is null) continue;
+            if (slot.Parameter.grad is not { } ownGrad) continue;
             slot.EnsureState();
+            // A bf16 model's gradient is read by the CPU pass as it is; torch's ops get the float32 widening.
+            Tensor grad = ReadsBf16Gradient(slot, ownGrad) && AdamWUpdate.Applies(slot.Master, ownGrad, slot.ExpAvg!, slot.ExpAvgSq!)
+                ? ownGrad
+                : GradientOf(slot)!;
             // Each parameter's temporaries (the square root, a scaled gradient) are freed before the next one's.
             using var slotScope = NewDisposeScope();
             var master = slot.Master;
@@ -331,6 +345,13 @@ public sealed class AdamWOptimizer : IDisposable
             if (grad is not null) yield return grad;
         }
     }
+
+    /// <summary>
+    /// Whether the update may read <paramref name="grad"/>, a bf16 model's gradient, without widening it: with fp32
+    /// masters, unless a widened copy already exists (<see cref="ClipGradNorm"/> scaled that copy in place).
+    /// </summary>
+    private bool ReadsBf16Gradient(Slot slot, Tensor grad) =>
+        _keepFp32Master && grad.dtype == ScalarType.BFloat16 && !_widenedGrads.ContainsKey(slot);
 
     /// <summary>The gradient in the master's dtype: the parameter's own, or (bf16 model) a widened fp32 copy kept until the step.</summary>
     private Tensor? GradientOf(Slot slot)

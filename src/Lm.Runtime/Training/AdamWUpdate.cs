@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,8 +28,10 @@ namespace Lm.Runtime.Training;
 /// Scalars are rounded to float first, as libtorch does with a Scalar on a float tensor. A libtorch compiled
 /// otherwise (another compiler, a CPU without FMA kernels) would round differently, so before its first use
 /// <see cref="MatchesTorch"/> runs a small update both ways and the optimizer keeps torch's ops unless they agree
-/// to the bit. The writes go to memory directly: unlike torch's in-place ops they do not advance the tensors'
-/// version counters (the trainer steps after backward, when no graph holds the parameters).
+/// to the bit. A bf16 model's gradient is read in its own memory and widened on the way (bf16 is float32's upper
+/// half, so the widening is exact): the float32 copy torch's ops would need is never written. The writes go to
+/// memory directly: unlike torch's in-place ops they do not advance the tensors' version counters (the trainer
+/// steps after backward, when no graph holds the parameters).
 /// </summary>
 internal static unsafe class AdamWUpdate
 {
@@ -42,10 +45,15 @@ internal static unsafe class AdamWUpdate
     /// Whether this libtorch's AdamW ops give what <see cref="Run"/> gives, to the bit: two steps of both lerp forms
     /// over 4,099 elements (vector loops and their remainders, libtorch's and ours), decided once per process.
     /// </summary>
-    internal static readonly Lazy<bool> MatchesTorch = new(() => AgreesWithTorchOps(4_099, threads: 1));
+    internal static readonly Lazy<bool> MatchesTorch = new(() =>
+        AgreesWithTorchOps(4_099, threads: 1) && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16));
 
-    /// <summary>Two steps of both lerp forms over <paramref name="count"/> elements, by <see cref="Run"/> and by torch's ops; equal to the bit?</summary>
-    internal static bool AgreesWithTorchOps(long count, int threads)
+    /// <summary>
+    /// Two steps of both lerp forms over <paramref name="count"/> elements, by <see cref="Run"/> and by torch's ops
+    /// (a <paramref name="gradientDtype"/> gradient; torch's ops get it widened to float32, as the optimizer widens a
+    /// bf16 model's gradients); equal to the bit?
+    /// </summary>
+    internal static bool AgreesWithTorchOps(long count, int threads, ScalarType gradientDtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -58,14 +66,15 @@ internal static unsafe class AdamWUpdate
             var (opsMaster, opsExpAvg, opsExpAvgSq) = (master.clone(), zeros(count), zeros(count));
             for (int step = 1; step <= 2; step++)
             {
-                var grad = randn(count, generator: generator);
+                var grad = randn(count, generator: generator).to(gradientDtype);
+                var wideGrad = grad.to(ScalarType.Float32);
                 var scale = tensor(0.37f);
                 double beta2 = 0.999, learningRate = 1e-3, weightDecay = 0.01, epsilon = 1e-8;
                 double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
                 double stepSize = learningRate / (1 - Math.Pow(beta1, step));
                 Run(fusedMaster, grad, fusedExpAvg, fusedExpAvgSq, new Coefficients(0.37f, (float)(1 - learningRate * weightDecay),
                     (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)biasCorrection2Sqrt, (float)epsilon, (float)-stepSize), threads);
-                var scaled = grad.mul(scale);
+                var scaled = wideGrad.mul(scale);
                 using Scalar decay = 1 - learningRate * weightDecay, beta2Scalar = beta2, oneMinusBeta2 = 1 - beta2,
                     biasCorrection2SqrtScalar = biasCorrection2Sqrt, epsilonScalar = epsilon, negativeStepSize = -stepSize;
                 opsMaster.mul_(decay);
@@ -100,15 +109,16 @@ internal static unsafe class AdamWUpdate
     }
 
     /// <summary>
-    /// Whether the tensors are ones this update handles (float32, contiguous, on the CPU, as many elements each) and
-    /// this libtorch computes AdamW as this update does.
+    /// Whether the tensors are ones this update handles (float32, contiguous, on the CPU, as many elements each; the
+    /// gradient may be bf16, read as its exact float32 widening) and this libtorch computes AdamW as this update does.
     /// </summary>
     public static bool Applies(Tensor master, Tensor grad, Tensor expAvg, Tensor expAvgSq)
     {
         if (!MatchesTorch.Value) return false;
         foreach (var t in new[] { master, grad, expAvg, expAvgSq })
         {
-            if (t.dtype != ScalarType.Float32 || t.device_type != TorchSharp.DeviceType.CPU || !t.is_contiguous()) return false;
+            var allowed = ReferenceEquals(t, grad) ? t.dtype is ScalarType.Float32 or ScalarType.BFloat16 : t.dtype == ScalarType.Float32;
+            if (!allowed || t.device_type != TorchSharp.DeviceType.CPU || !t.is_contiguous()) return false;
             if (t.numel() != master.numel()) return false;
         }
         return true;
@@ -121,22 +131,85 @@ internal static unsafe class AdamWUpdate
         if (count == 0) return;
         // storage<float>() and sqrt() make tensor handles; freed with this parameter, not at the end of the step.
         using var scope = NewDisposeScope();
-        using var gradStorage = grad.storage<float>();
+        if (grad.dtype == ScalarType.BFloat16)
+        {
+            // A bf16 model's gradient, read where it is: no widened float32 copy is written and read back.
+            var source = new BFloat16Gradients((ushort*)FirstElement(grad));
+            Run(master, source, expAvg, expAvgSq, c, threads);
+        }
+        else
+        {
+            using var gradStorage = grad.storage<float>();
+            Run(master, new Float32Gradients(Data(grad, gradStorage)), expAvg, expAvgSq, c, threads);
+        }
+    }
+
+    private static void Run<TGradients>(Tensor master, TGradients g, Tensor expAvg, Tensor expAvgSq, Coefficients c, int threads)
+        where TGradients : struct, IGradients
+    {
+        long count = master.numel();
         using var expAvgSqStorage = expAvgSq.storage<float>();
-        float* g = Data(grad, gradStorage), v = Data(expAvgSq, expAvgSqStorage);
-        ForBlocks(count, threads, (start, length) => SecondMoment(g + start, v + start, length, c));
+        float* v = Data(expAvgSq, expAvgSqStorage);
+        ForBlocks(count, threads, (start, length) => SecondMoment(g, v, start, length, c));
 
         using var root = expAvgSq.sqrt();
         using var masterStorage = master.storage<float>();
         using var expAvgStorage = expAvg.storage<float>();
         using var rootStorage = root.storage<float>();
         float* p = Data(master, masterStorage), m = Data(expAvg, expAvgStorage), s = Data(root, rootStorage);
-        ForBlocks(count, threads, (start, length) => FirstMomentAndParameter(g + start, p + start, m + start, s + start, length, c));
+        ForBlocks(count, threads, (start, length) => FirstMomentAndParameter(g, p, m, s, start, length, c));
     }
 
     /// <summary>The tensor's first element. Float32 only: storage&lt;float&gt;() of another dtype is a converted copy.</summary>
     private static float* Data(Tensor tensor, Storage<float> storage) =>
         (float*)storage.data_ptr() + tensor.storage_offset();
+
+    /// <summary>A contiguous CPU tensor's first element, of any dtype (its bytes are a view of the tensor's memory).</summary>
+    private static void* FirstElement(Tensor tensor) =>
+        Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
+
+    /// <summary>Where an update reads its gradient from: float32 memory, or bf16 memory widened on the way.</summary>
+    private interface IGradients
+    {
+        Vector<float> Load(long index);
+        float LoadOne(long index);
+    }
+
+    private readonly struct Float32Gradients(float* data) : IGradients
+    {
+        public Vector<float> Load(long index) => Vector.Load(data + index);
+        public float LoadOne(long index) => data[index];
+    }
+
+    /// <summary>bf16 is the upper half of a float32: widening puts the 16 bits on top of 16 zero bits, exactly.</summary>
+    private readonly struct BFloat16Gradients(ushort* data) : IGradients
+    {
+        public Vector<float> Load(long index) => WidenBFloat16(data + index);
+        public float LoadOne(long index) => BitConverter.Int32BitsToSingle(data[index] << 16);
+    }
+
+    /// <summary><see cref="Vector{T}.Count"/> bf16 values from <paramref name="source"/> as float32.</summary>
+    private static Vector<float> WidenBFloat16(ushort* source)
+    {
+        if (Vector<float>.Count == 8)
+        {
+            var half = Vector128.Load(source);
+            return Vector256.ShiftLeft(Vector256.Create(Vector128.WidenLower(half), Vector128.WidenUpper(half)), 16).AsSingle().AsVector();
+        }
+        if (Vector<float>.Count == 16)
+        {
+            var half = Vector256.Load(source);
+            return Vector512.ShiftLeft(Vector512.Create(Vector256.WidenLower(half), Vector256.WidenUpper(half)), 16).AsSingle().AsVector();
+        }
+        if (Vector<float>.Count == 4)
+        {
+            var half = Vector64.Load(source);
+            return Vector128.ShiftLeft(Vector128.Create(Vector64.WidenLower(half), Vector64.WidenUpper(half)), 16).AsSingle().AsVector();
+        }
+        Span<float> values = stackalloc float[Vector<float>.Count];
+        for (int i = 0; i < values.Length; i++) values[i] = BitConverter.Int32BitsToSingle(source[i] << 16);
+        return new Vector<float>(values);
+    }
 
     private static void ForBlocks(long count, int threads, Action<long, long> body)
     {
@@ -154,8 +227,10 @@ internal static unsafe class AdamWUpdate
     // Hot loops: compiled fully optimised on first call rather than after tiering (a short run or a benchmark
     // would otherwise time the unoptimised first tier).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SecondMoment(float* g, float* v, long length, Coefficients c)
+    private static void SecondMoment<TGradients>(TGradients g, float* v, long start, long length, Coefficients c)
+        where TGradients : struct, IGradients
     {
+        v += start;
         long i = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -165,13 +240,13 @@ internal static unsafe class AdamWUpdate
             var oneMinusBeta2 = new Vector<float>(c.OneMinusBeta2);
             for (; i <= length - width; i += width)
             {
-                var grad = Vector.Load(g + i) * scale;
+                var grad = g.Load(start + i) * scale;
                 Vector.Store(Vector.FusedMultiplyAdd(oneMinusBeta2 * grad, grad, Vector.Load(v + i) * beta2), v + i);
             }
         }
         for (; i < length; i++)
         {
-            float grad = g[i] * c.GradScale;
+            float grad = g.LoadOne(start + i) * c.GradScale;
             v[i] = MathF.FusedMultiplyAdd(c.OneMinusBeta2 * grad, grad, v[i] * c.Beta2);
         }
     }
@@ -181,8 +256,12 @@ internal static unsafe class AdamWUpdate
     /// <c>s = sqrt(v)</c> from torch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FirstMomentAndParameter(float* g, float* p, float* m, float* s, long length, Coefficients c)
+    private static void FirstMomentAndParameter<TGradients>(TGradients g, float* p, float* m, float* s, long start, long length, Coefficients c)
+        where TGradients : struct, IGradients
     {
+        p += start;
+        m += start;
+        s += start;
         long i = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -196,7 +275,7 @@ internal static unsafe class AdamWUpdate
             var negativeStepSize = new Vector<float>(c.NegativeStepSize);
             for (; i <= length - width; i += width)
             {
-                var grad = Vector.Load(g + i) * scale;
+                var grad = g.Load(start + i) * scale;
                 var expAvg = Vector.Load(m + i);
                 expAvg = Vector.FusedMultiplyAdd(lerpCoefficient, grad - expAvg, lerpFromEnd ? grad : expAvg);
                 var denom = Vector.Load(s + i) / biasCorrection2Sqrt + epsilon;
@@ -208,7 +287,7 @@ internal static unsafe class AdamWUpdate
         bool lerpFromEndScalar = c.LerpFromEnd;
         for (; i < length; i++)
         {
-            float grad = g[i] * c.GradScale;
+            float grad = g.LoadOne(start + i) * c.GradScale;
             float expAvg = MathF.FusedMultiplyAdd(lerpCoefficientScalar, grad - m[i], lerpFromEndScalar ? grad : m[i]);
             float denom = s[i] / c.BiasCorrection2Sqrt + c.Epsilon;
             p[i] = p[i] * c.Decay + c.NegativeStepSize * expAvg / denom;

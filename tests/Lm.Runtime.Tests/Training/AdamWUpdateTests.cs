@@ -1,4 +1,5 @@
 using Lm.Runtime.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Lm.Runtime.Tests.Training;
@@ -24,13 +25,24 @@ public class AdamWUpdateTests
     [InlineData(AdamWUpdate.BlockSize + 1, 2)]
     [InlineData(AdamWUpdate.ParallelThreshold + 3, 1)]
     [InlineData(AdamWUpdate.ParallelThreshold + 3, 2)]
-    public void The_CPU_pass_equals_torchs_ops_to_the_bit(long count, int threads)
+    public void The_CPU_pass_equals_torchs_ops_to_the_bit(long count, int threads) =>
+        AssertAgrees(count, threads, ScalarType.Float32);
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(17, 1)]
+    [InlineData(AdamWUpdate.BlockSize + 1, 2)]
+    [InlineData(AdamWUpdate.ParallelThreshold + 3, 2)]
+    public void The_CPU_pass_reading_a_bf16_gradient_equals_torchs_ops_on_its_float32_widening(long count, int threads) =>
+        AssertAgrees(count, threads, ScalarType.BFloat16);
+
+    private static void AssertAgrees(long count, int threads, ScalarType gradientDtype)
     {
         int before = get_num_threads();
         set_num_threads(threads);
         try
         {
-            Assert.True(AdamWUpdate.AgreesWithTorchOps(count, threads), $"{count} elements, {threads} threads");
+            Assert.True(AdamWUpdate.AgreesWithTorchOps(count, threads, gradientDtype), $"{count} elements, {threads} threads, {gradientDtype} gradient");
         }
         finally
         {
