@@ -31,11 +31,17 @@ internal static class StepProfileBenchmark
         bool bf16 = !args.Contains("--fp32");
         bool printMarks = args.Contains("--marks");
         bool separateClip = args.Contains("--separate-clip");
-        long chunk = Option(args, "--loss-chunk") is string c ? long.Parse(c, CultureInfo.InvariantCulture) : 166;
+        long? chosenChunk = Option(args, "--loss-chunk") is string c ? long.Parse(c, CultureInfo.InvariantCulture) : null;
 
         TorchRuntime.EnsureLoaded();
         set_num_threads(threads);
         using var model = ModelPresets.Create(preset, seed: 42);
+        // As the trainer chooses; where the trainer would take the plain loss, the profile takes one chunk.
+        long chunk = chosenChunk ?? ChunkedCrossEntropy.DefaultChunkTokens((long)batch * length, model.VocabSize) switch
+        {
+            0 => (long)batch * length,
+            long chosen => chosen,
+        };
         var arguments = new TrainingArguments { OutputDir = Path.GetTempPath(), Bf16 = bf16 };
         using var optimizer = AdamWOptimizer.ForModel(model, arguments, keepFp32Master: bf16);
         if (bf16)

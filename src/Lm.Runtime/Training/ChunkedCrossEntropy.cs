@@ -67,6 +67,31 @@ public static class ChunkedCrossEntropy
     }
 
     /// <summary>
+    /// The trainer's default chunk for a micro-batch of <paramref name="positions"/> over <paramref name="vocabulary"/>:
+    /// 0 (the plain loss) while its float32 logits take at most 64 MiB, else at most 64 MiB of logits a chunk (333
+    /// positions of GPT-2's vocabulary; a distilgpt2-shaped 8 × 128 batch's 1,016 labelled rows become 4 chunks of
+    /// 254). Chunks of half that size made the head's products about 10% slower there (BENCHMARKS.md).
+    /// </summary>
+    public static long DefaultChunkTokens(long positions, long vocabulary)
+    {
+        const long limitBytes = 64L << 20;
+        long rowBytes = Math.Max(vocabulary, 1) * sizeof(float);
+        return positions * rowBytes > limitBytes ? Math.Max(limitBytes / rowBytes, 1) : 0;
+    }
+
+    /// <summary>
+    /// Rows per chunk: <paramref name="n"/> split into as few chunks of at most <paramref name="maxRows"/> as
+    /// possible, of near-equal size (1,016 rows at most 166 a chunk: 7 of 146, not 6 of 166 and one of 20, whose
+    /// head product runs far below the GEMM rate).
+    /// </summary>
+    internal static long BalancedChunkRows(long n, long maxRows)
+    {
+        if (n <= maxRows) return Math.Max(n, 1);
+        long chunks = (n + maxRows - 1) / maxRows;
+        return (n + chunks - 1) / chunks;
+    }
+
+    /// <summary>
     /// The most memory a reduced-precision model's kept logit gradients take before their weight-gradient product is
     /// made: one group for a distilgpt2-shaped 8 × 128 batch (1024 × 50,257 bf16 values are 98 MiB).
     /// </summary>
@@ -100,6 +125,7 @@ public static class ChunkedCrossEntropy
 
             using var scope = NewDisposeScope();
             long n = features.shape[0], vocabulary = weight.shape[0];
+            long chunkRows = BalancedChunkRows(n, k.ChunkTokens);
             var total = zeros([], dtype: ScalarType.Float64, device: features.device);
             var gradFeatures = wantFeatures ? empty_like(features) : null;
             // An fp32 model's weight gradient is accumulated chunk by chunk. A bf16 (or f16) model's chunk products
@@ -108,7 +134,7 @@ public static class ChunkedCrossEntropy
             // GroupBytes, and each group makes one product, with as many rows as the plain path's when one group
             // holds the batch, and no per-chunk pass over the [vocab, width] gradient.
             bool grouped = wantWeight && weight.dtype != ScalarType.Float32;
-            long groupRows = grouped ? Math.Max(k.GroupBytes / (vocabulary * weight.element_size()) / k.ChunkTokens, 1) * k.ChunkTokens : 0;
+            long groupRows = grouped ? Math.Max(k.GroupBytes / (vocabulary * weight.element_size()) / chunkRows, 1) * chunkRows : 0;
             var groupGradients = grouped ? empty([Math.Min(groupRows, n), vocabulary], dtype: weight.dtype, device: weight.device) : null;
             long groupStart = 0;
             Tensor? groupedWeightGradient = null;
@@ -116,10 +142,10 @@ public static class ChunkedCrossEntropy
             var gradBias = wantBias ? zeros(bias!.shape, dtype: ScalarType.Float32, device: bias.device) : null;
             using Scalar nllScale = k.NllScale, smoothScale = k.SmoothScale, softmaxScale = k.NllScale + k.SmoothScale * vocabulary;
             using Scalar vocabularyScalar = (double)vocabulary;
-            for (long start = 0; start < n; start += k.ChunkTokens)
+            for (long start = 0; start < n; start += chunkRows)
             {
                 using var chunkScope = NewDisposeScope();
-                long length = Math.Min(k.ChunkTokens, n - start);
+                long length = Math.Min(chunkRows, n - start);
                 var x = features.narrow(0, start, length);
                 var target = labels.narrow(0, start, length).unsqueeze(1);
                 // As the model's forward pass and the plain loss: linear in the model's dtype, then float32.

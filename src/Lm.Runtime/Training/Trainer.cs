@@ -41,8 +41,9 @@ public sealed class TrainerOptions
 
     /// <summary>
     /// Positions per chunk of the training loss (<see cref="ChunkedCrossEntropy"/>: the LM head and the cross entropy
-    /// a chunk at a time, never the whole float32 logits). Null, the default, decides per micro-batch: chunks of
-    /// about 32 MiB of float32 logits when the batch's logits would take more than 64 MiB, else the plain loss.
+    /// a chunk at a time, never the whole float32 logits). Null, the default, decides per micro-batch
+    /// (<see cref="ChunkedCrossEntropy.DefaultChunkTokens"/>): chunks of at most 64 MiB of float32 logits when the
+    /// batch's logits would take more, else the plain loss.
     /// 0 always computes the plain loss. Evaluation always computes the whole logits (it reports accuracy from them).
     /// </summary>
     public long? LossChunkTokens { get; init; }
@@ -432,9 +433,7 @@ public sealed partial class Trainer : IDisposable
     private long LossChunkTokens(Tensor inputIds)
     {
         if (_options.LossChunkTokens is long chosen) return Math.Max(chosen, 0);
-        const long wholeLimit = 64L << 20, chunkBytes = 32L << 20;
-        long rowBytes = (long)_model.VocabSize * sizeof(float);
-        return inputIds.numel() * rowBytes > wholeLimit ? Math.Max(chunkBytes / rowBytes, 1) : 0;
+        return ChunkedCrossEntropy.DefaultChunkTokens(inputIds.numel(), _model.VocabSize);
     }
 
     private void EnsureOnDevice()

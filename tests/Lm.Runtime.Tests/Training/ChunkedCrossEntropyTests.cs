@@ -81,6 +81,34 @@ public class ChunkedCrossEntropyTests
             Assert.True(gradient.mul(2.0).allclose(doubled.Gradients[name], rtol: 1e-6, atol: 1e-9), name);
     }
 
+    [Theory]
+    // distilgpt2's 8 × 128 batch: 1,016 labelled rows in chunks of at most 333 (64 MiB of logits) or 166.
+    [InlineData(1016, 333, 254)]
+    [InlineData(1016, 166, 146)]
+    [InlineData(1016, 1016, 1016)]
+    [InlineData(1016, 5000, 1016)]
+    [InlineData(7, 1, 1)]
+    [InlineData(10, 3, 3)]
+    [InlineData(11, 5, 4)]
+    [InlineData(0, 5, 1)]
+    public void Chunks_split_the_rows_evenly_and_never_exceed_the_limit(long rows, long limit, long expected)
+    {
+        long chunk = ChunkedCrossEntropy.BalancedChunkRows(rows, limit);
+        Assert.Equal(expected, chunk);
+        Assert.True(chunk <= Math.Max(limit, 1));
+        // As few chunks as the limit allows: the chunk count of the limit itself.
+        if (rows > 0) Assert.Equal((rows + limit - 1) / limit, (rows + chunk - 1) / chunk);
+    }
+
+    [Theory]
+    [InlineData(1024, 50257, 333)] // distilgpt2, 8 × 128: 206 MB of logits
+    [InlineData(4096, 49152, 341)] // SmolLM2, 8 × 512
+    [InlineData(333, 50257, 0)] // 64 MiB or less: the plain loss
+    [InlineData(334, 50257, 333)]
+    [InlineData(100, 97, 0)]
+    public void The_trainer_chunks_only_logits_over_64_MiB(long positions, long vocabulary, long expected) =>
+        Assert.Equal(expected, ChunkedCrossEntropy.DefaultChunkTokens(positions, vocabulary));
+
     [Fact]
     public void Without_labels_the_loss_is_zero_and_every_gradient_too()
     {
