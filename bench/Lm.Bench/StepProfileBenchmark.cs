@@ -12,7 +12,7 @@ namespace Lm.Bench;
 
 /// <summary>
 /// Where a training step's time goes: the trainer's step taken apart with the same public pieces (the model's
-/// forward pass to the head's input, the chunked loss with its head product and gradient, backward, global-norm
+/// forward pass to the head's input, the chunked loss with its head product and gradient, backward, the release of the step's tensors, global-norm
 /// clipping and AdamW with fp32 masters in bf16 (one phase, as the trainer runs them: the clipping's scaling inside the
 /// update's pass; <c>--separate-clip</c> times clip_grad_norm_ and the step apart), zero_grad), each phase timed in
 /// wall and process CPU seconds, averaged over the timed steps. Prints the 20-step-style loss of each step too, so two
@@ -54,8 +54,8 @@ internal static class StepProfileBenchmark
         manual_seed(42);
         var data = new RandomBlocks(batch * (warmup + steps), length, model.VocabSize, seed: 1);
         string[] phases = separateClip
-            ? ["forward", "loss (head + CE + its gradient)", "backward", "clip_grad_norm", "AdamW step", "zero_grad"]
-            : ["forward", "loss (head + CE + its gradient)", "backward", "clip_grad_norm + AdamW step", "zero_grad"];
+            ? ["forward", "loss (head + CE + its gradient)", "backward", "release of the step's tensors", "clip_grad_norm", "AdamW step", "zero_grad"]
+            : ["forward", "loss (head + CE + its gradient)", "backward", "release of the step's tensors", "clip_grad_norm + AdamW step", "zero_grad"];
         var wall = new double[phases.Length];
         var cpu = new double[phases.Length];
         for (int step = 0; step < warmup + steps; step++)
@@ -82,6 +82,8 @@ internal static class StepProfileBenchmark
                 lossValue = loss.item<float>();
                 Mark();
             }
+            // The activations, the graph's saved tensors and the batch, freed as the trainer's scope frees them.
+            Mark();
             if (separateClip)
             {
                 using (var norm = optimizer.ClipGradNorm(1.0)) norm.item<float>();

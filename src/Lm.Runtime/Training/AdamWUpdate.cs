@@ -42,18 +42,19 @@ internal static unsafe class AdamWUpdate
     internal const long BlockSize = 1 << 16;
 
     /// <summary>
-    /// Whether this libtorch's AdamW ops give what <see cref="Run"/> gives, to the bit: two steps of both lerp forms
+    /// Whether this libtorch's AdamW ops give what <see cref="Run(Tensor, Tensor, Tensor, Tensor, Coefficients, int)"/> gives, to the bit: two steps of both lerp forms
     /// over 4,099 elements (vector loops and their remainders, libtorch's and ours), decided once per process.
     /// </summary>
     internal static readonly Lazy<bool> MatchesTorch = new(() =>
-        AgreesWithTorchOps(4_099, threads: 1) && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16));
+        AgreesWithTorchOps(4_099, threads: 1) && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16)
+        && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16, segmentSize: 1_000));
 
     /// <summary>
-    /// Two steps of both lerp forms over <paramref name="count"/> elements, by <see cref="Run"/> and by torch's ops
+    /// Two steps of both lerp forms over <paramref name="count"/> elements, by <see cref="Run(Tensor, Tensor, Tensor, Tensor, Coefficients, int)"/> and by torch's ops
     /// (a <paramref name="gradientDtype"/> gradient; torch's ops get it widened to float32, as the optimizer widens a
     /// bf16 model's gradients); equal to the bit?
     /// </summary>
-    internal static bool AgreesWithTorchOps(long count, int threads, ScalarType gradientDtype = ScalarType.Float32)
+    internal static bool AgreesWithTorchOps(long count, int threads, ScalarType gradientDtype = ScalarType.Float32, long? segmentSize = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -73,7 +74,7 @@ internal static unsafe class AdamWUpdate
                 double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
                 double stepSize = learningRate / (1 - Math.Pow(beta1, step));
                 Run(fusedMaster, grad, fusedExpAvg, fusedExpAvgSq, new Coefficients(0.37f, (float)(1 - learningRate * weightDecay),
-                    (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)biasCorrection2Sqrt, (float)epsilon, (float)-stepSize), threads);
+                    (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)biasCorrection2Sqrt, (float)epsilon, (float)-stepSize), threads, segmentSize ?? SegmentSize);
                 var scaled = wideGrad.mul(scale);
                 using Scalar decay = 1 - learningRate * weightDecay, beta2Scalar = beta2, oneMinusBeta2 = 1 - beta2,
                     biasCorrection2SqrtScalar = biasCorrection2Sqrt, epsilonScalar = epsilon, negativeStepSize = -stepSize;
@@ -125,7 +126,11 @@ internal static unsafe class AdamWUpdate
     }
 
     /// <summary>Updates <paramref name="master"/>, <paramref name="expAvg"/> and <paramref name="expAvgSq"/> in place.</summary>
-    public static void Run(Tensor master, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c, int threads)
+    public static void Run(Tensor master, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c, int threads) =>
+        Run(master, grad, expAvg, expAvgSq, c, threads, SegmentSize);
+
+    /// <summary><see cref="Run(Tensor, Tensor, Tensor, Tensor, Coefficients, int)"/> a <paramref name="segmentSize"/> elements at a time.</summary>
+    internal static void Run(Tensor master, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c, int threads, long segmentSize)
     {
         long count = master.numel();
         if (count == 0) return;
@@ -135,29 +140,55 @@ internal static unsafe class AdamWUpdate
         {
             // A bf16 model's gradient, read where it is: no widened float32 copy is written and read back.
             var source = new BFloat16Gradients((ushort*)FirstElement(grad));
-            Run(master, source, expAvg, expAvgSq, c, threads);
+            Run(master, source, expAvg, expAvgSq, c, threads, segmentSize);
         }
         else
         {
             using var gradStorage = grad.storage<float>();
-            Run(master, new Float32Gradients(Data(grad, gradStorage)), expAvg, expAvgSq, c, threads);
+            Run(master, new Float32Gradients(Data(grad, gradStorage)), expAvg, expAvgSq, c, threads, segmentSize);
         }
     }
 
-    private static void Run<TGradients>(Tensor master, TGradients g, Tensor expAvg, Tensor expAvgSq, Coefficients c, int threads)
+    private static void Run<TGradients>(Tensor master, TGradients g, Tensor expAvg, Tensor expAvgSq, Coefficients c, int threads, long segmentSize)
         where TGradients : struct, IGradients
     {
         long count = master.numel();
         using var expAvgSqStorage = expAvgSq.storage<float>();
-        float* v = Data(expAvgSq, expAvgSqStorage);
-        ForBlocks(count, threads, (start, length) => SecondMoment(g, v, start, length, c));
-
-        using var root = expAvgSq.sqrt();
         using var masterStorage = master.storage<float>();
         using var expAvgStorage = expAvg.storage<float>();
-        using var rootStorage = root.storage<float>();
-        float* p = Data(master, masterStorage), m = Data(expAvg, expAvgStorage), s = Data(root, rootStorage);
-        ForBlocks(count, threads, (start, length) => FirstMomentAndParameter(g, p, m, s, start, length, c));
+        float* v = Data(expAvgSq, expAvgSqStorage), p = Data(master, masterStorage), m = Data(expAvg, expAvgStorage);
+        // A segment at a time: the first pass writes the new second moment to the parameter's state and to a scratch
+        // buffer kept by the thread, torch takes the square root there in place, and the second pass reads it. No
+        // parameter-sized temporary is allocated (a fresh 150 MB one for GPT-2's embedding each step cost page
+        // faults), and a segment's roots are read back while they are still in cache.
+        var scratch = RootScratch(Math.Min(segmentSize, count));
+        for (long segment = 0; segment < count; segment += segmentSize)
+        {
+            long length = Math.Min(segmentSize, count - segment);
+            using var roots = scratch.narrow(0, 0, length);
+            float* r = (float*)FirstElement(roots);
+            ForBlocks(length, threads, (start, blockLength) => SecondMoment(g, v, r + start, segment + start, blockLength, c));
+            roots.sqrt_();
+            ForBlocks(length, threads, (start, blockLength) => FirstMomentAndParameter(g, p, m, r + start, segment + start, blockLength, c));
+        }
+    }
+
+    /// <summary>Elements of a parameter updated per segment (the scratch buffer's size: 16 MiB of float32).</summary>
+    internal const long SegmentSize = 1 << 22;
+
+    [ThreadStatic]
+    private static Tensor? _rootScratch;
+
+    /// <summary>The calling thread's scratch buffer for a segment's square roots, at least <paramref name="count"/> elements.</summary>
+    private static Tensor RootScratch(long count)
+    {
+        if (_rootScratch is null || _rootScratch.numel() < count)
+        {
+            _rootScratch?.Dispose();
+            // Kept by the thread from step to step, outside any dispose scope of the caller.
+            _rootScratch = empty(count, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        }
+        return _rootScratch;
     }
 
     /// <summary>The tensor's first element. Float32 only: storage&lt;float&gt;() of another dtype is a converted copy.</summary>
@@ -223,11 +254,14 @@ internal static unsafe class AdamWUpdate
             block => body(block * BlockSize, Math.Min(BlockSize, count - block * BlockSize)));
     }
 
-    /// <summary><c>v = fma((1 - beta2) * g', g', v * beta2)</c> with <c>g' = g * scale</c>.</summary>
+    /// <summary>
+    /// <c>v = fma((1 - beta2) * g', g', v * beta2)</c> with <c>g' = g * scale</c>, written to the state and to
+    /// <paramref name="root"/> (the segment's scratch, from the block's first element).
+    /// </summary>
     // Hot loops: compiled fully optimised on first call rather than after tiering (a short run or a benchmark
     // would otherwise time the unoptimised first tier).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SecondMoment<TGradients>(TGradients g, float* v, long start, long length, Coefficients c)
+    private static void SecondMoment<TGradients>(TGradients g, float* v, float* root, long start, long length, Coefficients c)
         where TGradients : struct, IGradients
     {
         v += start;
@@ -241,19 +275,21 @@ internal static unsafe class AdamWUpdate
             for (; i <= length - width; i += width)
             {
                 var grad = g.Load(start + i) * scale;
-                Vector.Store(Vector.FusedMultiplyAdd(oneMinusBeta2 * grad, grad, Vector.Load(v + i) * beta2), v + i);
+                var secondMoment = Vector.FusedMultiplyAdd(oneMinusBeta2 * grad, grad, Vector.Load(v + i) * beta2);
+                Vector.Store(secondMoment, v + i);
+                Vector.Store(secondMoment, root + i);
             }
         }
         for (; i < length; i++)
         {
             float grad = g.LoadOne(start + i) * c.GradScale;
-            v[i] = MathF.FusedMultiplyAdd(c.OneMinusBeta2 * grad, grad, v[i] * c.Beta2);
+            v[i] = root[i] = MathF.FusedMultiplyAdd(c.OneMinusBeta2 * grad, grad, v[i] * c.Beta2);
         }
     }
 
     /// <summary>
     /// <c>m = lerp(m, g', w)</c> as libtorch computes it, then <c>p = p * decay + (-step_size * m) / (s / bc2 + eps)</c>, with
-    /// <c>s = sqrt(v)</c> from torch.
+    /// <c>s = sqrt(v)</c> from torch (<paramref name="s"/> from the block's first element).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FirstMomentAndParameter<TGradients>(TGradients g, float* p, float* m, float* s, long start, long length, Coefficients c)
@@ -261,7 +297,6 @@ internal static unsafe class AdamWUpdate
     {
         p += start;
         m += start;
-        s += start;
         long i = 0;
         if (Vector.IsHardwareAccelerated)
         {

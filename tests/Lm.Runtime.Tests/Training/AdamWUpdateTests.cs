@@ -36,13 +36,25 @@ public class AdamWUpdateTests
     public void The_CPU_pass_reading_a_bf16_gradient_equals_torchs_ops_on_its_float32_widening(long count, int threads) =>
         AssertAgrees(count, threads, ScalarType.BFloat16);
 
-    private static void AssertAgrees(long count, int threads, ScalarType gradientDtype)
+    [Theory]
+    // Segments (the square roots' scratch) shorter than the parameter, ending inside a vector, a block, a parallel block.
+    [InlineData(4_099, 1, 1_000)]
+    [InlineData(AdamWUpdate.ParallelThreshold + 3, 2, AdamWUpdate.BlockSize + 7)]
+    [InlineData(AdamWUpdate.ParallelThreshold + 3, 2, 3 * AdamWUpdate.ParallelThreshold)]
+    public void The_CPU_pass_a_segment_at_a_time_equals_torchs_ops_to_the_bit(long count, int threads, long segmentSize)
+    {
+        AssertAgrees(count, threads, ScalarType.Float32, segmentSize);
+        AssertAgrees(count, threads, ScalarType.BFloat16, segmentSize);
+    }
+
+    private static void AssertAgrees(long count, int threads, ScalarType gradientDtype, long? segmentSize = null)
     {
         int before = get_num_threads();
         set_num_threads(threads);
         try
         {
-            Assert.True(AdamWUpdate.AgreesWithTorchOps(count, threads, gradientDtype), $"{count} elements, {threads} threads, {gradientDtype} gradient");
+            Assert.True(AdamWUpdate.AgreesWithTorchOps(count, threads, gradientDtype, segmentSize),
+                $"{count} elements, {threads} threads, {gradientDtype} gradient, segments of {segmentSize}");
         }
         finally
         {
