@@ -15,9 +15,9 @@ public enum NativeOs
 /// What the native setup depends on about the machine: operating system, process architecture, the CPU's vendor,
 /// whether the C library is glibc, and the environment (the user's opt-outs). <see cref="Current"/> reads this
 /// process's; tests pass other machines to the decisions (<see cref="HeapTuning.SkipReason"/>,
-/// <see cref="MklCpuDispatch.SkipReason"/>, <see cref="TorchRuntime.PatchesBridge"/>, <see cref="CudaRequirements"/>),
-/// so each fix is shown to apply only where it is needed: the bridge patch and the heap settings on glibc Linux, the
-/// MKL override on AMD x86-64 Linux.
+/// <see cref="OpenMpSpin.SkipReason"/>, <see cref="MklCpuDispatch.SkipReason"/>, <see cref="TorchRuntime.PatchesBridge"/>,
+/// <see cref="CudaRequirements"/>), so each fix is shown to apply only where it is needed: the bridge patch and the heap
+/// settings on glibc Linux, the OpenMP spin count on Linux, the MKL override on AMD x86-64 Linux.
 /// </summary>
 /// <param name="Os">The operating system.</param>
 /// <param name="Architecture">The process's architecture (what its native libraries must be built for).</param>

@@ -69,6 +69,8 @@ public static partial class TorchRuntime
             if (_loaded) return;
             var platform = NativePlatform.Current;
             Trace(HeapTuning.Apply(platform));
+            // Before anything loads libtorch (and with it libgomp, which reads the variable once).
+            Trace(OpenMpSpin.Apply(platform));
             // Before anything loads libtorch, so that MKL's vendor check resolves to the override.
             Trace(MklCpuDispatch.Apply(CacheRoot, platform));
             if (PatchesBridge(platform)) PreloadBridgeOnLinux(platform.RuntimeIdentifier);
