@@ -26,8 +26,14 @@ public static class HfActivations
         _ => throw new LmException(ErrorCodes.InvalidModelConfig, $"Activation '{name}' is not supported."),
     };
 
-    /// <summary>HF's <c>NewGELUActivation</c>: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
-    public static Tensor GeluNew(Tensor x)
+    /// <summary>
+    /// HF's <c>NewGELUActivation</c>: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); on the CPU in
+    /// <see cref="FusedGeluNew"/>'s passes where they give these operations' results to the bit.
+    /// </summary>
+    public static Tensor GeluNew(Tensor x) => FusedGeluNew.Applies(x) ? FusedGeluNew.Apply(x) : GeluNewOps(x);
+
+    /// <summary><see cref="GeluNew"/> as HF writes it, one torch operation after another.</summary>
+    internal static Tensor GeluNewOps(Tensor x)
     {
         using var scope = NewDisposeScope();
         // Python evaluates HF's `0.5 * input` before the bracket, so its graph records that product first. The order

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Lm.Runtime.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,10 +37,10 @@ namespace Lm.Runtime.Training;
 internal static unsafe class AdamWUpdate
 {
     /// <summary>Below this many elements a parameter is updated on the calling thread only.</summary>
-    internal const long ParallelThreshold = 1 << 18;
+    internal const long ParallelThreshold = ElementBlocks.ParallelThreshold;
 
     /// <summary>Elements per parallel block: a multiple of every vector width.</summary>
-    internal const long BlockSize = 1 << 16;
+    internal const long BlockSize = ElementBlocks.BlockSize;
 
     /// <summary>
     /// Whether this libtorch's AdamW ops give what <see cref="Run(Tensor, Tensor, Tensor, Tensor, Coefficients, int)"/> gives, to the bit: two steps of both lerp forms
@@ -167,9 +168,9 @@ internal static unsafe class AdamWUpdate
             long length = Math.Min(segmentSize, count - segment);
             using var roots = scratch.narrow(0, 0, length);
             float* r = (float*)FirstElement(roots);
-            ForBlocks(length, threads, (start, blockLength) => SecondMoment(g, v, r + start, segment + start, blockLength, c));
+            ElementBlocks.For(length, threads, (start, blockLength) => SecondMoment(g, v, r + start, segment + start, blockLength, c));
             roots.sqrt_();
-            ForBlocks(length, threads, (start, blockLength) => FirstMomentAndParameter(g, p, m, r + start, segment + start, blockLength, c));
+            ElementBlocks.For(length, threads, (start, blockLength) => FirstMomentAndParameter(g, p, m, r + start, segment + start, blockLength, c));
         }
     }
 
@@ -242,17 +243,6 @@ internal static unsafe class AdamWUpdate
         return new Vector<float>(values);
     }
 
-    private static void ForBlocks(long count, int threads, Action<long, long> body)
-    {
-        if (count < ParallelThreshold || threads < 2)
-        {
-            body(0, count);
-            return;
-        }
-        long blocks = (count + BlockSize - 1) / BlockSize;
-        Parallel.For(0L, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads },
-            block => body(block * BlockSize, Math.Min(BlockSize, count - block * BlockSize)));
-    }
 
     /// <summary>
     /// <c>v = fma((1 - beta2) * g', g', v * beta2)</c> with <c>g' = g * scale</c>, written to the state and to
