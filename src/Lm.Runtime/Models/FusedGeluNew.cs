@@ -57,7 +57,7 @@ internal static unsafe class FusedGeluNew
         using var scope = NewDisposeScope();
         // A generator of its own: the check must not move the global one that dropout and data order draw from.
         var generator = new Generator(20_241_208);
-        // Wide enough to reach tanh's saturation, the cube's overflow to large values and tiny ones near zero.
+        // Wide enough to reach tanh's saturation, large cubes and tiny values near zero.
         var x = randn(count, generator: generator).mul(ScalarCache.Of(4.0)).to(dtype);
         var upstream = randn(count, generator: generator).to(dtype);
         int saved = get_num_threads();

@@ -48,7 +48,10 @@ internal static unsafe class AdamWUpdate
     /// </summary>
     internal static readonly Lazy<bool> MatchesTorch = new(() =>
         AgreesWithTorchOps(4_099, threads: 1) && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16)
-        && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16, segmentSize: 1_000));
+        && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16, segmentSize: 1_000)
+        // Square roots taken a segment at a time must be the whole tensor's (MKL's vector square root is called on
+        // other slices): segment ends inside vectors and blocks, over several parallel blocks, at the process's threads.
+        && AgreesWithTorchOps(3 * ParallelThreshold + 1_021, threads: get_num_threads(), ScalarType.BFloat16, segmentSize: ParallelThreshold + 4_099));
 
     /// <summary>
     /// Two steps of both lerp forms over <paramref name="count"/> elements, by <see cref="Run(Tensor, Tensor, Tensor, Tensor, Coefficients, int)"/> and by torch's ops
@@ -122,6 +125,8 @@ internal static unsafe class AdamWUpdate
             var allowed = ReferenceEquals(t, grad) ? t.dtype is ScalarType.Float32 or ScalarType.BFloat16 : t.dtype == ScalarType.Float32;
             if (!allowed || t.device_type != TorchSharp.DeviceType.CPU || !t.is_contiguous()) return false;
             if (t.numel() != master.numel()) return false;
+            // A bf16 gradient's memory is reached through TorchSharp's byte span, whose length is an int.
+            if (ReferenceEquals(t, grad) && t.numel() * t.element_size() > int.MaxValue) return false;
         }
         return true;
     }
@@ -187,7 +192,7 @@ internal static unsafe class AdamWUpdate
         {
             _rootScratch?.Dispose();
             // Kept by the thread from step to step, outside any dispose scope of the caller.
-            _rootScratch = empty(count, dtype: ScalarType.Float32).DetachFromDisposeScope();
+            _rootScratch = empty(count, dtype: ScalarType.Float32, device: CPU).DetachFromDisposeScope();
         }
         return _rootScratch;
     }

@@ -13,50 +13,85 @@ namespace Lm.Runtime.Training;
 /// back. libtorch's CPU kernel for a whole contiguous float32 tensor is one sequential pass with one vector of
 /// accumulators (<c>acc += x * x</c> per lane, lanes as wide as the kernel's vectors), the lanes then summed in order,
 /// the remainder added one by one, and the square root taken in float. A widened bf16 value has 8 significant bits,
-/// so each square is exact in float32 and only the additions round: the same lanes in the same order give the same
-/// bits. The lane count is the kernel's (8 for libtorch's AVX2 kernels, 16 for its AVX-512 ones): it is found once per
-/// process by comparing with torch on random gradients; where neither matches, <see cref="Lanes"/> is null and the
-/// optimizer widens and asks torch as before.
+/// so each square is exact in float32 (unless it falls below float's normal range, where a compiler's contracted
+/// multiply-add rounds once less) and only the additions round: the same lanes in the same order give the same bits.
+/// The lane count is the kernel's (8 for libtorch's AVX2 kernels, 16 for its AVX-512 ones) and the contraction the
+/// compiler's: both are found once per process by comparing with torch on random gradients, tiny ones among them;
+/// where nothing matches, <see cref="Lanes"/> is null and the optimizer widens and asks torch as before.
 /// </summary>
 internal static unsafe class BFloat16GradientNorm
 {
-    /// <summary>The lane count that reproduces this libtorch's norm to the bit, or null where none does.</summary>
-    internal static readonly Lazy<int?> Lanes = new(FindLanes);
+    /// <summary>
+    /// The lane count, and whether each square is added in one rounding (a compiler may contract the kernel's
+    /// <c>acc + x * x</c>), that reproduce this libtorch's norm to the bit; null where none does.
+    /// </summary>
+    internal static readonly Lazy<(int Lanes, bool Fused)?> Lanes = new(FindLanes);
 
-    private static int? FindLanes()
+    private static (int Lanes, bool Fused)? FindLanes()
     {
         using var scope = NewDisposeScope();
         // A generator of its own: the check must not move the global one that dropout and data order draw from.
         var generator = new Generator(20_261_208);
-        var samples = new[] { 1L, 15, 100, 1_000, 4_099, 70_003 }
-            .Select(n => randn(n, generator: generator).mul(ScalarCache.Of(1e-3)).to(ScalarType.BFloat16)).ToList();
+        // Ordinary gradients, and tiny ones whose squares are subnormal: only there does a fused addition differ.
+        var samples = new[] { (1L, 1e-3), (15, 1e-3), (100, 1e-3), (1_000, 1e-3), (4_099, 1e-3), (70_003, 1e-3), (4_099, 3e-21), (999, 1e-19) }
+            .Select(s => randn(s.Item1, generator: generator).mul(ScalarCache.Of(s.Item2)).to(ScalarType.BFloat16)).ToList();
         foreach (int lanes in new[] { 8, 16 })
         {
-            if (samples.All(g => SameBits(Norm(g, lanes), g.to(ScalarType.Float32).norm(2f).item<float>()))) return lanes;
+            foreach (bool fused in new[] { false, true })
+            {
+                if (samples.All(g => SameBits(Norm(g, lanes, fused), g.to(ScalarType.Float32).norm(2f).item<float>()))) return (lanes, fused);
+            }
         }
         return null;
     }
 
     private static bool SameBits(float a, float b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b);
 
-    /// <summary>Whether <paramref name="grad"/> is one this norm reads (bf16, contiguous, CPU) on a libtorch it matches.</summary>
+    /// <summary>
+    /// Whether <paramref name="grad"/> is one this norm reads (bf16, contiguous, CPU, at most 2 GiB: its memory is
+    /// reached through TorchSharp's byte span) on a libtorch it matches.
+    /// </summary>
     public static bool Applies(Tensor grad) =>
-        grad.dtype == ScalarType.BFloat16 && grad.device_type == DeviceType.CPU && grad.is_contiguous() && Lanes.Value is not null;
+        grad.dtype == ScalarType.BFloat16 && grad.device_type == DeviceType.CPU && grad.is_contiguous()
+        && grad.numel() * grad.element_size() <= int.MaxValue && Lanes.Value is not null;
 
     /// <summary>The norm of <paramref name="grad"/>, equal to torch's of its float32 widening (see <see cref="Applies"/>).</summary>
-    public static float Norm(Tensor grad) => Norm(grad, Lanes.Value ?? throw new InvalidOperationException("no lane count matches this libtorch"));
+    public static float Norm(Tensor grad)
+    {
+        var (lanes, fused) = Lanes.Value ?? throw new InvalidOperationException("no lane count matches this libtorch");
+        return Norm(grad, lanes, fused);
+    }
 
-    internal static float Norm(Tensor grad, int lanes)
+    internal static float Norm(Tensor grad, int lanes, bool fused = false)
     {
         long count = grad.numel();
         if (count == 0) return 0f;
         var data = (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(grad.bytes));
-        return MathF.Sqrt(SumOfSquares(data, count, lanes));
+        return MathF.Sqrt(fused ? SumOfSquares<Fused>(data, count, lanes) : SumOfSquares<Separate>(data, count, lanes));
+    }
+
+    /// <summary>How a square joins its running sum: rounded then added, or in one multiply-add.</summary>
+    private interface IAccumulate
+    {
+        static abstract Vector256<float> Add(Vector256<float> sum, Vector256<float> x);
+        static abstract float Add(float sum, float x);
+    }
+
+    private readonly struct Separate : IAccumulate
+    {
+        public static Vector256<float> Add(Vector256<float> sum, Vector256<float> x) => sum + x * x;
+        public static float Add(float sum, float x) => sum + x * x;
+    }
+
+    private readonly struct Fused : IAccumulate
+    {
+        public static Vector256<float> Add(Vector256<float> sum, Vector256<float> x) => Vector256.FusedMultiplyAdd(x, x, sum);
+        public static float Add(float sum, float x) => MathF.FusedMultiplyAdd(x, x, sum);
     }
 
     /// <summary>libtorch's accumulation: <paramref name="lanes"/> running sums over the whole vectors, then in order, then the rest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float SumOfSquares(ushort* data, long count, int lanes)
+    private static float SumOfSquares<TAccumulate>(ushort* data, long count, int lanes) where TAccumulate : struct, IAccumulate
     {
         Span<float> sums = stackalloc float[lanes];
         sums.Clear();
@@ -69,13 +104,8 @@ internal static unsafe class BFloat16GradientNorm
             var high = Vector256<float>.Zero;
             for (; d < whole; d += lanes)
             {
-                var x = Widen(data + d);
-                low += x * x;
-                if (lanes == 16)
-                {
-                    var y = Widen(data + d + 8);
-                    high += y * y;
-                }
+                low = TAccumulate.Add(low, Widen(data + d));
+                if (lanes == 16) high = TAccumulate.Add(high, Widen(data + d + 8));
             }
             low.CopyTo(sums);
             if (lanes == 16) high.CopyTo(sums[8..]);
@@ -84,20 +114,12 @@ internal static unsafe class BFloat16GradientNorm
         {
             for (; d < whole; d += lanes)
             {
-                for (int j = 0; j < lanes; j++)
-                {
-                    float x = Widen(data[d + j]);
-                    sums[j] += x * x;
-                }
+                for (int j = 0; j < lanes; j++) sums[j] = TAccumulate.Add(sums[j], Widen(data[d + j]));
             }
         }
         float total = sums[0];
         for (int j = 1; j < lanes; j++) total += sums[j];
-        for (; d < count; d++)
-        {
-            float x = Widen(data[d]);
-            total += x * x;
-        }
+        for (; d < count; d++) total = TAccumulate.Add(total, Widen(data[d]));
         return total;
     }
 

@@ -14,7 +14,19 @@ public class BFloat16GradientNormTests
 {
     [Fact]
     public void A_lane_count_reproduces_this_libtorchs_norm_so_the_optimizer_reads_bf16_gradients_in_place() =>
-        Assert.Contains(BFloat16GradientNorm.Lanes.Value, new int?[] { 8, 16 });
+        Assert.Contains(BFloat16GradientNorm.Lanes.Value?.Lanes, new int?[] { 8, 16 });
+
+    [Theory]
+    [InlineData(4_099, 3e-21)]
+    [InlineData(70_001, 1e-20)]
+    [InlineData(70_001, 1e-2)]
+    public void Tiny_gradients_whose_squares_are_subnormal_get_torchs_norm_too(long count, double scale)
+    {
+        using var scope = NewDisposeScope();
+        var grad = randn(count, generator: new Generator(77)).mul(scale).to(ScalarType.BFloat16);
+        float expected = grad.to(ScalarType.Float32).norm(2f).item<float>();
+        Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(BFloat16GradientNorm.Norm(grad)));
+    }
 
     [Theory]
     [InlineData(1)]
