@@ -41,11 +41,7 @@ internal static unsafe class FusedGeluNew
 
     /// <summary>Whether <paramref name="x"/> is a tensor the fused passes take (and this libtorch agrees with them).</summary>
     public static bool Applies(Tensor x) =>
-        x.device_type == DeviceType.CPU && x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && x.is_contiguous()
-        && x.numel() * x.element_size() <= MaxBytes && MatchesTorch.Value;
-
-    /// <summary>The largest tensor the passes take, in bytes (see <see cref="DataOf"/>).</summary>
-    internal const long MaxBytes = int.MaxValue;
+        x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && TensorMemory.Addressable(x) && MatchesTorch.Value;
 
     /// <summary>gelu_new of <paramref name="x"/>, recorded for autograd as one node when a graph is being built.</summary>
     public static Tensor Apply(Tensor x) =>
@@ -118,12 +114,7 @@ internal static unsafe class FusedGeluNew
         return gradInput;
     }
 
-    /// <summary>
-    /// The first element of a contiguous tensor in libtorch's memory. TorchSharp has no bfloat16 storage, but its
-    /// byte span of a tensor is a view of that memory (from the tensor's offset on), which native memory lets us
-    /// address without pinning; the span's length is an int, hence <see cref="MaxBytes"/>.
-    /// </summary>
-    private static void* DataOf(Tensor tensor) => Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
+    private static void* DataOf(Tensor tensor) => TensorMemory.FirstElement(tensor);
 
     /// <summary>u = √(2/π) · (x + 0.044715 · ((x · x) · x)), each operation rounded to the tensor's dtype.</summary>
     private static void Inner<T>(void* x, void* u, long length) where T : struct, IElements

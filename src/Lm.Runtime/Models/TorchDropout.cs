@@ -54,9 +54,8 @@ internal sealed class TorchDropout : nn.Module<Tensor, Tensor>
     }
 
     private static bool UsesOwnNoise(Tensor input, double p, bool training) =>
-        training && p > 0 && p < 1 && !ForceTorch && input.device_type == DeviceType.CPU
-        && input.dtype is ScalarType.Float32 or ScalarType.BFloat16 && input.numel() > 0 && input.is_contiguous()
-        && MatchesTorch.Value;
+        training && p > 0 && p < 1 && !ForceTorch && input.dtype is ScalarType.Float32 or ScalarType.BFloat16
+        && input.numel() > 0 && TensorMemory.Addressable(input) && MatchesTorch.Value;
 
     private static readonly ConcurrentDictionary<(ScalarType, double), uint> ScaleBits = new();
 

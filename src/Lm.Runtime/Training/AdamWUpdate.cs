@@ -43,14 +43,19 @@ internal static unsafe class AdamWUpdate
     internal const long BlockSize = ElementBlocks.BlockSize;
 
     /// <summary>
-    /// Whether this libtorch's AdamW ops give what <see cref="Run(Tensor, Tensor, Tensor, Tensor, Coefficients, int)"/> gives, to the bit: two steps of both lerp forms
-    /// over 4,099 elements (vector loops and their remainders, libtorch's and ours), decided once per process.
+    /// Whether this libtorch's AdamW ops give what <see cref="Run(Tensor, Tensor, Tensor, Tensor, Coefficients, int)"/>
+    /// gives for a float32 gradient, to the bit: two steps of both lerp forms over 4,099 elements (vector loops and their
+    /// remainders, libtorch's and ours), and over several parallel blocks at the process's threads with square roots
+    /// taken a segment at a time (MKL's vector square root is then called on other slices than the whole tensor's),
+    /// decided once per process.
     /// </summary>
-    internal static readonly Lazy<bool> MatchesTorch = new(() =>
-        AgreesWithTorchOps(4_099, threads: 1) && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16)
+    internal static readonly Lazy<bool> MatchesTorch = new(() => AgreesWithTorchOps(4_099, threads: 1)
+        && AgreesWithTorchOps(3 * ParallelThreshold + 1_021, threads: get_num_threads(), segmentSize: ParallelThreshold + 4_099));
+
+    /// <summary>The same for a bf16 gradient read in place (decided apart: a mismatch there leaves float32 its pass).</summary>
+    internal static readonly Lazy<bool> MatchesTorchForBFloat16Gradients = new(() =>
+        AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16)
         && AgreesWithTorchOps(4_099, threads: 1, ScalarType.BFloat16, segmentSize: 1_000)
-        // Square roots taken a segment at a time must be the whole tensor's (MKL's vector square root is called on
-        // other slices): segment ends inside vectors and blocks, over several parallel blocks, at the process's threads.
         && AgreesWithTorchOps(3 * ParallelThreshold + 1_021, threads: get_num_threads(), ScalarType.BFloat16, segmentSize: ParallelThreshold + 4_099));
 
     /// <summary>
@@ -119,14 +124,14 @@ internal static unsafe class AdamWUpdate
     /// </summary>
     public static bool Applies(Tensor master, Tensor grad, Tensor expAvg, Tensor expAvgSq)
     {
-        if (!MatchesTorch.Value) return false;
+        if (!(grad.dtype == ScalarType.BFloat16 ? MatchesTorchForBFloat16Gradients : MatchesTorch).Value) return false;
         foreach (var t in new[] { master, grad, expAvg, expAvgSq })
         {
             var allowed = ReferenceEquals(t, grad) ? t.dtype is ScalarType.Float32 or ScalarType.BFloat16 : t.dtype == ScalarType.Float32;
             if (!allowed || t.device_type != TorchSharp.DeviceType.CPU || !t.is_contiguous()) return false;
             if (t.numel() != master.numel()) return false;
-            // A bf16 gradient's memory is reached through TorchSharp's byte span, whose length is an int.
-            if (ReferenceEquals(t, grad) && t.numel() * t.element_size() > int.MaxValue) return false;
+            // A bf16 gradient and the square roots' scratch are reached through TorchSharp's byte span.
+            if (ReferenceEquals(t, grad) && !TensorMemory.Addressable(t)) return false;
         }
         return true;
     }
@@ -145,7 +150,7 @@ internal static unsafe class AdamWUpdate
         if (grad.dtype == ScalarType.BFloat16)
         {
             // A bf16 model's gradient, read where it is: no widened float32 copy is written and read back.
-            var source = new BFloat16Gradients((ushort*)FirstElement(grad));
+            var source = new BFloat16Gradients((ushort*)TensorMemory.FirstElement(grad));
             Run(master, source, expAvg, expAvgSq, c, threads, segmentSize);
         }
         else
@@ -172,7 +177,7 @@ internal static unsafe class AdamWUpdate
         {
             long length = Math.Min(segmentSize, count - segment);
             using var roots = scratch.narrow(0, 0, length);
-            float* r = (float*)FirstElement(roots);
+            float* r = (float*)TensorMemory.FirstElement(roots);
             ElementBlocks.For(length, threads, (start, blockLength) => SecondMoment(g, v, r + start, segment + start, blockLength, c));
             roots.sqrt_();
             ElementBlocks.For(length, threads, (start, blockLength) => FirstMomentAndParameter(g, p, m, r + start, segment + start, blockLength, c));
@@ -200,10 +205,6 @@ internal static unsafe class AdamWUpdate
     /// <summary>The tensor's first element. Float32 only: storage&lt;float&gt;() of another dtype is a converted copy.</summary>
     private static float* Data(Tensor tensor, Storage<float> storage) =>
         (float*)storage.data_ptr() + tensor.storage_offset();
-
-    /// <summary>A contiguous CPU tensor's first element, of any dtype (its bytes are a view of the tensor's memory).</summary>
-    private static void* FirstElement(Tensor tensor) =>
-        Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
 
     /// <summary>Where an update reads its gradient from: float32 memory, or bf16 memory widened on the way.</summary>
     private interface IGradients

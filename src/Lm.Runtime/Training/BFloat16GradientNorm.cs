@@ -48,12 +48,11 @@ internal static unsafe class BFloat16GradientNorm
     private static bool SameBits(float a, float b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b);
 
     /// <summary>
-    /// Whether <paramref name="grad"/> is one this norm reads (bf16, contiguous, CPU, at most 2 GiB: its memory is
-    /// reached through TorchSharp's byte span) on a libtorch it matches.
+    /// Whether <paramref name="grad"/> is one this norm reads (bf16, <see cref="TensorMemory.Addressable"/>) on a
+    /// libtorch it matches.
     /// </summary>
     public static bool Applies(Tensor grad) =>
-        grad.dtype == ScalarType.BFloat16 && grad.device_type == DeviceType.CPU && grad.is_contiguous()
-        && grad.numel() * grad.element_size() <= int.MaxValue && Lanes.Value is not null;
+        grad.dtype == ScalarType.BFloat16 && TensorMemory.Addressable(grad) && Lanes.Value is not null;
 
     /// <summary>The norm of <paramref name="grad"/>, equal to torch's of its float32 widening (see <see cref="Applies"/>).</summary>
     public static float Norm(Tensor grad)
@@ -66,7 +65,7 @@ internal static unsafe class BFloat16GradientNorm
     {
         long count = grad.numel();
         if (count == 0) return 0f;
-        var data = (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(grad.bytes));
+        var data = (ushort*)TensorMemory.FirstElement(grad);
         return MathF.Sqrt(fused ? SumOfSquares<Fused>(data, count, lanes) : SumOfSquares<Separate>(data, count, lanes));
     }
 
